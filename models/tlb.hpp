@@ -1,0 +1,118 @@
+// models::Tlb — one level of a set-associative translation cache (L1 or L2).
+//
+// A level is made of one or more arrays, each holding some page sizes (Skylake's
+// L1 DTLB has separate 4K / 2M / 1G arrays; its STLB holds 4K and 2M together and
+// 1G apart). Entries cache combined translations (SDM §28.3.1: "combined
+// mappings", GVA→HPA, or GPA→HPA with guest paging off), tagged with VPID, PCID
+// and the EPT context (EP4TA, as a small integer id). The cached page size is
+// min(guest page, EPT page); a level with no array for that size stores the
+// 4 KiB (or next smaller held) piece that contains the address ("fracturing").
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/registry.hpp"
+#include "sim/types.hpp"
+
+namespace vmxsim {
+class Cfg;
+class Stats;
+}
+
+namespace vmxsim::models {
+
+/// Replacement policy of one array: per-set state, chosen by name in config.
+class ReplacementPolicy {
+ public:
+  virtual ~ReplacementPolicy() = default;
+  virtual void reset(std::uint32_t sets, std::uint32_t ways) = 0;
+  /// A lookup hit `way` of `set`.
+  virtual void touch(std::uint32_t set, std::uint32_t way) = 0;
+  /// `way` of `set` was just filled.
+  virtual void fill(std::uint32_t set, std::uint32_t way) = 0;
+  /// Way to evict from a full set.
+  virtual std::uint32_t victim(std::uint32_t set) = 0;
+};
+/// Factories take the array's seed (for random policies).
+using ReplacementRegistry = Registry<ReplacementPolicy, std::uint64_t>;
+
+/// Bit i set = holds pages of shift 12 (bit 0), 21 (bit 1), 30 (bit 2).
+enum PageSizeMask : std::uint8_t { kHolds4K = 1, kHolds2M = 2, kHolds1G = 4 };
+
+struct TlbArrayParams {
+  std::string name;          // e.g. "4k", "shared", "1g"
+  std::uint32_t entries = 0; // 0 disables the array
+  std::uint32_t ways = 1;    // entries % ways == 0
+  std::uint8_t page_sizes = kHolds4K;
+};
+
+struct TlbLevelParams {
+  std::vector<TlbArrayParams> arrays;
+  std::string replacement = "lru";
+  Cycles hit_cycles = 0;     // latency charged on a hit at this level
+  std::uint64_t seed = 1;
+
+  /// Reads one level's section, e.g. `tlb.l1`, with `defaults` for its arrays.
+  static TlbLevelParams from(const Cfg& level, const TlbLevelParams& defaults);
+};
+
+/// The context a translation belongs to. Packed into one integer for compares.
+struct TlbContext {
+  std::uint16_t vpid = 0;
+  std::uint16_t pcid = 0;
+  std::uint16_t ept = 0;     // EPT context id (which EPTP / EP4TA filled it)
+  constexpr std::uint64_t key() const {
+    return std::uint64_t(vpid) | (std::uint64_t(pcid) << 16) | (std::uint64_t(ept) << 32);
+  }
+};
+
+/// What a lookup returns and what a fill stores.
+struct TlbEntry {
+  Addr hpa_base = 0;         // host-physical base of the cached page
+  std::uint8_t page_shift = kPageShift4K;
+  std::uint8_t perms = 0;    // bit 0 R, bit 1 W, bit 2 X, as the walk granted
+  bool dirty = false;        // the leaf's D was set by or before the filling walk;
+                             // a write through an entry without it re-walks (to set D)
+};
+
+class Tlb {
+ public:
+  explicit Tlb(const TlbLevelParams& p);
+  ~Tlb();
+  Tlb(const Tlb&) = delete;
+  Tlb& operator=(const Tlb&) = delete;
+
+  /// Probe every array for every page size it holds. On a hit, updates the
+  /// replacement state, counts a hit and returns the entry; else counts a miss
+  /// and returns nullptr. The pointer is valid until the next fill/invalidation.
+  const TlbEntry* lookup(const TlbContext& ctx, Addr va);
+
+  /// Insert the translation of `va` (entry.page_shift is the translation's size;
+  /// fractured to a size some array holds). Replaces an existing entry for the
+  /// same page and context. No-op if no array is enabled.
+  void fill(const TlbContext& ctx, Addr va, const TlbEntry& e);
+
+  // Invalidation (SDM §28.3.3): each returns how many entries it dropped.
+  std::uint64_t invalidate_addr(std::uint16_t vpid, Addr va);  // INVVPID type 0 / INVLPG: any PCID, any size
+  std::uint64_t invalidate_vpid(std::uint16_t vpid);           // INVVPID type 1 (single context)
+  std::uint64_t invalidate_ept(std::uint16_t ept);             // INVEPT single context: combined mappings of that EPT
+  std::uint64_t invalidate_all();                              // INVEPT all-context / INVVPID type 2
+
+  Cycles hit_cycles() const { return params_.hit_cycles; }
+  std::uint32_t capacity() const;  // total enabled entries
+
+  /// Registers `<prefix>.hits`, `.misses`, `.fills`, `.evictions`, `.invalidations`.
+  void register_stats(Stats& s, const std::string& prefix) const;
+
+  // Counters (plain integers; the hot path increments them).
+  std::uint64_t hits = 0, misses = 0, fills = 0, evictions = 0, invalidations = 0;
+
+ private:
+  struct Array;
+  TlbLevelParams params_;
+  std::vector<std::unique_ptr<Array>> arrays_;
+};
+
+}  // namespace vmxsim::models

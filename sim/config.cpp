@@ -1,0 +1,305 @@
+#include "sim/config.hpp"
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+namespace vmxsim {
+
+namespace {
+const char* type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "object";
+    case json::value_t::array: return "array";
+    case json::value_t::string: return "string";
+    case json::value_t::boolean: return "boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "integer";
+    case json::value_t::number_float: return "number";
+    default: return "value";
+  }
+}
+
+std::string join_path(const std::string& base, const std::string& key) {
+  return base.empty() ? key : base + "." + key;
+}
+}  // namespace
+
+ConfigTracker::ConfigTracker(json user, std::string source)
+    : user_(std::move(user)), source_(std::move(source)) {
+  if (!user_.is_object())
+    throw ConfigError(source_ + ": the config must be a JSON object, got " +
+                      type_name(user_));
+}
+
+void ConfigTracker::fail(const std::string& path, const std::string& msg) const {
+  throw ConfigError(source_ + ": " + path + ": " + msg);
+}
+
+void ConfigTracker::check_unknown() const { check_node(user_, ""); }
+
+void ConfigTracker::check_node(const json& node, const std::string& path) const {
+  if (node.is_object()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const std::string p = join_path(path, it.key());
+      if (!used_.count(p)) {
+        std::string known;
+        const std::string prefix = path.empty() ? "" : path + ".";
+        for (const auto& u : used_) {
+          if (u.compare(0, prefix.size(), prefix) != 0) continue;
+          std::string rest = u.substr(prefix.size());
+          if (rest.empty() || rest.find('.') != std::string::npos ||
+              rest.find('[') != std::string::npos)
+            continue;
+          known += (known.empty() ? "" : ", ") + rest;
+        }
+        throw ConfigError(source_ + ": unknown key '" + p + "'" +
+                          (known.empty() ? "" : " (known keys here: " + known + ")"));
+      }
+      check_node(it.value(), p);
+    }
+  } else if (node.is_array()) {
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      if (node[i].is_object()) check_node(node[i], path + "[" + std::to_string(i) + "]");
+    }
+  }
+}
+
+Cfg::Cfg(ConfigTracker& t) : Cfg(&t, &t.user(), "", json::json_pointer()) {}
+
+Cfg::Cfg(ConfigTracker* t, const json* node, std::string path, json::json_pointer ptr)
+    : t_(t), node_(node), path_(std::move(path)), ptr_(std::move(ptr)) {}
+
+std::string Cfg::path(const std::string& key) const { return join_path(path_, key); }
+
+void Cfg::fail(const std::string& key, const std::string& msg) const {
+  t_->fail(path(key), msg);
+}
+
+const json* Cfg::find(const std::string& key) const {
+  t_->mark(path(key));
+  if (!node_) return nullptr;
+  auto it = node_->find(key);
+  if (it == node_->end()) return nullptr;
+  return &*it;
+}
+
+bool Cfg::has(const std::string& key) const {
+  return node_ && node_->contains(key);
+}
+
+void Cfg::record(const std::string& key, const json& v) const {
+  t_->record(ptr_ / key, v);
+}
+
+Cfg Cfg::section(const std::string& key) const {
+  const json* v = find(key);
+  if (v && !v->is_object())
+    fail(key, std::string("expected an object, got ") + type_name(*v));
+  t_->record(ptr_ / key, json::object());
+  return Cfg(t_, v, path(key), ptr_ / key);
+}
+
+std::vector<Cfg> Cfg::list(const std::string& key, const json& def) const {
+  const json* v = find(key);
+  // A default list is read like a user one, but it is not the user's, so its
+  // keys are never "unknown"; we keep it alive in a tracker-owned copy.
+  const json* src = v ? v : t_->own(def);
+  if (!src->is_array())
+    fail(key, std::string("expected an array of objects, got ") + type_name(*src));
+  std::vector<Cfg> out;
+  t_->record(ptr_ / key, json::array());
+  for (std::size_t i = 0; i < src->size(); ++i) {
+    const json& e = (*src)[i];
+    const std::string p = path(key) + "[" + std::to_string(i) + "]";
+    if (!e.is_object())
+      t_->fail(p, std::string("expected an object, got ") + type_name(e));
+    t_->record(ptr_ / key / i, json::object());
+    out.push_back(Cfg(t_, &e, p, ptr_ / key / i));
+  }
+  return out;
+}
+
+std::vector<std::string> Cfg::user_keys() const {
+  std::vector<std::string> out;
+  if (node_)
+    for (auto it = node_->begin(); it != node_->end(); ++it) out.push_back(it.key());
+  return out;
+}
+
+std::uint64_t Cfg::u64(const std::string& key, std::uint64_t def) const {
+  const json* v = find(key);
+  std::uint64_t r = def;
+  if (v) {
+    if (v->is_number_unsigned()) r = v->get<std::uint64_t>();
+    else if (v->is_number_integer()) fail(key, "expected a non-negative integer, got " + v->dump());
+    else fail(key, std::string("expected a non-negative integer, got ") + type_name(*v) + " " + v->dump());
+  }
+  record(key, r);
+  return r;
+}
+
+std::int64_t Cfg::i64(const std::string& key, std::int64_t def) const {
+  const json* v = find(key);
+  std::int64_t r = def;
+  if (v) {
+    if (v->is_number_integer()) r = v->get<std::int64_t>();
+    else fail(key, std::string("expected an integer, got ") + type_name(*v) + " " + v->dump());
+  }
+  record(key, r);
+  return r;
+}
+
+double Cfg::f64(const std::string& key, double def) const {
+  const json* v = find(key);
+  double r = def;
+  if (v) {
+    if (v->is_number()) r = v->get<double>();
+    else fail(key, std::string("expected a number, got ") + type_name(*v) + " " + v->dump());
+  }
+  record(key, r);
+  return r;
+}
+
+bool Cfg::boolean(const std::string& key, bool def) const {
+  const json* v = find(key);
+  bool r = def;
+  if (v) {
+    if (v->is_boolean()) r = v->get<bool>();
+    else fail(key, std::string("expected true or false, got ") + type_name(*v) + " " + v->dump());
+  }
+  record(key, r);
+  return r;
+}
+
+std::string Cfg::str(const std::string& key, const std::string& def) const {
+  const json* v = find(key);
+  std::string r = def;
+  if (v) {
+    if (v->is_string()) r = v->get<std::string>();
+    else fail(key, std::string("expected a string, got ") + type_name(*v) + " " + v->dump());
+  }
+  record(key, r);
+  return r;
+}
+
+std::string Cfg::choice(const std::string& key, const std::string& def,
+                        const std::vector<std::string>& options) const {
+  std::string r = str(key, def);
+  for (const auto& o : options)
+    if (o == r) return r;
+  std::string all;
+  for (const auto& o : options) all += (all.empty() ? "" : ", ") + o;
+  fail(key, "expected one of " + all + ", got \"" + r + "\"");
+}
+
+std::uint64_t Cfg::bytes(const std::string& key, std::uint64_t def) const {
+  const json* v = find(key);
+  std::uint64_t r = def;
+  if (v) {
+    if (v->is_number_unsigned()) r = v->get<std::uint64_t>();
+    else if (!v->is_string() || !parse_bytes(v->get<std::string>(), r))
+      fail(key, "expected a byte count (a non-negative integer, or a string such as "
+                "\"0x1000\", \"16MiB\", \"1GiB\"), got " + v->dump());
+  }
+  record(key, r);
+  return r;
+}
+
+std::vector<std::string> Cfg::str_list(const std::string& key,
+                                       const std::vector<std::string>& def) const {
+  const json* v = find(key);
+  std::vector<std::string> r = def;
+  if (v) {
+    if (!v->is_array()) fail(key, std::string("expected an array of strings, got ") + type_name(*v));
+    r.clear();
+    for (const auto& e : *v) {
+      if (!e.is_string()) fail(key, "expected an array of strings, found " + e.dump());
+      r.push_back(e.get<std::string>());
+    }
+  }
+  record(key, r);
+  return r;
+}
+
+bool parse_bytes(const std::string& text, std::uint64_t& out) {
+  std::string s;
+  for (char c : text)
+    if (!std::isspace(static_cast<unsigned char>(c)) && c != '_') s += c;
+  if (s.empty()) return false;
+  try {
+    std::size_t pos = 0;
+    std::uint64_t n;
+    if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+      n = std::stoull(s.substr(2), &pos, 16);
+      pos += 2;
+    } else {
+      if (!std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+      n = std::stoull(s, &pos, 10);
+    }
+    std::string suf = s.substr(pos);
+    for (auto& c : suf) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    unsigned shift = 0;
+    if (suf.empty() || suf == "B") shift = 0;
+    else if (suf == "K" || suf == "KB" || suf == "KIB") shift = 10;
+    else if (suf == "M" || suf == "MB" || suf == "MIB") shift = 20;
+    else if (suf == "G" || suf == "GB" || suf == "GIB") shift = 30;
+    else if (suf == "T" || suf == "TB" || suf == "TIB") shift = 40;
+    else return false;
+    if (shift && (n >> (64 - shift)) != 0) return false;  // overflow
+    out = n << shift;
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+json load_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path + ": cannot open config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    return json::parse(ss.str(), nullptr, true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    // e.what() reads "[json.exception.parse_error.101] parse error at line L, column C: ..."
+    std::string w = e.what();
+    auto p = w.find("] ");
+    throw ConfigError(path + ": " + (p == std::string::npos ? w : w.substr(p + 2)));
+  }
+}
+
+void apply_override(json& doc, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError("--set " + assignment + ": expected key.path=value");
+  std::string key = assignment.substr(0, eq);
+  std::string text = assignment.substr(eq + 1);
+  json value;
+  try {
+    value = json::parse(text);
+  } catch (const json::parse_error&) {
+    value = text;  // not JSON: a plain string
+  }
+  json* node = &doc;
+  std::size_t start = 0;
+  while (true) {
+    auto dot = key.find('.', start);
+    std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (part.empty()) throw ConfigError("--set " + assignment + ": empty key component");
+    if (!node->is_object()) {
+      throw ConfigError("--set " + assignment + ": '" + key.substr(0, start ? start - 1 : 0) +
+                        "' is not an object");
+    }
+    if (dot == std::string::npos) {
+      (*node)[part] = value;
+      return;
+    }
+    node = &(*node)[part];
+    if (node->is_null()) *node = json::object();
+    start = dot + 1;
+  }
+}
+
+}  // namespace vmxsim

@@ -1,0 +1,112 @@
+// Configuration: one JSON document; each component reads its own section with
+// defaults written beside its code. Every read is recorded, which gives us
+//  - the effective config (`vmxsim config show`): every key read, with the value used;
+//  - unknown-key detection: a key the user wrote that no component read is an error
+//    naming its full path (and the keys that are known at that level).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/error.hpp"
+
+namespace vmxsim {
+
+using json = nlohmann::json;
+
+class ConfigError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Owns the user's document and what components have read from it.
+class ConfigTracker {
+ public:
+  /// `source` names the document in messages (usually the file name).
+  ConfigTracker(json user, std::string source);
+
+  const json& user() const { return user_; }
+  const json& effective() const { return effective_; }
+  const std::string& source() const { return source_; }
+
+  /// Throws ConfigError for the first key (in document order of a sorted walk)
+  /// the user gave but no component read.
+  void check_unknown() const;
+
+  // Used by Cfg.
+  void mark(const std::string& path) { used_.insert(path); }
+  void record(const json::json_pointer& ptr, const json& v) { effective_[ptr] = v; }
+  [[noreturn]] void fail(const std::string& path, const std::string& msg) const;
+  /// Keeps a default document alive for views into it (default lists).
+  const json* own(json v) {
+    owned_.push_back(std::make_unique<json>(std::move(v)));
+    return owned_.back().get();
+  }
+
+ private:
+  void check_node(const json& node, const std::string& path) const;
+  json user_;
+  json effective_ = json::object();
+  std::string source_;
+  std::set<std::string> used_;
+  std::vector<std::unique_ptr<json>> owned_;
+};
+
+/// A view of one object in the config (which may be absent: then every read
+/// returns its default). Cheap to copy.
+class Cfg {
+ public:
+  Cfg(ConfigTracker& t);  // the root
+
+  Cfg section(const std::string& key) const;
+  /// A list of objects (e.g. hv.memslots). `def` is used when the key is absent.
+  std::vector<Cfg> list(const std::string& key, const json& def) const;
+  /// The keys the user wrote in this object (for maps of named entries).
+  std::vector<std::string> user_keys() const;
+  bool has(const std::string& key) const;
+
+  std::uint64_t u64(const std::string& key, std::uint64_t def) const;
+  std::int64_t i64(const std::string& key, std::int64_t def) const;
+  double f64(const std::string& key, double def) const;
+  bool boolean(const std::string& key, bool def) const;
+  std::string str(const std::string& key, const std::string& def) const;
+  /// A string that must be one of `options`.
+  std::string choice(const std::string& key, const std::string& def,
+                     const std::vector<std::string>& options) const;
+  /// A byte count or address: a JSON number, or a string such as "0x1000",
+  /// "16MiB", "4KiB", "1GiB", "2M".
+  std::uint64_t bytes(const std::string& key, std::uint64_t def) const;
+  /// A list of strings.
+  std::vector<std::string> str_list(const std::string& key,
+                                    const std::vector<std::string>& def) const;
+
+  /// Full dotted path of `key` in this object, for messages.
+  std::string path(const std::string& key) const;
+  [[noreturn]] void fail(const std::string& key, const std::string& msg) const;
+
+ private:
+  Cfg(ConfigTracker* t, const json* node, std::string path, json::json_pointer ptr);
+  const json* find(const std::string& key) const;
+  void record(const std::string& key, const json& v) const;
+  ConfigTracker* t_;
+  const json* node_;  // null when the user did not give this object
+  std::string path_;  // dotted, "" at the root
+  json::json_pointer ptr_;
+};
+
+/// Parse a byte count: number, "0x..", or a number with K/M/G/T[i][B] suffix.
+/// Returns false when the text is not one.
+bool parse_bytes(const std::string& text, std::uint64_t& out);
+
+/// Load a JSON file; errors name the file, line and column.
+json load_json_file(const std::string& path);
+
+/// Apply one `--set a.b.c=value` override: the value parses as JSON, else it
+/// is taken as a string. Intermediate objects are created.
+void apply_override(json& doc, const std::string& assignment);
+
+}  // namespace vmxsim
