@@ -1,4 +1,4 @@
-// libsystemc defines main() and calls sc_main(); run Google Benchmark from here.
+// Google Benchmark runs from sc_main (sim/entry.cpp provides main()).
 #include <benchmark/benchmark.h>
 #include <systemc>
 

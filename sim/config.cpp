@@ -132,7 +132,8 @@ std::uint64_t Cfg::u64(const std::string& key, std::uint64_t def) const {
   const json* v = find(key);
   std::uint64_t r = def;
   if (v) {
-    if (v->is_number_unsigned()) r = v->get<std::uint64_t>();
+    if (v->is_number_unsigned() || (v->is_number_integer() && v->get<std::int64_t>() >= 0))
+      r = v->get<std::uint64_t>();
     else if (v->is_number_integer()) fail(key, "expected a non-negative integer, got " + v->dump());
     else fail(key, std::string("expected a non-negative integer, got ") + type_name(*v) + " " + v->dump());
   }
@@ -198,7 +199,8 @@ std::uint64_t Cfg::bytes(const std::string& key, std::uint64_t def) const {
   const json* v = find(key);
   std::uint64_t r = def;
   if (v) {
-    if (v->is_number_unsigned()) r = v->get<std::uint64_t>();
+    if (v->is_number_unsigned() || (v->is_number_integer() && v->get<std::int64_t>() >= 0))
+      r = v->get<std::uint64_t>();
     else if (!v->is_string() || !parse_bytes(v->get<std::string>(), r))
       fail(key, "expected a byte count (a non-negative integer, or a string such as "
                 "\"0x1000\", \"16MiB\", \"1GiB\"), got " + v->dump());

@@ -1,6 +1,6 @@
-// libsystemc defines main() and calls sc_main(); test binaries run GoogleTest
-// from here. Each CTest entry runs one test per process (gtest_discover_tests),
-// so tests that elaborate and sc_start a model each get a fresh kernel.
+// Test binaries run GoogleTest from sc_main (sim/entry.cpp provides main()).
+// Each CTest entry runs one test per process (gtest_discover_tests), so tests
+// that elaborate and sc_start a model each get a fresh kernel.
 #include <gtest/gtest.h>
 #include <systemc>
 

@@ -1,0 +1,99 @@
+// Throughput of the access sources, which feed the simulator's end-to-end
+// throughput (target >= 20 M accesses/s): the generator should cost a few ns
+// per access, a text trace line a few tens.
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "traces/source.hpp"
+
+namespace {
+
+using namespace vmxsim;
+using namespace vmxsim::traces;
+
+constexpr std::size_t kBatch = 256;  // accesses per next() call, as the CPU model asks
+constexpr std::size_t kTraceLines = 1000000;
+
+void run_generator(benchmark::State& state, const std::string& pattern) {
+  GeneratorParams p;
+  p.pattern = pattern;
+  p.accesses_per_vcpu = ~std::uint64_t{0};  // never ends during the benchmark
+  p.working_set_bytes = 64u << 20;
+  auto src = make_generator(p, 0);
+  std::vector<Access> buf(kBatch);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(src->next(buf.data(), kBatch));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kBatch));
+}
+
+void BM_GeneratorUniform(benchmark::State& state) { run_generator(state, "uniform"); }
+void BM_GeneratorSequential(benchmark::State& state) { run_generator(state, "sequential"); }
+void BM_GeneratorHotCold(benchmark::State& state) { run_generator(state, "hot_cold"); }
+BENCHMARK(BM_GeneratorUniform);
+BENCHMARK(BM_GeneratorSequential);
+BENCHMARK(BM_GeneratorHotCold);
+
+/// A 1M-line single-vCPU trace of generated accesses, written on first use and
+/// removed at exit.
+class BenchTrace {
+ public:
+  static const std::string& path() {
+    static BenchTrace trace;
+    return trace.path_;
+  }
+
+ private:
+  BenchTrace()
+      : path_((std::filesystem::temp_directory_path() /
+               ("vmxsim_bench_" + std::to_string(::getpid()) + ".trace"))
+                  .string()) {
+    GeneratorParams p;
+    p.accesses_per_vcpu = kTraceLines;
+    p.base = 0x7f0000000000;  // realistic 12-digit addresses
+    p.gap_cycles = 3;
+    auto src = make_generator(p, 0);
+    std::ofstream out(path_);
+    std::vector<Access> buf(kBatch);
+    char line[64];
+    while (std::size_t n = src->next(buf.data(), kBatch)) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const Access& a = buf[i];
+        std::snprintf(line, sizeof line, "0 %c 0x%llx %u %u\n", access_char(a.type),
+                      static_cast<unsigned long long>(a.addr), unsigned{a.size}, a.gap);
+        out << line;
+      }
+    }
+  }
+  ~BenchTrace() { std::filesystem::remove(path_); }
+  std::string path_;
+};
+
+void BM_TextTraceRead(benchmark::State& state) {
+  const std::string& path = BenchTrace::path();
+  std::vector<Access> buf(kBatch);
+  std::size_t total = 0;
+  for (auto _ : state) {
+    auto src = open_text_trace(path, 0);
+    while (std::size_t n = src->next(buf.data(), kBatch)) total += n;
+  }
+  if (total != state.iterations() * kTraceLines) state.SkipWithError("short read");
+  state.SetItemsProcessed(static_cast<std::int64_t>(total));
+}
+BENCHMARK(BM_TextTraceRead)->Unit(benchmark::kMillisecond);
+
+void BM_TextTraceValidate(benchmark::State& state) {
+  const std::string& path = BenchTrace::path();
+  for (auto _ : state) benchmark::DoNotOptimize(validate_text_trace(path, 1).accesses);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTraceLines));
+}
+BENCHMARK(BM_TextTraceValidate)->Unit(benchmark::kMillisecond);
+
+}  // namespace

@@ -1,0 +1,65 @@
+// hv::Mmu — the hypervisor's EPT management, modelled on KVM's TDP MMU
+// (arch/x86/kvm/mmu/tdp_mmu.c). It owns the EPT root in models::PhysMem and
+// maps a faulting GPA at the largest level its memslot and host backing allow
+// (kvm_mmu_hugepage_adjust), creating page-table pages on the way down.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "ept/entry.hpp"
+#include "hv/memslots.hpp"
+
+namespace vmxsim {
+class Cfg;
+class Stats;
+namespace models {
+class PhysMem;
+}
+}  // namespace vmxsim
+
+namespace vmxsim::hv {
+
+class ExecContext;
+
+struct MmuParams {
+  unsigned levels = 4;                        // ept.levels: 4, or 5 for 5-level EPT
+  bool ad = true;                             // ept.ad: EPTP[6] (KVM module default eptad=1)
+  std::uint8_t max_page_shift = kPageShift1G; // hv.mmu.max_page_size
+  // Cycle costs of the map path's steps (hv.costs).
+  Cycles pt_level = 15;    // visiting one level of the TDP iterator
+  Cycles pt_alloc = 250;   // allocating, zeroing and linking a page-table page
+  Cycles spte_set = 25;    // building and atomically installing the leaf
+  static MmuParams from(const Cfg& ept, const Cfg& mmu, const Cfg& costs);
+};
+
+struct MapResult {
+  unsigned level = 0;     // level of the leaf now covering the GPA
+  bool installed = false; // false: it was already mapped (another vCPU won)
+};
+
+class Mmu {
+ public:
+  Mmu(models::PhysMem& mem, const MmuParams& p);
+
+  ept::Eptp eptp() const { return eptp_; }
+
+  /// Largest level (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB) at which `gpa` may be
+  /// mapped for `slot`: within the host page size, the configured maximum,
+  /// the slot's bounds, and with GPA and host offsets agreeing inside the page.
+  unsigned max_level(const Memslot& slot, Addr gpa) const;
+
+  /// Map `gpa` (caller holds mmu_lock and has synchronised). Charges its steps.
+  MapResult map(ExecContext& ctx, const Memslot& slot, Addr gpa);
+
+  void register_stats(Stats& s, const std::string& prefix) const;
+  std::uint64_t maps[4] = {0, 0, 0, 0};  // leaves installed per level (index 1..3)
+  std::uint64_t tables_allocated = 0;
+  std::uint64_t already_mapped = 0;
+
+ private:
+  models::PhysMem& mem_;
+  MmuParams p_;
+  ept::Eptp eptp_;
+};
+
+}  // namespace vmxsim::hv

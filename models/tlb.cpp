@@ -1,0 +1,341 @@
+// models::Tlb — one TLB level: set-associative arrays of combined (GVA/GPA→HPA)
+// translations tagged with VPID, PCID and EPT context.
+//
+// ## Configuration of one level (`tlb.l1`, `tlb.l2`, ...)
+//
+// | key                          | type            | default            | meaning |
+// |------------------------------|-----------------|--------------------|---------|
+// | `hit_cycles`                 | integer         | level's default    | latency charged on a hit at this level |
+// | `replacement`                | string          | level's default    | replacement policy of every array: `fifo`, `lru` or `random` |
+// | `arrays`                     | object          | level's arrays     | array name → array object (below) |
+// | `arrays.<name>.entries`      | integer         | see below          | entries in the array; `0` disables it |
+// | `arrays.<name>.ways`         | integer         | see below          | associativity; at least 1, and `entries` must be a multiple of it |
+// | `arrays.<name>.page_sizes`   | list of strings | see below          | page sizes held: non-empty, each of `"4K"`, `"2M"`, `"1G"` |
+//
+// A level's default arrays are always present (and listed by `config show`);
+// an entry under `arrays` with the same name overrides their fields one by
+// one. An entry with a new name adds an array, whose fields default to
+// `entries: 0`, `ways: 1`, `page_sizes: ["4K"]`. Lookups probe the default
+// arrays in their order, then added arrays in name order; a fill goes to the
+// first enabled array holding the page size it stores. With `random`
+// replacement, array i of a level is seeded with the level's seed + i.
+//
+// Example (Skylake's L1 DTLB with its 4K array made 8-way):
+//   "tlb": { "l1": { "arrays": { "4k": { "ways": 8 } } } }
+#include "models/tlb.hpp"
+
+#include <algorithm>
+
+#include "sim/config.hpp"
+#include "sim/stats.hpp"
+
+namespace vmxsim::models {
+
+namespace {
+
+// Page sizes by index: bit i of PageSizeMask holds kShift[i].
+constexpr unsigned kSizes = 3;
+constexpr unsigned kShift[kSizes] = {kPageShift4K, kPageShift2M, kPageShift1G};
+const char* const kSizeName[kSizes] = {"4K", "2M", "1G"};
+
+constexpr Addr page_mask(unsigned shift) { return ~((Addr{1} << shift) - 1); }
+
+// An entry's key: the page's base address (its low 12 bits are always free),
+// the page-size index in bits 1-2 (so a 4K and a 2M page at one base differ)
+// and a valid bit in bit 0. Key 0 is an invalid entry.
+constexpr std::uint64_t kValid = 1;
+constexpr std::uint64_t make_key(Addr va, unsigned shift, unsigned size) {
+  return (va & page_mask(shift)) | (std::uint64_t(size) << 1) | kValid;
+}
+static_assert(kSizes << 1 < kPageSize4K, "key's size bits must sit below a 4K page base");
+
+// Field masks of TlbContext::key().
+constexpr unsigned kCtxFieldBits = 16;
+constexpr std::uint64_t kCtxFieldMask = (std::uint64_t{1} << kCtxFieldBits) - 1;
+constexpr unsigned kCtxEptShift = 2 * kCtxFieldBits;
+constexpr std::uint16_t ctx_vpid(std::uint64_t c) { return std::uint16_t(c & kCtxFieldMask); }
+constexpr std::uint16_t ctx_ept(std::uint64_t c) {
+  return std::uint16_t((c >> kCtxEptShift) & kCtxFieldMask);
+}
+
+void check_array(const TlbArrayParams& a) {
+  const std::string what = "tlb array '" + a.name + "': ";
+  if (a.ways == 0) throw Error(what + "ways must be at least 1");
+  if (a.entries % a.ways != 0) throw Error(what + "entries must be a multiple of ways");
+  if (a.entries != 0 && (a.page_sizes & (kHolds4K | kHolds2M | kHolds1G)) == 0)
+    throw Error(what + "holds no page size");
+}
+
+}  // namespace
+
+// One array. The tag (key + context) of a way is one 16-byte pair, so a 4-way
+// set's tags span 64 bytes (one or two cache lines); payloads are only read
+// on a hit.
+struct Tlb::Array {
+  struct Tag {
+    std::uint64_t key = 0;
+    std::uint64_t ctx = 0;
+  };
+
+  std::uint32_t sets = 0, ways = 0;
+  std::uint32_t set_mask = 0;  // sets - 1 when sets is a power of two
+  bool pow2 = false;
+  std::uint8_t holds = 0;      // PageSizeMask
+  // The page sizes held, smallest first: the lookup probes them in this order.
+  // Each keeps what the hot path needs precomputed.
+  struct Probe {
+    Addr page_mask;         // page_mask(shift)
+    std::uint64_t key_low;  // the key's bits below the page base
+    unsigned shift;
+  };
+  std::uint8_t nprobes = 0;
+  Probe probe[kSizes] = {};
+  std::vector<Tag> tags;       // [set * ways + way]
+  std::vector<TlbEntry> payload;
+  std::unique_ptr<ReplacementPolicy> policy;
+
+  std::uint32_t set_of(Addr va, unsigned shift) const {
+    const Addr vpn = va >> shift;
+    return pow2 ? std::uint32_t(vpn & set_mask) : std::uint32_t(vpn % sets);
+  }
+  std::size_t base(std::uint32_t set) const { return std::size_t(set) * ways; }
+};
+
+Tlb::Tlb(const TlbLevelParams& p) : params_(p) {
+  for (std::size_t i = 0; i < p.arrays.size(); ++i) {
+    const TlbArrayParams& ap = p.arrays[i];
+    check_array(ap);
+    if (ap.entries == 0) continue;  // disabled
+    auto a = std::make_unique<Array>();
+    a->ways = ap.ways;
+    a->sets = ap.entries / ap.ways;
+    a->pow2 = (a->sets & (a->sets - 1)) == 0;
+    a->set_mask = a->sets - 1;
+    a->holds = ap.page_sizes;
+    for (unsigned s = 0; s < kSizes; ++s)
+      if (ap.page_sizes & (1u << s))
+        a->probe[a->nprobes++] = {page_mask(kShift[s]), make_key(0, kShift[s], s), kShift[s]};
+    a->tags.resize(ap.entries);
+    a->payload.resize(ap.entries);
+    a->policy = ReplacementRegistry::instance().create(p.replacement, "tlb replacement",
+                                                       p.seed + i);
+    a->policy->reset(a->sets, a->ways);
+    arrays_.push_back(std::move(a));
+  }
+}
+
+Tlb::~Tlb() = default;
+
+const TlbEntry* Tlb::lookup(const TlbContext& ctx, Addr va) {
+  const std::uint64_t c = ctx.key();
+  for (const auto& ap : arrays_) {
+    const Array& a = *ap;
+    for (const Array::Probe* p = a.probe; p != a.probe + a.nprobes; ++p) {
+      const std::uint64_t key = (va & p->page_mask) | p->key_low;
+      const std::uint32_t set = a.set_of(va, p->shift);
+      const Array::Tag* t = &a.tags[a.base(set)];
+      for (std::uint32_t w = 0; w < a.ways; ++w) {
+        if (t[w].key == key && t[w].ctx == c) {
+          a.policy->touch(set, w);
+          ++hits;
+          return &a.payload[a.base(set) + w];
+        }
+      }
+    }
+  }
+  ++misses;
+  return nullptr;
+}
+
+void Tlb::fill(const TlbContext& ctx, Addr va, const TlbEntry& e) {
+  // The size stored: the translation's own if some array holds it, else the
+  // largest held smaller size ("fracturing"); the first array holding it.
+  Array* a = nullptr;
+  unsigned sz = kSizes;
+  for (unsigned s = kSizes; s-- > 0 && !a;) {
+    if (kShift[s] > e.page_shift) continue;
+    for (const auto& ap : arrays_)
+      if (ap->holds & (1u << s)) {
+        a = ap.get();
+        sz = s;
+        break;
+      }
+  }
+  if (!a) return;  // no array holds a size <= the translation's
+
+  TlbEntry stored = e;
+  if (kShift[sz] < e.page_shift) {
+    const Addr big_offset = va & ~page_mask(e.page_shift);
+    stored.hpa_base = e.hpa_base + (big_offset & page_mask(kShift[sz]));
+    stored.page_shift = std::uint8_t(kShift[sz]);
+  }
+
+  const std::uint64_t c = ctx.key();
+  const std::uint64_t key = make_key(va, kShift[sz], sz);
+  const std::uint32_t set = a->set_of(va, kShift[sz]);
+  const std::size_t b = a->base(set);
+  Array::Tag* t = &a->tags[b];
+  std::uint32_t way = a->ways;  // the way to write
+  bool found = false;
+  for (std::uint32_t w = 0; w < a->ways; ++w) {
+    if (t[w].key == key && t[w].ctx == c) {  // same page and context: replace in place
+      way = w;
+      found = true;
+      break;
+    }
+    if (t[w].key == 0 && way == a->ways) way = w;  // first free way
+  }
+  if (!found && way == a->ways) {
+    way = a->policy->victim(set);
+    ++evictions;
+  }
+  t[way].key = key;
+  t[way].ctx = c;
+  a->payload[b + way] = stored;
+  a->policy->fill(set, way);
+  ++fills;
+}
+
+// Invalidation models SDM §28.3.3.1 (operations that invalidate cached
+// mappings): INVLPG / INVVPID individual-address drops the mappings of every
+// page size and PCID that cover the address for that VPID; INVVPID
+// single-context drops every mapping of a VPID; INVEPT single-context drops
+// the combined mappings of one EP4TA for every VPID and PCID; the all-context
+// forms drop everything.
+
+std::uint64_t Tlb::invalidate_addr(std::uint16_t vpid, Addr va) {
+  std::uint64_t n = 0;
+  for (const auto& ap : arrays_) {
+    Array& a = *ap;
+    // A page covering va can only sit in va's set for the page's size.
+    for (const Array::Probe* p = a.probe; p != a.probe + a.nprobes; ++p) {
+      const std::uint64_t key = (va & p->page_mask) | p->key_low;
+      Array::Tag* t = &a.tags[a.base(a.set_of(va, p->shift))];
+      for (std::uint32_t w = 0; w < a.ways; ++w)
+        if (t[w].key == key && ctx_vpid(t[w].ctx) == vpid) {
+          t[w] = Array::Tag{};
+          ++n;
+        }
+    }
+  }
+  invalidations += n;
+  return n;
+}
+
+namespace {
+template <class Arrays, class Pred>
+std::uint64_t drop_where(Arrays& arrays, Pred pred) {
+  std::uint64_t n = 0;
+  for (const auto& ap : arrays)
+    for (auto& t : ap->tags)
+      if (t.key != 0 && pred(t.ctx)) {
+        t = {};
+        ++n;
+      }
+  return n;
+}
+}  // namespace
+
+std::uint64_t Tlb::invalidate_vpid(std::uint16_t vpid) {
+  const std::uint64_t n =
+      drop_where(arrays_, [vpid](std::uint64_t c) { return ctx_vpid(c) == vpid; });
+  invalidations += n;
+  return n;
+}
+
+std::uint64_t Tlb::invalidate_ept(std::uint16_t ept) {
+  const std::uint64_t n =
+      drop_where(arrays_, [ept](std::uint64_t c) { return ctx_ept(c) == ept; });
+  invalidations += n;
+  return n;
+}
+
+std::uint64_t Tlb::invalidate_all() {
+  const std::uint64_t n = drop_where(arrays_, [](std::uint64_t) { return true; });
+  invalidations += n;
+  return n;
+}
+
+std::uint32_t Tlb::capacity() const {
+  std::uint32_t n = 0;
+  for (const auto& a : arrays_) n += a->sets * a->ways;
+  return n;
+}
+
+void Tlb::register_stats(Stats& s, const std::string& prefix) const {
+  s.counter(prefix + ".hits", &hits);
+  s.counter(prefix + ".misses", &misses);
+  s.counter(prefix + ".fills", &fills);
+  s.counter(prefix + ".evictions", &evictions);
+  s.counter(prefix + ".invalidations", &invalidations);
+}
+
+// ---- configuration ----------------------------------------------------------
+
+namespace {
+
+std::vector<std::string> size_names(std::uint8_t mask) {
+  std::vector<std::string> out;
+  for (unsigned s = 0; s < kSizes; ++s)
+    if (mask & (1u << s)) out.push_back(kSizeName[s]);
+  return out;
+}
+
+/// Reads every key of one array's section (so each is known and listed),
+/// with `d` supplying the defaults.
+TlbArrayParams read_array(const Cfg& c, const TlbArrayParams& d) {
+  TlbArrayParams a;
+  a.name = d.name;
+  const std::uint64_t entries = c.u64("entries", d.entries);
+  const std::uint64_t ways = c.u64("ways", d.ways);
+  const std::vector<std::string> sizes = c.str_list("page_sizes", size_names(d.page_sizes));
+
+  if (entries > UINT32_MAX) c.fail("entries", "too large: " + std::to_string(entries));
+  if (ways == 0) c.fail("ways", "must be at least 1");
+  if (ways > UINT32_MAX) c.fail("ways", "too large: " + std::to_string(ways));
+  if (entries % ways != 0)
+    c.fail("entries", std::to_string(entries) + " is not a multiple of ways (" +
+                          std::to_string(ways) + ")");
+  if (sizes.empty()) c.fail("page_sizes", "must name at least one page size (4K, 2M, 1G)");
+
+  a.entries = std::uint32_t(entries);
+  a.ways = std::uint32_t(ways);
+  a.page_sizes = 0;
+  for (const auto& name : sizes) {
+    unsigned s = 0;
+    while (s < kSizes && name != kSizeName[s]) ++s;
+    if (s == kSizes)
+      c.fail("page_sizes", "unknown page size \"" + name + "\" (expected 4K, 2M or 1G)");
+    a.page_sizes = std::uint8_t(a.page_sizes | (1u << s));
+  }
+  return a;
+}
+
+}  // namespace
+
+TlbLevelParams TlbLevelParams::from(const Cfg& level, const TlbLevelParams& defaults) {
+  TlbLevelParams p;
+  p.seed = defaults.seed;
+  p.hit_cycles = level.u64("hit_cycles", defaults.hit_cycles);
+  p.replacement = level.choice("replacement", defaults.replacement,
+                               ReplacementRegistry::instance().names());
+
+  const Cfg arrays = level.section("arrays");
+  for (const auto& d : defaults.arrays) p.arrays.push_back(read_array(arrays.section(d.name), d));
+
+  // Arrays the user adds; every field defaults as for an empty array.
+  for (const auto& name : arrays.user_keys()) {
+    const bool is_default = std::any_of(defaults.arrays.begin(), defaults.arrays.end(),
+                                        [&](const TlbArrayParams& d) { return d.name == name; });
+    if (is_default) continue;
+    TlbArrayParams fresh;
+    fresh.name = name;
+    fresh.entries = 0;
+    fresh.ways = 1;
+    fresh.page_sizes = kHolds4K;
+    p.arrays.push_back(read_array(arrays.section(name), fresh));
+  }
+  return p;
+}
+
+}  // namespace vmxsim::models

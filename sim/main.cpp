@@ -1,0 +1,159 @@
+// vmxsim command line: `run`, `config show`, --help, --version.
+// Exit status: 0 success, 1 a run or config error (one line on stderr),
+// 2 a usage error.
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <systemc>
+
+#include "sim/config.hpp"
+#include "sim/simulation.hpp"
+
+namespace po = boost::program_options;
+using namespace vmxsim;
+
+namespace {
+
+const char* kUsage =
+    "usage: vmxsim <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run CONFIG [--set key.path=value]... [--stats FILE] [--quiet]\n"
+    "                 simulate CONFIG and print a summary\n"
+    "  config show CONFIG [--set key.path=value]...\n"
+    "                 print the effective config, every default filled in\n"
+    "\n"
+    "options:\n"
+    "  -h, --help     this help (also `vmxsim <command> --help`)\n"
+    "  --version      print the version\n";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+po::options_description config_options() {
+  po::options_description d("options");
+  d.add_options()("help,h", "show this help")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a config key: key.path=value (value parsed as JSON, else taken as a string); repeatable");
+  return d;
+}
+
+// Parses `args` (after the command words) with `desc` and one positional CONFIG.
+po::variables_map parse(const std::vector<std::string>& args, po::options_description desc) {
+  desc.add_options()("config", po::value<std::string>(), "config file");
+  po::positional_options_description pos;
+  pos.add("config", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  return vm;
+}
+
+std::string dir_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+// Loads CONFIG, applies --set overrides, reads every component's params.
+sim::SimParams load(const po::variables_map& vm, json* effective) {
+  if (!vm.count("config")) throw UsageError("missing CONFIG argument");
+  const std::string path = vm["config"].as<std::string>();
+  json doc = load_json_file(path);
+  std::vector<std::string> keys;
+  if (vm.count("set")) {
+    for (const auto& s : vm["set"].as<std::vector<std::string>>()) {
+      apply_override(doc, s);
+      keys.push_back(s.substr(0, s.find('=')));
+    }
+  }
+  ConfigTracker tracker(std::move(doc), path);
+  sim::SimParams p = sim::SimParams::read(tracker, dir_of(path), keys);
+  if (effective) *effective = tracker.effective();
+  return p;
+}
+
+int cmd_run(const std::vector<std::string>& args) {
+  po::options_description desc = config_options();
+  desc.add_options()("stats", po::value<std::string>(), "write every stat as one flat JSON object to FILE")(
+      "quiet,q", "print nothing on success");
+  po::variables_map vm = parse(args, desc);
+  if (vm.count("help")) {
+    std::cout << "usage: vmxsim run CONFIG [options]\n\nSimulate CONFIG.\n\n" << desc;
+    return 0;
+  }
+  sim::SimParams p = load(vm, nullptr);
+  std::ofstream stats_out;
+  if (vm.count("stats")) {  // open first: a bad path fails before the run
+    stats_out.open(vm["stats"].as<std::string>());
+    if (!stats_out) throw Error(vm["stats"].as<std::string>() + ": cannot write stats file");
+  }
+  sim::Simulation simulation(p);
+  simulation.run();
+  if (vm.count("stats")) {
+    stats_out << simulation.stats().to_json().dump(2) << "\n";
+    if (!stats_out) throw Error(vm["stats"].as<std::string>() + ": error writing stats file");
+  }
+  if (!vm.count("quiet")) std::cout << simulation.summary();
+  return 0;
+}
+
+int cmd_config(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << "usage: vmxsim config show CONFIG [--set key.path=value]...\n\n"
+                 "Print the effective config: every key every component reads, with the value\n"
+                 "from CONFIG and --set or its default.\n";
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] != "show") throw UsageError("unknown config command '" + args[0] + "' (known: show)");
+  po::options_description desc = config_options();
+  po::variables_map vm = parse(std::vector<std::string>(args.begin() + 1, args.end()), desc);
+  if (vm.count("help")) {
+    std::cout << "usage: vmxsim config show CONFIG [options]\n\n" << desc;
+    return 0;
+  }
+  json effective;
+  load(vm, &effective);
+  std::cout << effective.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int sc_main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    if (args.empty()) {
+      std::cerr << kUsage;
+      return 2;
+    }
+    const std::string cmd = args[0];
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (cmd == "--version") {
+      std::cout << "vmxsim " << VMXSIM_VERSION << " (SystemC " << sc_core::sc_release() << ")\n";
+      return 0;
+    }
+    if (cmd == "run") return cmd_run(rest);
+    if (cmd == "config") return cmd_config(rest);
+    throw UsageError("unknown command '" + cmd + "'");
+  } catch (const UsageError& e) {
+    std::cerr << "vmxsim: " << e.what() << "\n(see vmxsim --help)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "vmxsim: error: " << e.what() << "\n";
+    return 1;
+  }
+}
+

@@ -1,0 +1,142 @@
+#include "sim/simulation.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+namespace vmxsim::sim {
+
+namespace {
+// L1 DTLB and STLB of Skylake (FACTS.md table B: Intel Optimization Manual
+// 248966-045 table 2-15): 4K 64 entries 4-way, 2M 32, 1G 4; STLB 1536
+// entries 12-way for 4K+2M, 16 for 1G. Way counts of the 2M and 1G arrays are
+// not published there; we take 4-way.
+models::TlbLevelParams default_l1() {
+  models::TlbLevelParams p;
+  p.arrays = {{"4k", 64, 4, models::kHolds4K},
+              {"2m", 32, 4, models::kHolds2M},
+              {"1g", 4, 4, models::kHolds1G}};
+  p.hit_cycles = 0;  // folded into cpu.access_cycles
+  return p;
+}
+models::TlbLevelParams default_l2() {
+  models::TlbLevelParams p;
+  p.arrays = {{"shared", 1536, 12, std::uint8_t(models::kHolds4K | models::kHolds2M)},
+              {"1g", 16, 4, models::kHolds1G}};
+  p.hit_cycles = 12;  // Haswell STLB hit ≈ 12 cycles (FACTS.md table B)
+  return p;
+}
+}  // namespace
+
+SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
+                          const std::vector<std::string>& cli_keys) {
+  SimParams p;
+  Cfg root(t);
+  const Cfg sim = root.section("sim");
+  p.quantum = sim.u64("quantum_cycles", p.quantum);
+  if (p.quantum == 0) sim.fail("quantum_cycles", "expected at least 1");
+  p.seed = sim.u64("seed", p.seed);
+
+  const Cfg cpu = root.section("cpu");
+  p.vcpus = unsigned(cpu.u64("vcpus", p.vcpus));
+  if (p.vcpus == 0 || p.vcpus > 512) cpu.fail("vcpus", "expected 1 to 512");
+  p.freq_ghz = cpu.f64("freq_ghz", p.freq_ghz);
+  if (!(p.freq_ghz > 0)) cpu.fail("freq_ghz", "expected a positive number");
+  p.vcpu = cpu::VcpuParams::from(cpu);
+
+  const Cfg tlb = root.section("tlb");
+  models::TlbLevelParams l1 = default_l1(), l2 = default_l2();
+  l1.seed = p.seed;
+  l2.seed = p.seed + 1;
+  p.l1 = models::TlbLevelParams::from(tlb.section("l1"), l1);
+  p.l2 = models::TlbLevelParams::from(tlb.section("l2"), l2);
+
+  p.mem = models::MemHierarchyParams::from(root.section("mem"));
+  p.host = models::PhysMemParams::from(root.section("host"));
+  p.hv = hv::HvParams::from(root.section("hv"), root.section("ept"));
+
+  const Cfg workload = root.section("workload");
+  p.trace = workload.str("trace", "");
+  p.generator = traces::GeneratorParams::from(workload.section("generator"));
+  bool from_cli = false;
+  for (const auto& k : cli_keys) from_cli |= (k == "workload.trace" || k == "workload");
+  if (!p.trace.empty() && p.trace[0] != '/' && !from_cli && !base_dir.empty())
+    p.trace = base_dir + "/" + p.trace;
+
+  t.check_unknown();
+  return p;
+}
+
+Simulation::Simulation(const SimParams& p) : p_(p) {
+  // Check the whole trace before any simulated time passes, so a bad line
+  // fails fast with its file:line.
+  if (!p_.trace.empty()) traces::validate_text_trace(p_.trace, p_.vcpus);
+
+  phys_ = std::make_unique<models::PhysMem>(p_.host);
+  hv_ = std::make_unique<hv::Hypervisor>(p_.hv, *phys_);
+  for (unsigned i = 0; i < p_.vcpus; ++i) {
+    std::unique_ptr<traces::Source> src =
+        p_.trace.empty() ? traces::make_generator(p_.generator, i) : traces::open_text_trace(p_.trace, i);
+    models::TlbLevelParams l1 = p_.l1, l2 = p_.l2;
+    l1.seed += 2 * i;  // distinct, deterministic streams for random replacement
+    l2.seed += 2 * i;
+    vcpus_.push_back(std::make_unique<cpu::Vcpu>(("vcpu" + std::to_string(i)).c_str(), i, p_.vcpu, l1, l2,
+                                                 p_.mem, p_.quantum, *phys_, *hv_, std::move(src),
+                                                 control_));
+  }
+  for (const auto& v : vcpus_) v->register_stats(stats_);
+  hv_->register_stats(stats_);
+  stats_.counter("sim.accesses", &accesses_);
+  stats_.counter("sim.cycles", &cycles_);
+  stats_.set_u64("sim.vcpus", p_.vcpus);
+}
+
+Simulation::~Simulation() = default;
+
+void Simulation::run() {
+  const auto t0 = std::chrono::steady_clock::now();
+  sc_core::sc_start();
+  host_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  control_.rethrow();
+  accesses_ = total_accesses();
+  cycles_ = control_.end();
+  stats_.set("sim.host_seconds", host_seconds_);
+  stats_.set("sim.accesses_per_host_second", host_seconds_ > 0 ? double(accesses_) / host_seconds_ : 0.0);
+  stats_.set("sim.simulated_seconds", double(cycles_) / (p_.freq_ghz * 1e9));
+}
+
+std::uint64_t Simulation::total_accesses() const {
+  std::uint64_t n = 0;
+  for (const auto& v : vcpus_) n += v->accesses;
+  return n;
+}
+
+std::string Simulation::summary() const {
+  std::ostringstream o;
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "vmxsim: %u vCPU(s), %llu accesses in %llu cycles (%.3f ms at %.2f GHz)\n", p_.vcpus,
+                (unsigned long long)accesses_, (unsigned long long)cycles_,
+                double(cycles_) / (p_.freq_ghz * 1e6), p_.freq_ghz);
+  o << buf;
+  std::snprintf(buf, sizeof buf, "host: %.3f s, %.2f M accesses/s\n", host_seconds_,
+                host_seconds_ > 0 ? double(accesses_) / host_seconds_ / 1e6 : 0.0);
+  o << buf;
+  for (const auto& v : vcpus_) {
+    const std::string n = "vcpu" + std::to_string(v->id());
+    const double l1h = stats_.get(n + ".tlb.l1.hits"), l1m = stats_.get(n + ".tlb.l1.misses");
+    const double l2h = stats_.get(n + ".tlb.l2.hits"), l2m = stats_.get(n + ".tlb.l2.misses");
+    std::snprintf(buf, sizeof buf,
+                  "  %s: L1 TLB hit %.2f%%, L2 TLB hit %.2f%% of L1 misses, %llu walks (%.1f refs/walk), "
+                  "%llu EPT-violation exits, hypervisor %.2f%% of cycles\n",
+                  n.c_str(), l1h + l1m > 0 ? 100.0 * l1h / (l1h + l1m) : 0.0,
+                  l2h + l2m > 0 ? 100.0 * l2h / (l2h + l2m) : 0.0, (unsigned long long)v->walks,
+                  v->walks ? double(v->walk_refs) / double(v->walks) : 0.0,
+                  (unsigned long long)v->exits_ept_violation,
+                  v->now() ? 100.0 * double(v->cycles_hypervisor) / double(v->now()) : 0.0);
+    o << buf;
+  }
+  return o.str();
+}
+
+}  // namespace vmxsim::sim

@@ -1,0 +1,67 @@
+// sim::Simulation — builds the model from a config (elaboration), runs it,
+// and collects stats. One Simulation per process: SystemC elaborates once.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cpu/vcpu.hpp"
+#include "hv/hypervisor.hpp"
+#include "models/mem_hierarchy.hpp"
+#include "models/phys_mem.hpp"
+#include "models/tlb.hpp"
+#include "sim/config.hpp"
+#include "sim/run_control.hpp"
+#include "sim/stats.hpp"
+#include "traces/source.hpp"
+
+namespace vmxsim::sim {
+
+/// Every parameter of a run, read from the config by each component's own
+/// reader (defaults live beside each component).
+struct SimParams {
+  unsigned vcpus = 1;
+  Cycles quantum = 1000;
+  std::uint64_t seed = 1;
+  double freq_ghz = 2.5;
+  cpu::VcpuParams vcpu;
+  models::TlbLevelParams l1, l2;
+  models::MemHierarchyParams mem;
+  models::PhysMemParams host;
+  hv::HvParams hv;
+  std::string trace;  // empty: use the generator
+  traces::GeneratorParams generator;
+
+  /// Reads everything, then rejects unknown keys. `base_dir` resolves a
+  /// relative workload.trace given in the file; `cli_keys` are dotted keys set
+  /// with --set, whose relative paths resolve against the working directory.
+  static SimParams read(ConfigTracker& t, const std::string& base_dir,
+                        const std::vector<std::string>& cli_keys);
+};
+
+class Simulation {
+ public:
+  explicit Simulation(const SimParams& p);
+  ~Simulation();
+
+  /// Runs to the end of every vCPU's stream. Throws vmxsim::Error on a
+  /// simulated failure (e.g. a GPA no memslot covers).
+  void run();
+
+  const Stats& stats() const { return stats_; }
+  /// A few human-readable lines.
+  std::string summary() const;
+  std::uint64_t total_accesses() const;
+
+ private:
+  SimParams p_;
+  RunControl control_;
+  std::unique_ptr<models::PhysMem> phys_;
+  std::unique_ptr<hv::Hypervisor> hv_;
+  std::vector<std::unique_ptr<cpu::Vcpu>> vcpus_;
+  Stats stats_;
+  std::uint64_t accesses_ = 0, cycles_ = 0;
+  double host_seconds_ = 0;
+};
+
+}  // namespace vmxsim::sim

@@ -1,0 +1,142 @@
+// The time model (DESIGN.md §2) under the real SystemC kernel: shared-state
+// accesses replay in (cycle, thread id) order whatever the quantum, a lone
+// thread never waits in the kernel, and the simulated lock hands over in FIFO
+// order at the right times. Each test elaborates once, in its own process.
+#define SC_INCLUDE_DYNAMIC_PROCESSES
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <systemc>
+
+#include "hv/lock.hpp"
+#include "sim/sim_thread.hpp"
+
+using namespace vmxsim;
+using sim::SimThread;
+
+namespace {
+
+struct Event {
+  Cycles cycle;
+  unsigned thread;
+  std::string what;
+  bool operator==(const Event& o) const { return cycle == o.cycle && thread == o.thread && what == o.what; }
+};
+
+// Runs each body in its own SC_THREAD and returns after sc_start.
+void run_threads(std::vector<std::function<void()>> bodies) {
+  for (std::size_t i = 0; i < bodies.size(); ++i)
+    sc_core::sc_spawn(bodies[i], ("t" + std::to_string(i)).c_str());
+  sc_core::sc_start();
+}
+
+// Two threads log shared accesses at chosen cycles. Returns the log order.
+std::vector<Event> interleave(Cycles quantum) {
+  std::vector<Event> log;
+  static SimThread* a;
+  static SimThread* b;
+  a = new SimThread(1, quantum);
+  b = new SimThread(0, quantum);
+  auto step = [&log](SimThread& t, Cycles at, const char* what) {
+    while (t.now() < at) {  // private work, one cycle at a time
+      t.charge(1);
+      t.maybe_yield();
+    }
+    t.sync();
+    log.push_back({t.now(), t.thread_id(), what});
+  };
+  run_threads({[&] {
+                 step(*a, 100, "a1");
+                 step(*a, 300, "a2");
+                 step(*a, 500, "a3");
+               },
+               [&] {
+                 step(*b, 200, "b1");
+                 step(*b, 300, "b2");  // same cycle as a2: thread 0 goes first
+                 step(*b, 450, "b3");
+               }});
+  return log;
+}
+
+}  // namespace
+
+TEST(TimeModel, SharedAccessesReplayInCycleThenThreadOrder) {
+  const auto log = interleave(1000);
+  const std::vector<Event> want = {{100, 1, "a1"}, {200, 0, "b1"}, {300, 0, "b2"},
+                                   {300, 1, "a2"}, {450, 0, "b3"}, {500, 1, "a3"}};
+  EXPECT_EQ(log, want);
+}
+
+TEST(TimeModel, OrderIsTheSameWithAQuantumOfOneCycle) {
+  const auto log = interleave(1);
+  const std::vector<Event> want = {{100, 1, "a1"}, {200, 0, "b1"}, {300, 0, "b2"},
+                                   {300, 1, "a2"}, {450, 0, "b3"}, {500, 1, "a3"}};
+  EXPECT_EQ(log, want);
+}
+
+TEST(TimeModel, ALoneThreadNeverWaitsInTheKernel) {
+  static SimThread t(0, 10);
+  run_threads({[] {
+    for (int i = 0; i < 100000; ++i) {
+      t.charge(3);
+      t.maybe_yield();
+      if (i % 7 == 0) t.sync();
+    }
+  }});
+  EXPECT_EQ(t.kernel_waits, 0u);
+  EXPECT_EQ(t.now(), 300000u);
+}
+
+TEST(TimeModel, TwoThreadsWaitOnlyWhenTheOtherIsBehind) {
+  static SimThread a(0, 1000), b(1, 1000);
+  run_threads({[] {
+                 for (int i = 0; i < 10000; ++i) {
+                   a.charge(1);
+                   a.maybe_yield();
+                 }
+               },
+               [] {
+                 for (int i = 0; i < 10000; ++i) {
+                   b.charge(1);
+                   b.maybe_yield();
+                 }
+               }});
+  // Each yields about once per quantum while the other is behind it.
+  EXPECT_GT(a.kernel_waits + b.kernel_waits, 5u);
+  EXPECT_LE(a.kernel_waits + b.kernel_waits, 22u);
+  EXPECT_EQ(a.now(), 10000u);
+  EXPECT_EQ(b.now(), 10000u);
+}
+
+TEST(TimeModel, LockHandsOverFifoAtReleasePlusHandoff) {
+  hv::LockCosts c;
+  c.acquire = 10;
+  c.release = 5;
+  c.handoff = 60;
+  static hv::Lock* lock;
+  lock = new hv::Lock("mmu_lock", c);
+  static SimThread t0(0, 1000), t1(1, 1000), t2(2, 1000);
+  static std::vector<Event> log;
+  auto body = [](SimThread& t, Cycles start, Cycles hold) {
+    return [&t, start, hold] {
+      t.charge(start);
+      lock->acquire(t);
+      log.push_back({t.now(), t.thread_id(), "got"});
+      t.charge(hold);
+      lock->release(t);
+      log.push_back({t.now(), t.thread_id(), "released"});
+    };
+  };
+  run_threads({body(t0, 100, 1000), body(t1, 200, 50), body(t2, 150, 50)});
+  // t0 holds 110..1115; t2 asked at 150, gets it at 1115+60; t1 asked at 200, after t2.
+  const std::vector<Event> want = {{110, 0, "got"},       {1115, 0, "released"}, {1175, 2, "got"},
+                                   {1230, 2, "released"}, {1290, 1, "got"},      {1345, 1, "released"}};
+  EXPECT_EQ(log, want);
+  EXPECT_EQ(lock->acquisitions, 3u);
+  EXPECT_EQ(lock->contended, 2u);
+  EXPECT_EQ(lock->wait_cycles, (1175u - 150) + (1290u - 200));
+  EXPECT_EQ(lock->hold_cycles, (1115u - 110) + (1230u - 1175) + (1345u - 1290));
+}

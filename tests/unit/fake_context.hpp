@@ -1,0 +1,22 @@
+// A kernel-free hv::ExecContext for unit tests of hypervisor code: time is a
+// plain counter and there is no other thread to synchronise with.
+#pragma once
+#include <stdexcept>
+
+#include "hv/exec_context.hpp"
+
+namespace vmxsim::test {
+
+class FakeContext : public hv::ExecContext {
+ public:
+  Cycles now() const override { return t; }
+  void charge(Cycles c) override { t += c; }
+  void sync() override { ++syncs; }
+  unsigned thread_id() const override { return 0; }
+  void block() override { throw std::logic_error("FakeContext cannot block"); }
+  void wake(Cycles) override { throw std::logic_error("FakeContext cannot be woken"); }
+  Cycles t = 0;
+  unsigned syncs = 0;
+};
+
+}  // namespace vmxsim::test

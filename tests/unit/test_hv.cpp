@@ -1,0 +1,138 @@
+// Memslots, host physical memory, and the EPT-violation handler's steps.
+#include <gtest/gtest.h>
+
+#include "fake_context.hpp"
+#include "hv/hypervisor.hpp"
+#include "models/phys_mem.hpp"
+#include "sim/config.hpp"
+
+using namespace vmxsim;
+
+namespace {
+hv::Memslot mk(std::uint32_t id, Addr gpa, std::uint64_t size) {
+  hv::Memslot s;
+  s.id = id;
+  s.gpa = gpa;
+  s.size = size;
+  s.hpa = 0x100000000 + gpa;
+  return s;
+}
+}  // namespace
+
+TEST(Memslots, FindsTheSlotContainingAGpa) {
+  hv::Memslots m;
+  m.add(mk(0, 0x100000, 0x100000));
+  m.add(mk(1, 0x0, 0x10000));
+  m.add(mk(2, 0x400000, 0x1000));
+  unsigned steps = 0;
+  ASSERT_NE(m.find(0x0, steps), nullptr);
+  EXPECT_EQ(m.find(0x0, steps)->id, 1u);
+  EXPECT_EQ(m.find(0xFFFF, steps)->id, 1u);
+  EXPECT_EQ(m.find(0x10000, steps), nullptr);  // end is exclusive
+  EXPECT_EQ(m.find(0x1FFFFF, steps)->id, 0u);
+  EXPECT_EQ(m.find(0x400FFF, steps)->id, 2u);
+  EXPECT_EQ(m.find(0x401000, steps), nullptr);
+  EXPECT_EQ(m.find(0x300000, steps), nullptr);
+  EXPECT_EQ(steps, 2u);  // binary search over 3 slots
+  EXPECT_EQ(m.all()[0].gpa, 0u);  // kept sorted
+  EXPECT_EQ(m.find(0x100000, steps)->hpa_of(0x100010), 0x100100010u);
+}
+
+TEST(Memslots, RejectsOverlap) {
+  hv::Memslots m;
+  m.add(mk(0, 0x100000, 0x100000));
+  EXPECT_THROW(m.add(mk(1, 0x1FF000, 0x2000)), Error);
+  EXPECT_THROW(m.add(mk(1, 0xFF000, 0x2000)), Error);
+  EXPECT_NO_THROW(m.add(mk(1, 0x200000, 0x1000)));
+}
+
+TEST(Memslots, ConfigValidation) {
+  auto err = [](const char* text) -> std::string {
+    ConfigTracker t(json::parse(text), "c.json");
+    Cfg root(t);
+    try {
+      hv::MemslotSpec::from(root.section("hv"));
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(err(R"({"hv": {"memslots": [{"gpa": 4097, "size": 4096}]}})"),
+            "c.json: hv.memslots[0].gpa: expected a multiple of 4 KiB, got 0x1001");
+  EXPECT_EQ(err(R"({"hv": {"memslots": [{"gpa": 0, "size": 0}]}})"),
+            "c.json: hv.memslots[0].size: expected a non-zero multiple of 4 KiB, got 0");
+  EXPECT_EQ(err(R"({"hv": {"memslots": [{"gpa": 0, "size": "1MiB"}, {"gpa": "0x80000", "size": "1MiB"}]}})"),
+            "c.json: hv.memslots[1].gpa: slot [0x80000, 0x180000) overlaps hv.memslots[0]");
+  EXPECT_EQ(err(R"({"hv": {"memslots": [{"gpa": 0, "size": 4096, "backing": "3M"}]}})"),
+            "c.json: hv.memslots[0].backing: expected one of 4K, 2M, 1G, got \"3M\"");
+  EXPECT_EQ(err(R"({"hv": {"memslots": {"gpa": 0}}})"),
+            "c.json: hv.memslots: expected an array of objects, got object");
+  EXPECT_EQ(err(R"({"hv": {"memslots": [{"gpa": 0, "size": "2GiB", "backing": "1G"}]}})"), "");
+}
+
+TEST(PhysMem, TablesAreZeroedReusedAndBoundsChecked) {
+  models::PhysMem m{models::PhysMemParams{}};
+  const Addr a = m.alloc_table();
+  const Addr b = m.alloc_table();
+  EXPECT_EQ(b - a, kPageSize4K);
+  m.write(a + 8, 42);
+  EXPECT_EQ(m.read(a + 8), 42u);
+  std::uint64_t exp = 41;
+  EXPECT_FALSE(m.cmpxchg(a + 8, exp, 7));
+  EXPECT_EQ(exp, 42u);
+  EXPECT_TRUE(m.cmpxchg(a + 8, exp, 7));
+  EXPECT_EQ(m.read(a + 8), 7u);
+  m.free_table(a);
+  EXPECT_EQ(m.live_tables(), 1u);
+  EXPECT_THROW(m.read(a), Error);       // freed
+  EXPECT_THROW(m.read(b + 4), Error);   // misaligned
+  EXPECT_THROW(m.read(0x1000), Error);  // not a table frame
+  const Addr c = m.alloc_table();
+  EXPECT_EQ(c, a);  // reused
+  EXPECT_EQ(m.read(a + 8), 0u);  // zeroed
+}
+
+TEST(PhysMem, DataBackingIsAlignedAndBounded) {
+  models::PhysMemParams p;
+  p.data_base = 0x1000;
+  p.table_base = Addr{1} << 32;
+  models::PhysMem m(p);
+  EXPECT_EQ(m.alloc_data(0x1000, 0x1000), 0x1000u);
+  EXPECT_EQ(m.alloc_data(0x200000, 0x200000), 0x200000u);
+  EXPECT_THROW(m.alloc_data(Addr{4} << 30, 0x1000), Error);
+}
+
+TEST(Hypervisor, EptViolationMapsAndChargesEachStep) {
+  ConfigTracker t(json::parse(R"({"hv": {"memslots": [{"gpa": 0, "size": "1GiB", "backing": "2M"}]}})"), "c.json");
+  Cfg root(t);
+  const auto p = hv::HvParams::from(root.section("hv"), root.section("ept"));
+  models::PhysMem mem{models::PhysMemParams{}};
+  hv::Hypervisor hv(p, mem);
+  test::FakeContext ctx;
+  hv.handle_ept_violation(ctx, 0, 0x12345000, 0x182, AccessType::Write);
+  EXPECT_EQ(hv.ept_violations, 1u);
+  EXPECT_EQ(hv.mmu().maps[2], 1u);
+  EXPECT_EQ(hv.mmu_lock().acquisitions, 1u);
+  EXPECT_EQ(hv.mmu_lock().contended, 0u);
+  const auto& c = p.costs;
+  const Cycles expected = c.ept_violation + c.memslot_lookup + 1 * c.memslot_step + c.gfn_to_pfn +
+                          p.lock.acquire + 3 * p.mmu.pt_level + 2 * p.mmu.pt_alloc + p.mmu.spte_set +
+                          p.lock.release;
+  EXPECT_EQ(ctx.t, expected);
+}
+
+TEST(Hypervisor, UnresolvableGpaIsAClearError) {
+  ConfigTracker t(json::parse(R"({"hv": {"memslots": [{"gpa": 0, "size": "1MiB"}]}})"), "c.json");
+  Cfg root(t);
+  models::PhysMem mem{models::PhysMemParams{}};
+  hv::Hypervisor hv(hv::HvParams::from(root.section("hv"), root.section("ept")), mem);
+  test::FakeContext ctx;
+  try {
+    hv.handle_ept_violation(ctx, 3, 0x100000, 0x181, AccessType::Read);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("vcpu3: EPT violation on read of GPA 0x100000 (exit qualification 0x181)"), std::string::npos) << m;
+    EXPECT_NE(m.find("no memslot covers this GPA"), std::string::npos) << m;
+  }
+}
