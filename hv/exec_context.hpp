@@ -1,6 +1,6 @@
 // hv::ExecContext — how hypervisor code runs inside a simulated thread (a
 // vCPU's thread after a VM exit, or a VMM thread). The hypervisor model is
-// plain C++: it never sees SystemC, only this interface (DESIGN.md §5).
+// plain C++: it never sees SystemC, only this interface.
 #pragma once
 #include "sim/types.hpp"
 
@@ -13,7 +13,7 @@ class ExecContext {
   virtual Cycles now() const = 0;
   /// Spend `c` cycles of this thread's time.
   virtual void charge(Cycles c) = 0;
-  /// Shared-state rule (DESIGN.md §2): call before reading or writing anything
+  /// Shared-state rule (docs/architecture.md, "Time"): call before reading or writing anything
   /// another thread can observe, so the access happens at this thread's exact
   /// global time and all such accesses replay in true time order.
   virtual void sync() = 0;

@@ -27,7 +27,8 @@ class ExecContext;
 /// hv.costs (defaults: see docs/config.md for their sources).
 struct HvCosts {
   // VM exit + VM entry ≈ 1,500 cycles with KVM on Skylake-SP: 1,530-1,560 for
-  // a vmcall round trip (FACTS.md table B). The split between the two is ours.
+  // a vmcall round trip (Wanpeng Li, "KVM: VMX: Micro-optimize vmexit time when
+  // not exposing PMU", 2020). The split between the two is our estimate.
   Cycles vm_exit = 800;
   Cycles vm_entry = 700;
   Cycles ept_violation = 200;     // handle_ept_violation() + kvm_mmu_page_fault() prologue

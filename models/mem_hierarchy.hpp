@@ -15,7 +15,7 @@ namespace vmxsim::models {
 
 struct MemHierarchyParams {
   // 5 cycles: a cache-hitting native walk costs about 20 cycles for its four
-  // references on Haswell (FACTS.md table B, "STLB hit / miss cost").
+  // references on Haswell (see docs/config.md for the source).
   Cycles latency_cycles = 5;
   static MemHierarchyParams from(const Cfg& mem);
 };

@@ -5,7 +5,7 @@
 //
 // | key                          | type            | default            | meaning |
 // |------------------------------|-----------------|--------------------|---------|
-// | `hit_cycles`                 | integer         | level's default    | latency charged on a hit at this level |
+// | `hit_cycles`                 | integer         | level's default    | latency of one probe of this level |
 // | `replacement`                | string          | level's default    | replacement policy of every array: `fifo`, `lru` or `random` |
 // | `arrays`                     | object          | level's arrays     | array name → array object (below) |
 // | `arrays.<name>.entries`      | integer         | see below          | entries in the array; `0` disables it |

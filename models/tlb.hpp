@@ -51,7 +51,7 @@ struct TlbArrayParams {
 struct TlbLevelParams {
   std::vector<TlbArrayParams> arrays;
   std::string replacement = "lru";
-  Cycles hit_cycles = 0;     // latency charged on a hit at this level
+  Cycles hit_cycles = 0;     // latency of one probe of this level (the vCPU charges it on each L2 probe, hit or miss)
   std::uint64_t seed = 1;
 
   /// Reads one level's section, e.g. `tlb.l1`, with `defaults` for its arrays.

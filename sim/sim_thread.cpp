@@ -6,7 +6,7 @@ namespace vmxsim::sim {
 
 SimThread::SimThread(unsigned id, Cycles quantum)
     : id_(id), quantum_(quantum ? quantum : 1), next_yield_(quantum_) {
-  if (id >= kMaxThreads) throw Error("too many simulated threads (at most 1023)");
+  if (id >= kMaxThreads) throw Error("too many simulated threads (at most 1024)");
 }
 
 void SimThread::sync() {

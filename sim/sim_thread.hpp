@@ -1,5 +1,5 @@
 // sim::SimThread — one simulated thread's clock, and the hv::ExecContext that
-// hypervisor code runs on. Implements the time model of DESIGN.md §2:
+// hypervisor code runs on. Implements the time model (docs/architecture.md, "Time"):
 //
 //  * Local time is a plain integer (cycles). A thread runs ahead of the SystemC
 //    kernel and only enters it at a sync point or when it is a quantum ahead.

@@ -7,7 +7,15 @@
 namespace vmxsim::sim {
 
 namespace {
-// L1 DTLB and STLB of Skylake (FACTS.md table B: Intel Optimization Manual
+// SplitMix64 finaliser: well-spread seeds from (seed, stream).
+std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t stream) {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (stream + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// L1 DTLB and STLB of Skylake (Intel Optimization Manual
 // 248966-045 table 2-15): 4K 64 entries 4-way, 2M 32, 1G 4; STLB 1536
 // entries 12-way for 4K+2M, 16 for 1G. Way counts of the 2M and 1G arrays are
 // not published there; we take 4-way.
@@ -23,7 +31,7 @@ models::TlbLevelParams default_l2() {
   models::TlbLevelParams p;
   p.arrays = {{"shared", 1536, 12, std::uint8_t(models::kHolds4K | models::kHolds2M)},
               {"1g", 16, 4, models::kHolds1G}};
-  p.hit_cycles = 12;  // Haswell STLB hit ≈ 12 cycles (FACTS.md table B)
+  p.hit_cycles = 12;  // Haswell STLB hit ≈ 12 cycles (fastly.net Haswell review, p. 15; see docs/config.md)
   return p;
 }
 }  // namespace
@@ -46,8 +54,6 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
 
   const Cfg tlb = root.section("tlb");
   models::TlbLevelParams l1 = default_l1(), l2 = default_l2();
-  l1.seed = p.seed;
-  l2.seed = p.seed + 1;
   p.l1 = models::TlbLevelParams::from(tlb.section("l1"), l1);
   p.l2 = models::TlbLevelParams::from(tlb.section("l2"), l2);
 
@@ -77,9 +83,11 @@ Simulation::Simulation(const SimParams& p) : p_(p) {
   for (unsigned i = 0; i < p_.vcpus; ++i) {
     std::unique_ptr<traces::Source> src =
         p_.trace.empty() ? traces::make_generator(p_.generator, i) : traces::open_text_trace(p_.trace, i);
+    // Distinct, deterministic seeds for random replacement: each array of
+    // a level adds its index to the level's seed, so levels are spread far apart.
     models::TlbLevelParams l1 = p_.l1, l2 = p_.l2;
-    l1.seed += 2 * i;  // distinct, deterministic streams for random replacement
-    l2.seed += 2 * i;
+    l1.seed = mix_seed(p_.seed, 2 * i);
+    l2.seed = mix_seed(p_.seed, 2 * i + 1);
     vcpus_.push_back(std::make_unique<cpu::Vcpu>(("vcpu" + std::to_string(i)).c_str(), i, p_.vcpu, l1, l2,
                                                  p_.mem, p_.quantum, *phys_, *hv_, std::move(src),
                                                  control_));

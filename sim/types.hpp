@@ -4,7 +4,7 @@
 
 namespace vmxsim {
 
-/// Simulated time: an integer count of core cycles (DESIGN.md §2).
+/// Simulated time: an integer count of core cycles (docs/architecture.md, "Time").
 using Cycles = std::uint64_t;
 /// Any physical or virtual address (GPA, GVA, HPA).
 using Addr = std::uint64_t;

@@ -23,7 +23,7 @@ class Source {
   virtual std::size_t next(Access* out, std::size_t n) = 0;
 };
 
-/// `workload.generator` (DESIGN.md §8; docs/config.md documents every key).
+/// `workload.generator` (docs/config.md documents every key).
 struct GeneratorParams {
   std::string pattern = "uniform";            // uniform | sequential | hot_cold
   std::uint64_t working_set_bytes = 1 << 20;  // per vCPU unless `shared`

@@ -1,4 +1,4 @@
-// The time model (DESIGN.md §2) under the real SystemC kernel: shared-state
+// The time model (docs/architecture.md, "Time") under the real SystemC kernel: shared-state
 // accesses replay in (cycle, thread id) order whatever the quantum, a lone
 // thread never waits in the kernel, and the simulated lock hands over in FIFO
 // order at the right times. Each test elaborates once, in its own process.
