@@ -10,28 +10,18 @@
 namespace vmxsim::models {
 namespace {
 
-TlbArrayParams bench_array(const char* name, std::uint32_t entries, std::uint32_t ways,
-                           std::uint8_t sizes) {
-  TlbArrayParams a;
-  a.name = name;
-  a.entries = entries;
-  a.ways = ways;
-  a.page_sizes = sizes;
-  return a;
-}
-
 /// Skylake's L1 DTLB: 64-entry 4-way 4K, 32-entry 4-way 2M, 4-entry 1G.
 TlbLevelParams skylake_l1() {
   TlbLevelParams p;
-  p.arrays = {bench_array("4k", 64, 4, kHolds4K), bench_array("2m", 32, 4, kHolds2M),
-              bench_array("1g", 4, 4, kHolds1G)};
+  p.arrays = {TlbArrayParams{"4k", 64, 4, std::uint8_t(kHolds4K)}, TlbArrayParams{"2m", 32, 4, std::uint8_t(kHolds2M)},
+              TlbArrayParams{"1g", 4, 4, std::uint8_t(kHolds1G)}};
   return p;
 }
 
 /// Skylake's STLB: 1536-entry 12-way shared 4K/2M.
 TlbLevelParams skylake_l2() {
   TlbLevelParams p;
-  p.arrays = {bench_array("shared", 1536, 12, kHolds4K | kHolds2M)};
+  p.arrays = {TlbArrayParams{"shared", 1536, 12, std::uint8_t(kHolds4K | kHolds2M)}};
   return p;
 }
 

@@ -2,12 +2,19 @@
 
 #include <sstream>
 
-#include "hv/hypervisor.hpp"
 #include "sim/config.hpp"
 #include "sim/run_control.hpp"
-#include "sim/stats.hpp"
 
 namespace vmxsim::cpu {
+
+namespace {
+const char* const kExitNames[] = {"ept_violation", "external_interrupt"};
+std::string hex(Addr a) {
+  std::ostringstream o;
+  o << "0x" << std::hex << a;
+  return o.str();
+}
+}  // namespace
 
 VcpuParams VcpuParams::from(const Cfg& cpu) {
   VcpuParams p;
@@ -17,25 +24,33 @@ VcpuParams VcpuParams::from(const Cfg& cpu) {
   return p;
 }
 
-Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p,
-           const models::TlbLevelParams& l1, const models::TlbLevelParams& l2,
-           const models::MemHierarchyParams& mem, Cycles quantum, models::PhysMem& phys,
-           hv::Hypervisor& hv, std::unique_ptr<traces::Source> source, sim::RunControl& control)
+Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const VcpuLinks& links,
+           std::unique_ptr<traces::Source> source)
     : sc_module(name),
       id_(id),
       p_(p),
-      thread_(id, quantum),
-      l1_(l1),
-      l2_(l2),
-      mem_(mem),
-      walker_(phys, mem_),
-      hv_(hv),
-      eptp_(hv.eptp()),
+      thread_(id, p.quantum),
+      l1_(p.l1),
+      l2_(p.l2),
+      pwc_(p.pwc),
+      mem_(p.mem, links.shared_llc),
+      walker_(links.phys, mem_),
+      hv_(links.hv),
+      guest_(p.paging ? links.guest : nullptr),
+      eptp_(links.hv.eptp()),
       source_(std::move(source)),
-      control_(control) {
+      control_(links.control) {
   // KVM gives each vCPU its own VPID, allocated from 1 (VPID 0 is the host's).
   tctx_.vpid = std::uint16_t(id + 1);
-  tctx_.ept = 0;  // one EPT shared by all vCPUs
+  tctx_.pcid = guest_ ? 1 : 0;  // one guest process; PCID 0 with paging off
+  tctx_.ept = 0;                // one EPT shared by all vCPUs
+  if (guest_) {
+    paging_.cr3 = guest_->cr3();
+    paging_.levels = guest_->levels();
+    paging_.ctx = tctx_.key();
+    paging_.ept_ctx = tctx_.ept;
+  }
+  hv_.attach_vcpu(id, this);
   SC_THREAD(run);
   set_stack_size(std::size_t(1) << 20);  // hypervisor paths run on this stack too
 }
@@ -52,7 +67,7 @@ void Vcpu::run() {
         // An access that crosses a 4 KiB boundary needs the next page too.
         const Addr last = a.addr + (a.size ? a.size - 1 : 0);
         if ((last >> kPageShift4K) != (a.addr >> kPageShift4K)) translate(last & ~(kPageSize4K - 1), a.type);
-        thread_.maybe_yield();
+        if (thread_.yield_due()) sync();
         if (control_.stopping()) return;
       }
     }
@@ -61,6 +76,11 @@ void Vcpu::run() {
   }
   cycles_guest = thread_.now() - cycles_hypervisor;
   control_.finished(id_, thread_.now());
+}
+
+void Vcpu::sync() {
+  thread_.sync();
+  if (flush_requested_) take_requests();
 }
 
 void Vcpu::translate(Addr va, AccessType type) {
@@ -85,44 +105,152 @@ void Vcpu::translate(Addr va, AccessType type) {
       ++hit_rewalks;
     }
   }
-  unsigned exits = 0;
-  walk_and_fill(va, type, exits);
+  walk_and_fill(va, type);
 }
 
-void Vcpu::walk_and_fill(Addr va, AccessType type, unsigned& exits) {
+void Vcpu::walk_and_fill(Addr va, AccessType type) {
+  if (guest_ && !guest_->canonical(va))
+    throw Error("vcpu" + std::to_string(id_) + ": GVA " + hex(va) + " is not canonical for " +
+                std::to_string(guest_->levels()) + "-level paging (the guest would take #GP)");
+  unsigned tries = 0;  // exits and guest faults for this access
   for (;;) {
-    thread_.sync();  // page-table memory is shared state
-    const ept::EptWalk w = walker_.translate(eptp_, va, type);
-    ++walks;
-    walk_refs += w.refs;
-    walk_cycles += w.cycles;
-    thread_.charge(w.cycles);
-    if (w.ok) {
-      models::TlbEntry e;
+    sync();  // page-table memory is shared state
+    models::TlbEntry e;
+    if (guest_) {
+      const ept::Walk2d w = walker_.translate_2d(eptp_, paging_, va, type, &pwc_);
+      ++walks;
+      walk_refs += w.refs;
+      walk_cycles += w.cycles;
+      walk_refs_hist.add(w.refs);
+      walk_cycles_hist.add(w.cycles);
+      thread_.charge(w.cycles);
+      if (w.status == ept::WalkStatus::kEptViolation) {
+        ept_violation_exit(w.fault_gpa, w.qual, type, tries);
+        continue;
+      }
+      if (w.status == ept::WalkStatus::kGuestFault) {
+        // A guest #PF is delivered in guest mode: no VM exit with EPT.
+        ++guest_faults;
+        guest_->handle_fault(thread_, *this, va, type, w.pf_error, id_);
+        if (++tries > p_.max_exits_per_access)
+          throw Error("vcpu" + std::to_string(id_) + ": GVA " + hex(va) + " still faults after " +
+                      std::to_string(p_.max_exits_per_access) + " guest faults and VM exits (cpu.max_exits_per_access)");
+        continue;
+      }
       e.page_shift = w.page_shift;
       e.hpa_base = w.hpa & ~((Addr{1} << w.page_shift) - 1);
       e.perms = w.perms;
       e.dirty = w.dirty;
-      l2_.fill(tctx_, va, e);
-      l1_.fill(tctx_, va, e);
-      return;
+    } else {
+      const ept::EptWalk w = walker_.translate(eptp_, va, type);
+      ++walks;
+      walk_refs += w.refs;
+      walk_cycles += w.cycles;
+      walk_refs_hist.add(w.refs);
+      walk_cycles_hist.add(w.cycles);
+      thread_.charge(w.cycles);
+      if (!w.ok) {
+        ept_violation_exit(va, w.qual, type, tries);
+        continue;
+      }
+      e.page_shift = w.page_shift;
+      e.hpa_base = w.hpa & ~((Addr{1} << w.page_shift) - 1);
+      e.perms = w.perms;
+      e.dirty = w.dirty;
     }
-    if (++exits > p_.max_exits_per_access) {
-      std::ostringstream m;
-      m << "vcpu" << id_ << ": the access to GPA 0x" << std::hex << va << std::dec << " still faults after "
-        << p_.max_exits_per_access << " VM exits (cpu.max_exits_per_access); the hypervisor "
-        << "is not resolving it";
-      throw Error(m.str());
-    }
-    // VM exit (reason 48), handler, VM entry; the access then retries.
-    ++exits_ept_violation;
-    const Cycles start = thread_.now();
-    const hv::HvCosts& c = hv_.costs();
-    thread_.charge(c.vm_exit);
-    hv_.handle_ept_violation(thread_, id_, va, w.qual, type);
-    thread_.charge(c.vm_entry);
-    cycles_hypervisor += thread_.now() - start;
+    l2_.fill(tctx_, va, e);
+    l1_.fill(tctx_, va, e);
+    return;
   }
+}
+
+void Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, AccessType type, unsigned& tries) {
+  if (++tries > p_.max_exits_per_access)
+    throw Error("vcpu" + std::to_string(id_) + ": the access to GPA " + hex(gpa) + " still faults after " +
+                std::to_string(p_.max_exits_per_access) +
+                " VM exits (cpu.max_exits_per_access); the hypervisor is not resolving it");
+  // VM exit (reason 48), handler, VM entry; the access then retries. The SDM
+  // invalidates cached mappings of the faulting GPA on the exit (§28.3.3.1);
+  // none is cached here, since the walk that faulted filled nothing.
+  ++exits[unsigned(Exit::kEptViolation)];
+  const Cycles start = thread_.now();
+  const hv::HvCosts& c = hv_.costs();
+  thread_.charge(c.vm_exit);
+  hv_.handle_ept_violation(thread_, id_, gpa, qual, type);
+  thread_.charge(c.vm_entry);
+  cycles_hypervisor += thread_.now() - start;
+}
+
+Addr Vcpu::write_gpa(Addr gpa) {
+  // The guest kernel stores to its page tables through EPT like any access
+  // (its own TLB use is not modelled): a first touch of a page-table page
+  // takes an EPT-violation exit.
+  unsigned tries = 0;
+  for (;;) {
+    sync();
+    const ept::EptWalk w = walker_.translate(eptp_, gpa, AccessType::Write);
+    ++guest_kernel_walks;
+    thread_.charge(w.cycles);
+    if (w.ok) return w.hpa;
+    ept_violation_exit(gpa, w.qual, AccessType::Write, tries);
+  }
+}
+
+// ---- invalidation ----------------------------------------------------------
+
+void Vcpu::invept_single(std::uint16_t ept) {
+  // Combined and guest-physical mappings of that EPT, and the paging-structure
+  // cache entries derived from it.
+  ++tlb_flushes;
+  l1_.invalidate_ept(ept);
+  l2_.invalidate_ept(ept);
+  pwc_.invalidate_ept(ept);
+}
+
+void Vcpu::invept_all() {
+  ++tlb_flushes;
+  l1_.invalidate_all();
+  l2_.invalidate_all();
+  pwc_.invalidate_all();
+}
+
+void Vcpu::invvpid_addr(std::uint16_t vpid, Addr gva) {
+  l1_.invalidate_addr(vpid, gva);
+  l2_.invalidate_addr(vpid, gva);
+  pwc_.invalidate_addr(vpid, gva);
+}
+
+void Vcpu::invvpid_single(std::uint16_t vpid) {
+  l1_.invalidate_vpid(vpid);
+  l2_.invalidate_vpid(vpid);
+  pwc_.invalidate_vpid(vpid);
+}
+
+void Vcpu::invvpid_all() {
+  l1_.invalidate_all();
+  l2_.invalidate_all();
+  pwc_.invalidate_all();
+}
+
+void Vcpu::request_tlb_flush() {
+  // Called by another thread at its synced time (KVM: kvm_make_request
+  // KVM_REQ_TLB_FLUSH + kick). We take it at our next sync, which the
+  // lazy-sync rule guarantees is no earlier than the posting time.
+  flush_requested_ = true;
+}
+
+void Vcpu::take_requests() {
+  // The kick is an IPI that exits guest mode (external interrupt); KVM then
+  // services KVM_REQ_TLB_FLUSH before re-entering.
+  flush_requested_ = false;
+  ++remote_flushes_taken;
+  ++exits[unsigned(Exit::kExternalInterrupt)];
+  const Cycles start = thread_.now();
+  const hv::HvCosts& c = hv_.costs();
+  thread_.charge(c.vm_exit + c.tlb_flush);
+  flush_tlb_local();
+  thread_.charge(c.vm_entry);
+  cycles_hypervisor += thread_.now() - start;
 }
 
 void Vcpu::register_stats(Stats& s) const {
@@ -130,16 +258,26 @@ void Vcpu::register_stats(Stats& s) const {
   s.counter(p + ".accesses", &accesses);
   l1_.register_stats(s, p + ".tlb.l1");
   l2_.register_stats(s, p + ".tlb.l2");
+  s.counter(p + ".tlb.flushes", &tlb_flushes);
+  s.counter(p + ".tlb.remote_flushes", &remote_flushes_taken);
+  pwc_.register_stats(s, p + ".pwc");
+  mem_.register_stats(s, p + ".mem");
   s.counter(p + ".walks", &walks);
   s.counter(p + ".walk.refs", &walk_refs);
   s.counter(p + ".walk.cycles", &walk_cycles);
+  s.histogram(p + ".walk.refs_hist", &walk_refs_hist);
+  s.histogram(p + ".walk.cycles_hist", &walk_cycles_hist);
   s.counter(p + ".walk.hit_rewalks", &hit_rewalks);
   s.counter(p + ".walk.a_set", &walker_.a_set);
   s.counter(p + ".walk.d_set", &walker_.d_set);
-  s.counter(p + ".exits.ept_violation", &exits_ept_violation);
+  s.counter(p + ".walk.guest_a_set", &walker_.guest_a_set);
+  s.counter(p + ".walk.guest_d_set", &walker_.guest_d_set);
+  s.counter(p + ".guest.page_faults", &guest_faults);
+  s.counter(p + ".guest.kernel_ept_walks", &guest_kernel_walks);
+  for (unsigned r = 0; r < unsigned(Exit::kCount); ++r) s.counter(p + ".exits." + kExitNames[r], &exits[r]);
   s.counter(p + ".cycles.guest", &cycles_guest);
   s.counter(p + ".cycles.hypervisor", &cycles_hypervisor);
-  s.counter(p + ".sync.kernel_waits", &thread_.kernel_waits);
+  s.counter(p + ".host.kernel_waits", &thread_.kernel_waits);
 }
 
 }  // namespace vmxsim::cpu

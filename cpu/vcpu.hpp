@@ -1,10 +1,12 @@
 // cpu::Vcpu — one virtual CPU as a SystemC module: an SC_THREAD that replays
-// its access stream through the L1 and L2 TLBs, the EPT walker on a miss, and
-// VM exits into the hypervisor (which runs in this thread) on an EPT
-// violation, then VM entry and a retry of the access.
+// its access stream. Per access: L1 TLB, L2 TLB, and on a miss the page walk —
+// the 2D guest×EPT walk with the paging-structure caches (guest paging on), or
+// the EPT walk alone (off: trace addresses are GPAs). A guest page fault runs
+// the guest OS's handler in guest mode; an EPT violation is a VM exit into the
+// hypervisor (which runs in this thread), then VM entry and a retry.
 //
-// Guest-physical mode: trace addresses are GPAs (guest paging off), so the
-// TLBs cache GPA→HPA combined translations tagged with this vCPU's VPID.
+// Cross-thread requests (a remote TLB flush) are posted by other threads and
+// taken at this vCPU's next sync, as an IPI-induced VM exit.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -13,18 +15,18 @@
 
 #include <systemc>
 
+#include "cpu/guest_os.hpp"
 #include "ept/walker.hpp"
+#include "hv/hypervisor.hpp"
 #include "models/mem_hierarchy.hpp"
+#include "models/pwc.hpp"
 #include "models/tlb.hpp"
 #include "sim/sim_thread.hpp"
+#include "sim/stats.hpp"
 #include "traces/source.hpp"
 
 namespace vmxsim {
 class Cfg;
-class Stats;
-namespace hv {
-class Hypervisor;
-}
 namespace sim {
 class RunControl;
 }
@@ -33,44 +35,88 @@ class RunControl;
 namespace vmxsim::cpu {
 
 struct VcpuParams {
-  Cycles access_cycles = 1;          // cpu.access_cycles: cost of an access that hits the L1 TLB
+  Cycles access_cycles = 1;                 // cpu.access_cycles: cost of an access that hits the L1 TLB
   std::uint32_t max_exits_per_access = 64;  // cpu.max_exits_per_access: livelock guard
-  static VcpuParams from(const Cfg& cpu);
+  bool paging = true;                       // workload.paging: trace addresses are GVAs
+  models::TlbLevelParams l1, l2;
+  models::PwcParams pwc;
+  models::MemHierarchyParams mem;
+  Cycles quantum = 1000;
+  static VcpuParams from(const Cfg& cpu);   // reads cpu.access_cycles, cpu.max_exits_per_access
 };
 
-class Vcpu : public sc_core::sc_module {
+/// What a vCPU uses that other components own.
+struct VcpuLinks {
+  models::PhysMem& phys;
+  hv::Hypervisor& hv;
+  GuestOs* guest;                    // null with guest paging off
+  models::CacheLevel* shared_llc;    // null: private LLC
+  sim::RunControl& control;
+};
+
+/// VM-exit reasons the model produces, in stats order (SDM Appendix C).
+enum class Exit : unsigned { kEptViolation, kExternalInterrupt, kCount };
+
+class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemory {
  public:
   SC_HAS_PROCESS(Vcpu);
-  Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p,
-       const models::TlbLevelParams& l1, const models::TlbLevelParams& l2,
-       const models::MemHierarchyParams& mem, Cycles quantum, models::PhysMem& phys,
-       hv::Hypervisor& hv, std::unique_ptr<traces::Source> source, sim::RunControl& control);
+  Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const VcpuLinks& links,
+       std::unique_ptr<traces::Source> source);
 
   void register_stats(Stats& s) const;
   Cycles now() const { return thread_.now(); }
   unsigned id() const { return id_; }
+  hv::ExecContext& context() { return thread_; }
+
+  // SDM invalidation (§28.3.3), executed on this vCPU: TLB and paging-structure caches.
+  void invept_single(std::uint16_t ept);
+  void invept_all();
+  void invvpid_addr(std::uint16_t vpid, Addr gva);
+  void invvpid_single(std::uint16_t vpid);
+  void invvpid_all();
+
+  // hv::VcpuHandle
+  void request_tlb_flush() override;
+  void flush_tlb_local() override { invept_single(tctx_.ept); }
+
+  models::Tlb& l1() { return l1_; }
+  models::Tlb& l2() { return l2_; }
+  models::Pwc& pwc() { return pwc_; }
+  const models::TlbContext& tlb_context() const { return tctx_; }
 
   // Counters.
   std::uint64_t accesses = 0, walks = 0, walk_refs = 0, walk_cycles = 0, hit_rewalks = 0;
-  std::uint64_t exits_ept_violation = 0;
+  std::uint64_t guest_faults = 0, guest_kernel_walks = 0;
+  std::uint64_t exits[unsigned(Exit::kCount)] = {};
+  std::uint64_t tlb_flushes = 0, remote_flushes_taken = 0;
   std::uint64_t cycles_guest = 0, cycles_hypervisor = 0;
+  Histogram walk_refs_hist{Histogram::Scale::kLinear, 40};
+  Histogram walk_cycles_hist{Histogram::Scale::kLog2, 20};
 
  private:
   void run();
   void translate(Addr va, AccessType type);
-  void walk_and_fill(Addr va, AccessType type, unsigned& exits);
+  void walk_and_fill(Addr va, AccessType type);
+  void ept_violation_exit(Addr gpa, std::uint64_t qual, AccessType type, unsigned& tries);
+  void sync();
+  void take_requests();
+  Addr write_gpa(Addr gpa) override;  // GuestMemory: the guest kernel's stores
 
   unsigned id_;
   VcpuParams p_;
   sim::SimThread thread_;
   models::Tlb l1_, l2_;
+  models::Pwc pwc_;
   models::MemHierarchy mem_;
   ept::Walker walker_;
   hv::Hypervisor& hv_;
+  GuestOs* guest_;
   ept::Eptp eptp_;
+  ept::GuestPaging paging_;
   models::TlbContext tctx_;
   std::unique_ptr<traces::Source> source_;
   sim::RunControl& control_;
+  bool flush_requested_ = false;  // written by other threads at their synced time
 };
 
 }  // namespace vmxsim::cpu

@@ -1,14 +1,19 @@
 #include "ept/walker.hpp"
 
+#include <algorithm>
+
+#include "ept/guest_entry.hpp"
 #include "models/mem_hierarchy.hpp"
 #include "models/phys_mem.hpp"
+#include "models/pwc.hpp"
 
 namespace vmxsim::ept {
 
 EptWalk Walker::translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpose purpose,
                           bool gla_valid) {
   EptWalk w;
-  Addr used[5];  // HPAs of the entries used, root first
+  Addr used[5];           // HPAs of the entries used, root first
+  std::uint64_t vals[5];  // and their values as read
   unsigned n = 0;
   std::uint64_t perms = kPermMask;
   Addr table = eptp.root();
@@ -19,6 +24,7 @@ EptWalk Walker::translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpo
     w.cycles += hier_.access(at);
     ++w.refs;
     e = mem_.read(at);
+    vals[n] = e;
     used[n++] = at;
     perms &= e & kPermMask;  // SDM §27.2.1: bits 5:3 AND over the entries used
     if (!present(e) || is_leaf(e, level) || level == 1) break;
@@ -53,7 +59,7 @@ EptWalk Walker::translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpo
   for (unsigned i = 0; i < n; ++i) {
     const bool leaf = i + 1 == n;
     std::uint64_t want = kAccessed | (leaf && type == AccessType::Write ? kDirty : 0);
-    std::uint64_t cur = mem_.read(used[i]);
+    std::uint64_t cur = vals[i];  // nothing ran since the read: the walk is one instant
     while ((cur & want) != want) {
       if (mem_.cmpxchg(used[i], cur, cur | want)) {
         a_set += !(cur & kAccessed);
@@ -63,6 +69,122 @@ EptWalk Walker::translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpo
     }
     if (leaf) w.dirty = (cur & kDirty) != 0;
   }
+  return w;
+}
+
+namespace {
+// Combined guest rights carried down the walk (and in the PWC).
+constexpr std::uint8_t kRightWrite = 1, kRightUser = 2, kRightNoExec = 4;
+std::uint8_t rights_of(std::uint64_t e) {
+  return std::uint8_t(((e & guest::kWritable) ? kRightWrite : 0) | ((e & guest::kUser) ? kRightUser : 0) |
+                      ((e & guest::kNoExecute) ? kRightNoExec : 0));
+}
+std::uint8_t combine(std::uint8_t acc, std::uint8_t e) {
+  // W and U need every level; XD on any level forbids execution.
+  return std::uint8_t((acc & e & (kRightWrite | kRightUser)) | ((acc | e) & kRightNoExec));
+}
+}  // namespace
+
+Walk2d Walker::translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, AccessType type,
+                            models::Pwc* pwc) {
+  Walk2d w;
+  // With EPT A/D on, guest paging-structure accesses are EPT writes (SDM §28.3.3.2).
+  const AccessType table_access = eptp.ad_enabled() ? AccessType::Write : AccessType::Read;
+  auto fail_ept = [&](const EptWalk& e, Addr gpa) {
+    w.status = WalkStatus::kEptViolation;
+    w.qual = e.qual;
+    w.fault_gpa = gpa;
+    return w;
+  };
+
+  // Longest paging-structure-cache match first: a PDE-cache hit skips the most.
+  unsigned level = g.levels;
+  Addr table = g.cr3;
+  std::uint8_t rights = kRightWrite | kRightUser;
+  if (pwc) {
+    for (unsigned l = 2; l <= g.levels; ++l) {
+      if (const models::PwcGuestEntry* c = pwc->lookup_guest(l, g.ctx, gva)) {
+        level = l - 1;
+        table = c->next_table_gpa;
+        rights = c->rights;
+        break;
+      }
+    }
+  }
+
+  Addr used[5];  // HPAs of guest entries read
+  std::uint64_t vals[5];
+  unsigned used_levels[5];
+  unsigned n = 0;
+  std::uint64_t e = 0;
+  for (;; --level) {
+    Addr table_hpa = 0;
+    if (!pwc || !pwc->lookup_ept(g.ept_ctx, table, table_hpa)) {
+      const EptWalk t = translate(eptp, table, table_access, WalkPurpose::kGuestPaging);
+      w.refs += t.refs;
+      w.cycles += t.cycles;
+      if (!t.ok) return fail_ept(t, table);
+      table_hpa = t.hpa & ~(kPageSize4K - 1);
+      if (pwc) pwc->fill_ept(g.ept_ctx, table, table_hpa);
+    }
+    const Addr at = table_hpa + Addr(guest::index_at(gva, level)) * 8;
+    w.cycles += hier_.access(at);
+    ++w.refs;
+    ++w.guest_refs;
+    e = mem_.read(at);
+    vals[n] = e;
+    used[n] = at;
+    used_levels[n++] = level;
+    if (!guest::present(e)) {
+      w.status = WalkStatus::kGuestFault;
+      w.pf_error = (type == AccessType::Write ? 2u : 0u) | 4u | (type == AccessType::Exec ? 16u : 0u);
+      return w;
+    }
+    rights = combine(rights, rights_of(e));
+    if (guest::is_leaf(e, level)) break;
+    table = guest::entry_addr(e, level);
+  }
+  if ((type == AccessType::Write && !(rights & kRightWrite)) ||
+      (type == AccessType::Exec && (rights & kRightNoExec))) {
+    w.status = WalkStatus::kGuestFault;
+    w.pf_error = 1u | (type == AccessType::Write ? 2u : 0u) | 4u | (type == AccessType::Exec ? 16u : 0u);
+    return w;
+  }
+
+  const unsigned gshift = guest::level_shift(level);
+  w.gpa = guest::entry_addr(e, level) | (gva & ((Addr{1} << gshift) - 1));
+  const EptWalk f = translate(eptp, w.gpa, type, WalkPurpose::kFinal);
+  w.refs += f.refs;
+  w.cycles += f.cycles;
+  if (!f.ok) return fail_ept(f, w.gpa);
+
+  // Success: guest A in every entry used, guest D in the leaf on a write
+  // (guest-physical writes, by compare-and-exchange like the EPT flags).
+  bool guest_dirty = false;
+  for (unsigned i = 0; i < n; ++i) {
+    const bool leaf = i + 1 == n;
+    const std::uint64_t want = guest::kAccessed | (leaf && type == AccessType::Write ? guest::kDirty : 0);
+    std::uint64_t cur = vals[i];
+    while ((cur & want) != want) {
+      if (mem_.cmpxchg(used[i], cur, cur | want)) {
+        guest_a_set += !(cur & guest::kAccessed);
+        guest_d_set += (want & guest::kDirty) && !(cur & guest::kDirty);
+        cur |= want;
+      }
+    }
+    if (leaf) guest_dirty = (cur & guest::kDirty) != 0;
+    // Cache the non-leaf entries just used (PML4E, PDPTE, PDE caches).
+    if (pwc && !leaf && used_levels[i] >= 2)
+      pwc->fill_guest(used_levels[i], g.ctx, gva,
+                      models::PwcGuestEntry{guest::entry_addr(cur, used_levels[i]), rights_of(cur)});
+  }
+  // PWC rights must be the ANDed rights down to that entry; recompute on fill.
+  w.status = WalkStatus::kOk;
+  w.hpa = f.hpa;
+  w.page_shift = std::uint8_t(std::min<unsigned>(gshift, f.page_shift));
+  w.perms = std::uint8_t(kRead | ((rights & kRightWrite) && (f.perms & kWrite) ? kWrite : 0) |
+                         (!(rights & kRightNoExec) && (f.perms & kExec) ? kExec : 0));
+  w.dirty = guest_dirty && f.dirty;
   return w;
 }
 

@@ -18,6 +18,7 @@
 namespace vmxsim::models {
 class PhysMem;
 class MemHierarchy;
+class Pwc;
 }  // namespace vmxsim::models
 
 namespace vmxsim::ept {
@@ -41,6 +42,32 @@ enum class WalkPurpose : std::uint8_t {
   kGuestPaging,  // a guest paging-structure entry (bit 8 = 0)
 };
 
+/// What CR3 and CR4 give a guest walk.
+struct GuestPaging {
+  Addr cr3 = 0;               // GPA of the top-level guest table
+  unsigned levels = 4;        // 4, or 5 with CR4.LA57
+  std::uint64_t ctx = 0;      // paging-structure-cache context (TlbContext::key())
+  std::uint16_t ept_ctx = 0;  // EPT context id for the EPT walk cache
+};
+
+enum class WalkStatus : std::uint8_t { kOk, kEptViolation, kGuestFault };
+
+/// Outcome of one two-dimensional (guest × EPT) translation.
+struct Walk2d {
+  WalkStatus status = WalkStatus::kOk;
+  Addr gpa = 0;                 // the guest-physical address of the access (when the guest walk completed)
+  Addr hpa = 0;                 // its translation (when ok)
+  std::uint8_t page_shift = 0;  // min(guest page, EPT page): what a TLB may cache
+  std::uint8_t perms = 0;       // R/W/X the combined translation grants
+  bool dirty = false;           // guest D and EPT D both set (or EPT A/D off): writes need no walk
+  std::uint32_t refs = 0;       // all memory references: guest entries + every EPT walk
+  std::uint32_t guest_refs = 0; // guest paging-structure entries read
+  Cycles cycles = 0;
+  std::uint64_t qual = 0;       // EPT-violation exit qualification
+  Addr fault_gpa = 0;           // GPA that faulted in EPT (a guest table, or the final GPA)
+  std::uint32_t pf_error = 0;   // guest #PF error code (bit 0 P, 1 W, 2 U, 4 I/D)
+};
+
 class Walker {
  public:
   Walker(models::PhysMem& mem, models::MemHierarchy& hier) : mem_(mem), hier_(hier) {}
@@ -48,8 +75,19 @@ class Walker {
   EptWalk translate(const Eptp& eptp, Addr gpa, AccessType type,
                     WalkPurpose purpose = WalkPurpose::kFinal, bool gla_valid = true);
 
+  /// The 2D walk of SDM §28.2.1: each guest paging-structure entry's GPA is
+  /// translated through EPT before the entry is read, then the final GPA is:
+  /// (n+1)(m+1)-1 references cold — 24 for 4-level over 4-level, 35 for 5 over
+  /// 5. With EPTP[6], the walker's guest paging-structure accesses count as
+  /// EPT writes (they set EPT D on guest page-table pages). On success the
+  /// guest A flag is set in each guest entry used and guest D in the leaf on
+  /// a write. `pwc` may be null (no paging-structure caches).
+  Walk2d translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, AccessType type,
+                      models::Pwc* pwc);
+
   std::uint64_t a_set = 0;  // A flags this walker set
   std::uint64_t d_set = 0;  // D flags this walker set
+  std::uint64_t guest_a_set = 0, guest_d_set = 0;  // guest-entry flags set
 
  private:
   models::PhysMem& mem_;

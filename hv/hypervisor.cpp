@@ -18,6 +18,8 @@ HvCosts HvCosts::from(const Cfg& c) {
   k.memslot_lookup = c.u64("memslot_lookup", k.memslot_lookup);
   k.memslot_step = c.u64("memslot_step", k.memslot_step);
   k.gfn_to_pfn = c.u64("gfn_to_pfn", k.gfn_to_pfn);
+  k.ipi_send = c.u64("ipi_send", k.ipi_send);
+  k.tlb_flush = c.u64("tlb_flush", k.tlb_flush);
   return k;
 }
 
@@ -69,8 +71,29 @@ void Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa,
   mmu_lock_.release(ctx);
 }
 
+void Hypervisor::attach_vcpu(unsigned id, VcpuHandle* v) {
+  if (vcpus_.size() <= id) vcpus_.resize(id + 1, nullptr);
+  vcpus_[id] = v;
+}
+
+void Hypervisor::flush_remote_tlbs(ExecContext& ctx, int from) {
+  ++remote_flushes;
+  ctx.sync();  // the other vCPUs' request flags are shared
+  for (std::size_t i = 0; i < vcpus_.size(); ++i) {
+    if (!vcpus_[i]) continue;
+    if (int(i) == from) {
+      ctx.charge(p_.costs.tlb_flush);
+      vcpus_[i]->flush_tlb_local();
+    } else {
+      ctx.charge(p_.costs.ipi_send);
+      vcpus_[i]->request_tlb_flush();
+    }
+  }
+}
+
 void Hypervisor::register_stats(Stats& s) const {
   s.counter("hv.ept_violations", &ept_violations);
+  s.counter("hv.remote_flushes", &remote_flushes);
   mmu_.register_stats(s, "hv.mmu");
   mmu_lock_.register_stats(s, "hv.lock.mmu_lock");
 }

@@ -24,6 +24,17 @@ namespace vmxsim::hv {
 
 class ExecContext;
 
+/// What the hypervisor may ask of a vCPU (implemented by cpu::Vcpu).
+class VcpuHandle {
+ public:
+  virtual ~VcpuHandle() = default;
+  /// From another thread, at its synced time: post KVM_REQ_TLB_FLUSH and kick;
+  /// the vCPU takes it at its next sync (within a quantum).
+  virtual void request_tlb_flush() = 0;
+  /// On the vCPU's own thread: INVEPT single-context for the guest's EPT.
+  virtual void flush_tlb_local() = 0;
+};
+
 /// hv.costs (defaults: see docs/config.md for their sources).
 struct HvCosts {
   // VM exit + VM entry ≈ 1,500 cycles with KVM on Skylake-SP: 1,530-1,560 for
@@ -35,6 +46,8 @@ struct HvCosts {
   Cycles memslot_lookup = 20;     // fixed part of a GPA→memslot lookup
   Cycles memslot_step = 8;        // per binary-search probe
   Cycles gfn_to_pfn = 400;        // host page lookup (get_user_pages fast path)
+  Cycles ipi_send = 1000;         // sending one IPI (a kick): ICR write and its exit fast path
+  Cycles tlb_flush = 200;         // INVEPT single-context on one vCPU
   static HvCosts from(const Cfg& costs);
 };
 
@@ -63,9 +76,17 @@ class Hypervisor {
   void handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual,
                             AccessType type);
 
+  /// KVM: kvm_flush_remote_tlbs(). The calling thread (vCPU `from`, or a VMM
+  /// thread with from < 0) flushes its own vCPU's TLB and kicks every other
+  /// vCPU with a flush request, paying an IPI each. It does not wait for the
+  /// targets to acknowledge (KVM does; the targets' delay is bounded by the
+  /// quantum here).
+  void flush_remote_tlbs(ExecContext& ctx, int from);
+  void attach_vcpu(unsigned id, VcpuHandle* v);
+
   void register_stats(Stats& s) const;
 
-  std::uint64_t ept_violations = 0;
+  std::uint64_t ept_violations = 0, remote_flushes = 0;
 
  private:
   HvParams p_;
@@ -73,6 +94,7 @@ class Hypervisor {
   Memslots slots_;
   Mmu mmu_;
   Lock mmu_lock_;
+  std::vector<VcpuHandle*> vcpus_;
 };
 
 }  // namespace vmxsim::hv

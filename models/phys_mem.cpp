@@ -38,7 +38,7 @@ Addr PhysMem::alloc_table() {
 }
 
 void PhysMem::free_table(Addr hpa) {
-  slot(hpa);  // validates
+  find(hpa, false);  // validates
   std::uint64_t idx = (hpa - params_.table_base) >> kPageShift4K;
   frames_[idx].reset();
   free_.push_back(idx);
@@ -54,17 +54,27 @@ Addr PhysMem::alloc_data(std::uint64_t bytes, std::uint64_t align) {
     throw Error(m.str());
   }
   data_next_ = base + bytes;
+  dir_.resize(((data_next_ - params_.data_base) >> kPageShift2M) + 1);
   return base;
 }
 
-std::uint64_t* PhysMem::slot(Addr hpa) const {
-  std::uint64_t idx = (hpa - params_.table_base) >> kPageShift4K;
-  if (hpa < params_.table_base || idx >= frames_.size() || !frames_[idx] || (hpa & 7)) {
-    std::ostringstream m;
-    m << "internal error: HPA 0x" << std::hex << hpa << " is not an entry of a live page-table frame";
-    throw Error(m.str());
+std::uint64_t* PhysMem::create_guest_entry(Addr hpa) const {
+  const std::uint64_t off = hpa - params_.data_base;
+  std::unique_ptr<Chunk>& c = dir_[off >> kPageShift2M];
+  if (!c) c = std::make_unique<Chunk>();
+  std::unique_ptr<Frame>& f = (*c)[(off >> kPageShift4K) & 511];
+  if (!f) {
+    f = std::make_unique<Frame>();
+    f->fill(0);
   }
-  return &(*frames_[idx])[(hpa >> 3) & 511];
+  return &(*f)[(hpa >> 3) & 511];
+}
+
+void PhysMem::bad_address(Addr hpa) {
+  std::ostringstream m;
+  m << "internal error: HPA 0x" << std::hex << hpa
+    << " is not an aligned entry of a live page-table frame or of guest memory";
+  throw Error(m.str());
 }
 
 }  // namespace vmxsim::models

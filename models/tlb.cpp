@@ -48,6 +48,7 @@ constexpr std::uint64_t make_key(Addr va, unsigned shift, unsigned size) {
   return (va & page_mask(shift)) | (std::uint64_t(size) << 1) | kValid;
 }
 static_assert(kSizes << 1 < kPageSize4K, "key's size bits must sit below a 4K page base");
+constexpr unsigned size_of_key(std::uint64_t key) { return unsigned(key >> 1) & 3; }
 
 // Field masks of TlbContext::key().
 constexpr unsigned kCtxFieldBits = 16;
@@ -81,12 +82,17 @@ struct Tlb::Array {
   std::uint32_t set_mask = 0;  // sets - 1 when sets is a power of two
   bool pow2 = false;
   std::uint8_t holds = 0;      // PageSizeMask
+  // Valid entries of each page size: a lookup skips a size the array holds
+  // none of (exact, and it saves most of a miss's probes when, say, no
+  // 2M or 1G translation exists).
+  std::uint32_t live[kSizes] = {};
   // The page sizes held, smallest first: the lookup probes them in this order.
   // Each keeps what the hot path needs precomputed.
   struct Probe {
     Addr page_mask;         // page_mask(shift)
     std::uint64_t key_low;  // the key's bits below the page base
     unsigned shift;
+    unsigned size;          // index into kShift
   };
   std::uint8_t nprobes = 0;
   Probe probe[kSizes] = {};
@@ -114,7 +120,7 @@ Tlb::Tlb(const TlbLevelParams& p) : params_(p) {
     a->holds = ap.page_sizes;
     for (unsigned s = 0; s < kSizes; ++s)
       if (ap.page_sizes & (1u << s))
-        a->probe[a->nprobes++] = {page_mask(kShift[s]), make_key(0, kShift[s], s), kShift[s]};
+        a->probe[a->nprobes++] = {page_mask(kShift[s]), make_key(0, kShift[s], s), kShift[s], s};
     a->tags.resize(ap.entries);
     a->payload.resize(ap.entries);
     a->policy = ReplacementRegistry::instance().create(p.replacement, "tlb replacement",
@@ -131,6 +137,7 @@ const TlbEntry* Tlb::lookup(const TlbContext& ctx, Addr va) {
   for (const auto& ap : arrays_) {
     const Array& a = *ap;
     for (const Array::Probe* p = a.probe; p != a.probe + a.nprobes; ++p) {
+      if (!a.live[p->size]) continue;
       const std::uint64_t key = (va & p->page_mask) | p->key_low;
       const std::uint32_t set = a.set_of(va, p->shift);
       const Array::Tag* t = &a.tags[a.base(set)];
@@ -185,9 +192,13 @@ void Tlb::fill(const TlbContext& ctx, Addr va, const TlbEntry& e) {
     }
     if (t[w].key == 0 && way == a->ways) way = w;  // first free way
   }
-  if (!found && way == a->ways) {
-    way = a->policy->victim(set);
-    ++evictions;
+  if (!found) {
+    if (way == a->ways) {
+      way = a->policy->victim(set);
+      ++evictions;
+      --a->live[size_of_key(t[way].key)];
+    }
+    ++a->live[sz];
   }
   t[way].key = key;
   t[way].ctx = c;
@@ -214,6 +225,7 @@ std::uint64_t Tlb::invalidate_addr(std::uint16_t vpid, Addr va) {
       for (std::uint32_t w = 0; w < a.ways; ++w)
         if (t[w].key == key && ctx_vpid(t[w].ctx) == vpid) {
           t[w] = Array::Tag{};
+          --a.live[p->size];
           ++n;
         }
     }
@@ -229,6 +241,7 @@ std::uint64_t drop_where(Arrays& arrays, Pred pred) {
   for (const auto& ap : arrays)
     for (auto& t : ap->tags)
       if (t.key != 0 && pred(t.ctx)) {
+        --ap->live[size_of_key(t.key)];
         t = {};
         ++n;
       }

@@ -1,6 +1,7 @@
 #include "sim/config.hpp"
 
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -34,7 +35,13 @@ ConfigTracker::ConfigTracker(json user, std::string source)
 }
 
 void ConfigTracker::fail(const std::string& path, const std::string& msg) const {
-  throw ConfigError(source_ + ": " + path + ": " + msg);
+  throw ConfigError(source_ + ": " + path + ": " + msg + origin_note(path));
+}
+
+std::string ConfigTracker::origin_note(const std::string& path) const {
+  const std::string file = origins_.of(path);
+  if (file.empty() || file == source_) return "";
+  return " (from included file " + file + ")";
 }
 
 void ConfigTracker::check_unknown() const { check_node(user_, ""); }
@@ -55,7 +62,8 @@ void ConfigTracker::check_node(const json& node, const std::string& path) const 
           known += (known.empty() ? "" : ", ") + rest;
         }
         throw ConfigError(source_ + ": unknown key '" + p + "'" +
-                          (known.empty() ? "" : " (known keys here: " + known + ")"));
+                          (known.empty() ? "" : " (known keys here: " + known + ")") +
+                          origin_note(p));
       }
       check_node(it.value(), p);
     }
@@ -270,6 +278,207 @@ json load_json_file(const std::string& path) {
     auto p = w.find("] ");
     throw ConfigError(path + ": " + (p == std::string::npos ? w : w.substr(p + 2)));
   }
+}
+
+// ---- ConfigOrigins ---------------------------------------------------------
+
+namespace {
+bool is_under(const std::string& key, const std::string& path) {
+  if (path.empty()) return true;
+  if (key.compare(0, path.size(), path) != 0) return false;
+  return key.size() == path.size() || key[path.size()] == '.' || key[path.size()] == '[';
+}
+}  // namespace
+
+void ConfigOrigins::erase_under(const std::string& path) {
+  for (auto it = by_path_.lower_bound(path); it != by_path_.end();) {
+    if (it->first.compare(0, path.size(), path) != 0) break;  // past every key starting with path
+    if (is_under(it->first, path)) it = by_path_.erase(it);
+    else ++it;
+  }
+}
+
+void ConfigOrigins::assign(const std::string& path, const std::string& file) {
+  erase_under(path);
+  by_path_[path] = file;
+}
+
+void ConfigOrigins::replace_under(const std::string& path, const ConfigOrigins& from) {
+  erase_under(path);
+  for (auto it = from.by_path_.lower_bound(path); it != from.by_path_.end(); ++it) {
+    if (it->first.compare(0, path.size(), path) != 0) break;
+    if (is_under(it->first, path)) by_path_.insert(*it);
+  }
+}
+
+std::string ConfigOrigins::of(const std::string& path) const {
+  auto it = by_path_.find(path);
+  if (it != by_path_.end()) return it->second;
+  for (it = by_path_.lower_bound(path); it != by_path_.end(); ++it) {
+    if (it->first.compare(0, path.size(), path) != 0) break;
+    if (is_under(it->first, path)) return it->second;
+  }
+  std::string p = path;
+  while (!p.empty()) {
+    const auto cut = p.find_last_of(".[");
+    p = cut == std::string::npos ? "" : p.substr(0, cut);
+    it = by_path_.find(p);
+    if (it != by_path_.end()) return it->second;
+  }
+  return "";
+}
+
+// ---- load_config_file --------------------------------------------------------
+
+namespace {
+namespace fs = std::filesystem;
+
+// A file's identity for cycle detection: its canonical path (symlinks and
+// ".." resolved), or failing that its normalised absolute path.
+std::string file_id(const fs::path& p) {
+  std::error_code ec;
+  const fs::path c = fs::weakly_canonical(p, ec);
+  if (!ec) return c.string();
+  const fs::path a = fs::absolute(p, ec);
+  return (ec ? p : a).lexically_normal().string();
+}
+
+// Records every leaf of `node` (a non-object, or an empty object) as coming from `file`.
+void record_leaves(const json& node, const std::string& path, const std::string& file,
+                   ConfigOrigins& o) {
+  if (node.is_object() && !node.empty()) {
+    for (auto it = node.begin(); it != node.end(); ++it)
+      record_leaves(it.value(), join_path(path, it.key()), file, o);
+  } else {
+    o.assign(path, file);
+  }
+}
+
+// Deep merge of `over` into `base`: objects merge key by key, anything else replaces.
+void deep_merge(json& base, ConfigOrigins& base_o, const json& over, const ConfigOrigins& over_o,
+                const std::string& path) {
+  for (auto it = over.begin(); it != over.end(); ++it) {
+    const std::string p = join_path(path, it.key());
+    auto b = base.find(it.key());
+    if (b != base.end() && b->is_object() && it.value().is_object()) {
+      deep_merge(*b, base_o, it.value(), over_o, p);
+    } else {
+      base[it.key()] = it.value();
+      base_o.replace_under(p, over_o);
+    }
+  }
+}
+
+class IncludeLoader {
+ public:
+  struct Loaded {
+    json doc;
+    ConfigOrigins origins;
+  };
+
+  // `shown`: the file's path for messages; `id`: its canonical path (cycles).
+  Loaded load(const std::string& shown, const std::string& id) {
+    chain_.push_back({shown, id});
+    Loaded out;
+    json doc;
+    try {
+      doc = load_json_file(shown);
+    } catch (const ConfigError& e) {
+      throw ConfigError(e.what() + chain_note());
+    }
+    if (!doc.is_object()) {
+      // The top file's type is checked (and named) by ConfigTracker.
+      if (chain_.size() == 1) {
+        out.doc = std::move(doc);
+        chain_.pop_back();
+        return out;
+      }
+      throw ConfigError(shown + ": an included config must be a JSON object, got " +
+                        type_name(doc) + chain_note());
+    }
+    out.doc = json::object();
+    auto inc = doc.find("include");
+    if (inc != doc.end()) {
+      for (const auto& [written, where] : include_list(*inc)) {
+        Loaded sub = load_include(written, where);
+        deep_merge(out.doc, out.origins, sub.doc, sub.origins, "");
+      }
+      doc.erase("include");
+    }
+    ConfigOrigins own;
+    record_leaves(doc, "", shown, own);
+    deep_merge(out.doc, out.origins, doc, own, "");
+    chain_.pop_back();
+    return out;
+  }
+
+ private:
+  struct File {
+    std::string shown, id;
+  };
+
+  // " (include chain: a -> b -> c)" when the current file is an included one.
+  std::string chain_note() const {
+    if (chain_.size() < 2) return "";
+    std::string s;
+    for (const auto& f : chain_) s += (s.empty() ? "" : " -> ") + f.shown;
+    return " (include chain: " + s + ")";
+  }
+
+  // The paths of an "include" value with the key each was written at.
+  std::vector<std::pair<std::string, std::string>> include_list(const json& v) const {
+    const std::string& file = chain_.back().shown;
+    std::vector<std::pair<std::string, std::string>> out;
+    auto one = [&](const json& e, const std::string& key) {
+      if (!e.is_string())
+        throw ConfigError(file + ": " + key + ": expected a config file path (a string), got " +
+                          type_name(e) + " " + e.dump() + chain_note());
+      if (e.get<std::string>().empty())
+        throw ConfigError(file + ": " + key + ": expected a config file path, got an empty string" +
+                          chain_note());
+      out.emplace_back(e.get<std::string>(), key);
+    };
+    if (v.is_string()) {
+      one(v, "include");
+    } else if (v.is_array()) {
+      for (std::size_t i = 0; i < v.size(); ++i) one(v[i], "include[" + std::to_string(i) + "]");
+    } else {
+      throw ConfigError(file + ": include: expected a config file path or a list of them, got " +
+                        type_name(v) + " " + v.dump() + chain_note());
+    }
+    return out;
+  }
+
+  Loaded load_include(const std::string& written, const std::string& key) {
+    const std::string& from = chain_.back().shown;
+    const fs::path raw = fs::path(written).is_absolute()
+                             ? fs::path(written)
+                             : fs::path(from).parent_path() / written;
+    const std::string shown = raw.lexically_normal().string();
+    const std::string what = from + ": " + key + " \"" + written + "\": ";
+    {
+      std::ifstream in(raw);
+      if (!in) throw ConfigError(what + "cannot open config file " + shown + chain_note());
+    }
+    const std::string id = file_id(raw);
+    for (std::size_t i = 0; i < chain_.size(); ++i) {
+      if (chain_[i].id != id) continue;
+      std::string cycle;
+      for (std::size_t j = i; j < chain_.size(); ++j) cycle += chain_[j].shown + " -> ";
+      throw ConfigError(what + "include cycle: " + cycle + shown);
+    }
+    return load(shown, id);
+  }
+
+  std::vector<File> chain_;
+};
+}  // namespace
+
+json load_config_file(const std::string& path, ConfigOrigins* origins) {
+  IncludeLoader loader;
+  IncludeLoader::Loaded r = loader.load(path, file_id(path));
+  if (origins) *origins = std::move(r.origins);
+  return std::move(r.doc);
 }
 
 void apply_override(json& doc, const std::string& assignment) {

@@ -5,6 +5,7 @@
 //    naming its full path (and the keys that are known at that level).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -23,6 +24,25 @@ class ConfigError : public Error {
   using Error::Error;
 };
 
+/// Which file each key of a merged config came from (see load_config_file),
+/// for messages. Keys are dotted paths as in messages ("tlb.l1.hit_cycles");
+/// values are recorded at their leaves (a list is one leaf). An empty file
+/// name means the value did not come from a file (a --set override).
+class ConfigOrigins {
+ public:
+  /// `path` and everything below it now come from `file`.
+  void assign(const std::string& path, const std::string& file);
+  /// `path` and everything below it now come from wherever `from` says they do.
+  void replace_under(const std::string& path, const ConfigOrigins& from);
+  /// The file that gave `path`: its own entry, else the entry of a key below
+  /// it, else that of its nearest ancestor; "" when unknown.
+  std::string of(const std::string& path) const;
+
+ private:
+  void erase_under(const std::string& path);
+  std::map<std::string, std::string> by_path_;
+};
+
 /// Owns the user's document and what components have read from it.
 class ConfigTracker {
  public:
@@ -32,6 +52,9 @@ class ConfigTracker {
   const json& user() const { return user_; }
   const json& effective() const { return effective_; }
   const std::string& source() const { return source_; }
+  /// Where the document's keys came from (when it was merged from several
+  /// files): errors about a key from an included file then name that file.
+  void set_origins(ConfigOrigins o) { origins_ = std::move(o); }
 
   /// Throws ConfigError for the first key (in document order of a sorted walk)
   /// the user gave but no component read.
@@ -49,9 +72,12 @@ class ConfigTracker {
 
  private:
   void check_node(const json& node, const std::string& path) const;
+  /// " (from included file F)" when `path` came from a file other than source().
+  std::string origin_note(const std::string& path) const;
   json user_;
   json effective_ = json::object();
   std::string source_;
+  ConfigOrigins origins_;
   std::set<std::string> used_;
   std::vector<std::unique_ptr<json>> owned_;
 };
@@ -104,6 +130,17 @@ bool parse_bytes(const std::string& text, std::uint64_t& out);
 
 /// Load a JSON file; errors name the file, line and column.
 json load_json_file(const std::string& path);
+
+/// Load a config file and the files it includes. A top-level key "include"
+/// (a path or a list of paths, relative to the including file's folder) names
+/// other config files: each is loaded the same way (recursively) and they are
+/// deep-merged in order, later over earlier, then the including file's own
+/// keys over them. Deep merge: objects merge key by key; any other value (a
+/// list too) replaces. The "include" keys are removed. Errors name the file
+/// concerned and, for an included file, the include chain; an include cycle
+/// is an error. When `origins` is given, it receives which file each key came
+/// from (the top file under `path` as given).
+json load_config_file(const std::string& path, ConfigOrigins* origins = nullptr);
 
 /// Apply one `--set a.b.c=value` override: the value parses as JSON, else it
 /// is taken as a string. Intermediate objects are created.

@@ -27,6 +27,9 @@ const char* kUsage =
     "  config show CONFIG [--set key.path=value]...\n"
     "                 print the effective config, every default filled in\n"
     "\n"
+    "CONFIG is a JSON file; its top-level \"include\" key may name other config\n"
+    "files (e.g. the hardware presets in configs/hw/) to merge under it.\n"
+    "\n"
     "options:\n"
     "  -h, --help     this help (also `vmxsim <command> --help`)\n"
     "  --version      print the version\n";
@@ -67,16 +70,23 @@ std::string dir_of(const std::string& path) {
 sim::SimParams load(const po::variables_map& vm, json* effective) {
   if (!vm.count("config")) throw UsageError("missing CONFIG argument");
   const std::string path = vm["config"].as<std::string>();
-  json doc = load_json_file(path);
+  ConfigOrigins origins;
+  json doc = load_config_file(path, &origins);  // CONFIG merged with the files it includes
   std::vector<std::string> keys;
   if (vm.count("set")) {
     for (const auto& s : vm["set"].as<std::vector<std::string>>()) {
       apply_override(doc, s);
       keys.push_back(s.substr(0, s.find('=')));
+      origins.assign(keys.back(), "");  // from the command line, not a file
     }
   }
+  // A relative workload.trace resolves against the folder of the file that
+  // set it (an included file's, when it came from one).
+  const std::string trace_file = origins.of("workload.trace");
   ConfigTracker tracker(std::move(doc), path);
-  sim::SimParams p = sim::SimParams::read(tracker, dir_of(path), keys);
+  tracker.set_origins(std::move(origins));
+  sim::SimParams p =
+      sim::SimParams::read(tracker, dir_of(trace_file.empty() ? path : trace_file), keys);
   if (effective) *effective = tracker.effective();
   return p;
 }
@@ -87,7 +97,11 @@ int cmd_run(const std::vector<std::string>& args) {
       "quiet,q", "print nothing on success");
   po::variables_map vm = parse(args, desc);
   if (vm.count("help")) {
-    std::cout << "usage: vmxsim run CONFIG [options]\n\nSimulate CONFIG.\n\n" << desc;
+    std::cout << "usage: vmxsim run CONFIG [options]\n\n"
+                 "Simulate CONFIG. CONFIG may include other config files: its top-level\n"
+                 "\"include\" key names them relative to CONFIG's folder, e.g. a hardware preset\n"
+                 "(\"include\": \"../hw/skylake-sp.json\"); they are merged under CONFIG's own keys.\n\n"
+              << desc;
     return 0;
   }
   sim::SimParams p = load(vm, nullptr);
@@ -110,14 +124,18 @@ int cmd_config(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << "usage: vmxsim config show CONFIG [--set key.path=value]...\n\n"
                  "Print the effective config: every key every component reads, with the value\n"
-                 "from CONFIG and --set or its default.\n";
+                 "from CONFIG and --set or its default. CONFIG may include other config files\n"
+                 "(its top-level \"include\" key, e.g. a hardware preset from configs/hw/);\n"
+                 "the printed config is the merged result.\n";
     return args.empty() ? 2 : 0;
   }
   if (args[0] != "show") throw UsageError("unknown config command '" + args[0] + "' (known: show)");
   po::options_description desc = config_options();
   po::variables_map vm = parse(std::vector<std::string>(args.begin() + 1, args.end()), desc);
   if (vm.count("help")) {
-    std::cout << "usage: vmxsim config show CONFIG [options]\n\n" << desc;
+    std::cout << "usage: vmxsim config show CONFIG [options]\n\n"
+                 "Print the effective config of CONFIG (merged with the files it includes).\n\n"
+              << desc;
     return 0;
   }
   json effective;

@@ -36,8 +36,9 @@ class SimThread final : public hv::ExecContext {
 
   /// Hot path: enter the kernel only once a quantum has passed since the last sync.
   void maybe_yield() {
-    if (t_ >= next_yield_) sync();
+    if (yield_due()) sync();
   }
+  bool yield_due() const { return t_ >= next_yield_; }
 
   std::uint64_t kernel_waits = 0;  // syncs that really waited in the kernel
 

@@ -51,18 +51,20 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
   p.freq_ghz = cpu.f64("freq_ghz", p.freq_ghz);
   if (!(p.freq_ghz > 0)) cpu.fail("freq_ghz", "expected a positive number");
   p.vcpu = cpu::VcpuParams::from(cpu);
+  p.vcpu.quantum = p.quantum;
 
   const Cfg tlb = root.section("tlb");
-  models::TlbLevelParams l1 = default_l1(), l2 = default_l2();
-  p.l1 = models::TlbLevelParams::from(tlb.section("l1"), l1);
-  p.l2 = models::TlbLevelParams::from(tlb.section("l2"), l2);
-
-  p.mem = models::MemHierarchyParams::from(root.section("mem"));
+  p.vcpu.l1 = models::TlbLevelParams::from(tlb.section("l1"), default_l1());
+  p.vcpu.l2 = models::TlbLevelParams::from(tlb.section("l2"), default_l2());
+  p.vcpu.pwc = models::PwcParams::from(root.section("pwc"));
+  p.vcpu.mem = models::MemHierarchyParams::from(root.section("mem"));
+  p.guest = cpu::GuestParams::from(root.section("guest"));
   p.host = models::PhysMemParams::from(root.section("host"));
   p.hv = hv::HvParams::from(root.section("hv"), root.section("ept"));
 
   const Cfg workload = root.section("workload");
   p.trace = workload.str("trace", "");
+  p.vcpu.paging = workload.choice("paging", "on", {"on", "off"}) == "on";
   p.generator = traces::GeneratorParams::from(workload.section("generator"));
   bool from_cli = false;
   for (const auto& k : cli_keys) from_cli |= (k == "workload.trace" || k == "workload");
@@ -80,20 +82,29 @@ Simulation::Simulation(const SimParams& p) : p_(p) {
 
   phys_ = std::make_unique<models::PhysMem>(p_.host);
   hv_ = std::make_unique<hv::Hypervisor>(p_.hv, *phys_);
+  if (p_.vcpu.paging) {
+    // The guest's RAM map is the memslots.
+    std::vector<std::pair<Addr, Addr>> ram;
+    for (const auto& s : hv_->memslots().all()) ram.emplace_back(s.gpa, s.end());
+    guest_ = std::make_unique<cpu::GuestOs>(p_.guest, *phys_, std::move(ram));
+  }
+  if (p_.vcpu.mem.llc_shared) llc_ = models::MemHierarchy::make_llc(p_.vcpu.mem);
+  const cpu::VcpuLinks links{*phys_, *hv_, guest_.get(), llc_.get(), control_};
   for (unsigned i = 0; i < p_.vcpus; ++i) {
     std::unique_ptr<traces::Source> src =
         p_.trace.empty() ? traces::make_generator(p_.generator, i) : traces::open_text_trace(p_.trace, i);
-    // Distinct, deterministic seeds for random replacement: each array of
-    // a level adds its index to the level's seed, so levels are spread far apart.
-    models::TlbLevelParams l1 = p_.l1, l2 = p_.l2;
-    l1.seed = mix_seed(p_.seed, 2 * i);
-    l2.seed = mix_seed(p_.seed, 2 * i + 1);
-    vcpus_.push_back(std::make_unique<cpu::Vcpu>(("vcpu" + std::to_string(i)).c_str(), i, p_.vcpu, l1, l2,
-                                                 p_.mem, p_.quantum, *phys_, *hv_, std::move(src),
-                                                 control_));
+    // Distinct, deterministic seeds for random replacement: each array of a
+    // level adds its index to the level's seed, so levels are spread far apart.
+    cpu::VcpuParams vp = p_.vcpu;
+    vp.l1.seed = mix_seed(p_.seed, 2 * i);
+    vp.l2.seed = mix_seed(p_.seed, 2 * i + 1);
+    vp.pwc.seed = mix_seed(p_.seed, 2 * p_.vcpus + i);
+    vcpus_.push_back(std::make_unique<cpu::Vcpu>(("vcpu" + std::to_string(i)).c_str(), i, vp, links, std::move(src)));
   }
   for (const auto& v : vcpus_) v->register_stats(stats_);
   hv_->register_stats(stats_);
+  if (guest_) guest_->register_stats(stats_, "guest");
+  if (llc_) llc_->register_stats(stats_, "mem.llc");
   stats_.counter("sim.accesses", &accesses_);
   stats_.counter("sim.cycles", &cycles_);
   stats_.set_u64("sim.vcpus", p_.vcpus);
@@ -140,7 +151,7 @@ std::string Simulation::summary() const {
                   n.c_str(), l1h + l1m > 0 ? 100.0 * l1h / (l1h + l1m) : 0.0,
                   l2h + l2m > 0 ? 100.0 * l2h / (l2h + l2m) : 0.0, (unsigned long long)v->walks,
                   v->walks ? double(v->walk_refs) / double(v->walks) : 0.0,
-                  (unsigned long long)v->exits_ept_violation,
+                  (unsigned long long)v->exits[unsigned(cpu::Exit::kEptViolation)],
                   v->now() ? 100.0 * double(v->cycles_hypervisor) / double(v->now()) : 0.0);
     o << buf;
   }

@@ -24,9 +24,8 @@ struct SimParams {
   Cycles quantum = 1000;
   std::uint64_t seed = 1;
   double freq_ghz = 2.5;
-  cpu::VcpuParams vcpu;
-  models::TlbLevelParams l1, l2;
-  models::MemHierarchyParams mem;
+  cpu::VcpuParams vcpu;  // with TLB, PWC, memory-hierarchy and quantum parameters
+  cpu::GuestParams guest;
   models::PhysMemParams host;
   hv::HvParams hv;
   std::string trace;  // empty: use the generator
@@ -58,6 +57,8 @@ class Simulation {
   RunControl control_;
   std::unique_ptr<models::PhysMem> phys_;
   std::unique_ptr<hv::Hypervisor> hv_;
+  std::unique_ptr<cpu::GuestOs> guest_;
+  std::unique_ptr<models::CacheLevel> llc_;
   std::vector<std::unique_ptr<cpu::Vcpu>> vcpus_;
   Stats stats_;
   std::uint64_t accesses_ = 0, cycles_ = 0;

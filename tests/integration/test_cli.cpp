@@ -207,14 +207,14 @@ TEST(CliErrors, TraceVcpuBeyondConfig) {
 
 TEST(CliErrors, MalformedTraceLine) {
   const std::string t = write_file("bad.trace", "0 R 0x1000\n0 Q 0x2000\n");
-  const std::string p = write_file("badtrace.json", "{\"workload\": {\"trace\": \"" + t + "\"}}");
+  const std::string p = write_file("badtrace.json", "{\"workload\": {\"paging\": \"off\", \"trace\": \"" + t + "\"}}");
   expect_error("run " + p, t + ":2: expected access type R, W or X, got 'Q'");
 }
 
 TEST(CliErrors, AddressNoMemslotCovers) {
   const std::string t = write_file("hole.trace", "0 R 0x1000\n0 W 0x40000000\n");
   const std::string p = write_file(
-      "hole.json", "{\"hv\": {\"memslots\": [{\"gpa\": 0, \"size\": \"1GiB\"}]}, \"workload\": {\"trace\": \"" + t + "\"}}");
+      "hole.json", "{\"hv\": {\"memslots\": [{\"gpa\": 0, \"size\": \"1GiB\"}]}, \"workload\": {\"paging\": \"off\", \"trace\": \"" + t + "\"}}");
   expect_error("run " + p, "vcpu0: EPT violation on write of GPA 0x40000000 (exit qualification 0x182)");
   expect_error("run " + p, "no memslot covers this GPA");
 }

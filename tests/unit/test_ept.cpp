@@ -114,7 +114,10 @@ TEST(EptWalker, TranslatesA4KPageWithFourReferences) {
   EXPECT_EQ(w.hpa, 0x9999678u);
   EXPECT_EQ(w.page_shift, 12);
   EXPECT_EQ(w.refs, 4u);
-  EXPECT_EQ(w.cycles, 4 * models::MemHierarchyParams{}.latency_cycles);
+  // Cold: four different lines, each from DRAM; a second walk hits L1D.
+  EXPECT_EQ(w.cycles, 4 * models::MemHierarchyParams{}.dram_latency_cycles);
+  EXPECT_EQ(t.walker.translate(t.eptp(), 0x12345678, AccessType::Read).cycles,
+            4 * models::MemHierarchyParams{}.l1d.latency_cycles);
   EXPECT_EQ(w.perms, kPermMask);
 }
 

@@ -15,21 +15,11 @@ constexpr Addr k4K = Addr{1} << kPageShift4K;
 constexpr Addr k2M = Addr{1} << kPageShift2M;
 constexpr Addr k1G = Addr{1} << kPageShift1G;
 
-TlbArrayParams array(const std::string& name, std::uint32_t entries, std::uint32_t ways,
-                     std::uint8_t sizes) {
-  TlbArrayParams a;
-  a.name = name;
-  a.entries = entries;
-  a.ways = ways;
-  a.page_sizes = sizes;
-  return a;
-}
-
 /// Skylake-like L1 DTLB: 64-entry 4-way 4K, 32-entry 4-way 2M, 4-entry 1G.
 TlbLevelParams l1_params(const std::string& repl = "lru", std::uint64_t seed = 1) {
   TlbLevelParams p;
-  p.arrays = {array("4k", 64, 4, kHolds4K), array("2m", 32, 4, kHolds2M),
-              array("1g", 4, 4, kHolds1G)};
+  p.arrays = {TlbArrayParams{"4k", 64, 4, std::uint8_t(kHolds4K)}, TlbArrayParams{"2m", 32, 4, std::uint8_t(kHolds2M)},
+              TlbArrayParams{"1g", 4, 4, std::uint8_t(kHolds1G)}};
   p.replacement = repl;
   p.hit_cycles = 1;
   p.seed = seed;
@@ -39,7 +29,7 @@ TlbLevelParams l1_params(const std::string& repl = "lru", std::uint64_t seed = 1
 /// One 4-way set of 4K pages only: every page maps to set 0.
 TlbLevelParams one_set(const std::string& repl, std::uint64_t seed = 1) {
   TlbLevelParams p;
-  p.arrays = {array("4k", 4, 4, kHolds4K)};
+  p.arrays = {TlbArrayParams{"4k", 4, 4, std::uint8_t(kHolds4K)}};
   p.replacement = repl;
   p.seed = seed;
   return p;
@@ -315,7 +305,7 @@ TEST(TlbTest, InvalidateAddrCoversLargePages) {
 TEST(TlbTest, InvalidateAddrDropsEveryOverlappingSize) {
   // A shared array holding 4K and 2M pages, plus a 1G array.
   TlbLevelParams p;
-  p.arrays = {array("shared", 64, 4, kHolds4K | kHolds2M), array("1g", 4, 4, kHolds1G)};
+  p.arrays = {TlbArrayParams{"shared", 64, 4, std::uint8_t(kHolds4K | kHolds2M)}, TlbArrayParams{"1g", 4, 4, std::uint8_t(kHolds1G)}};
   Tlb tlb(p);
   const Addr va = k1G + 5 * k2M + 3 * k4K;
   tlb.fill(kCtx, va, entry(0x1000));
@@ -359,7 +349,7 @@ TEST(TlbTest, InvalidateAll) {
 
 TEST(TlbTest, FracturesLargePageToHeldSize) {
   TlbLevelParams p;
-  p.arrays = {array("4k", 64, 4, kHolds4K)};
+  p.arrays = {TlbArrayParams{"4k", 64, 4, std::uint8_t(kHolds4K)}};
   Tlb tlb(p);
   const Addr va = 3 * k2M + 0x5123;
   tlb.fill(kCtx, va, entry(0x80000000, kPageShift2M));
@@ -374,7 +364,7 @@ TEST(TlbTest, FracturesLargePageToHeldSize) {
 
 TEST(TlbTest, FracturesToLargestSmallerHeldSize) {
   TlbLevelParams p;
-  p.arrays = {array("4k", 64, 4, kHolds4K), array("2m", 32, 4, kHolds2M)};
+  p.arrays = {TlbArrayParams{"4k", 64, 4, std::uint8_t(kHolds4K)}, TlbArrayParams{"2m", 32, 4, std::uint8_t(kHolds2M)}};
   Tlb tlb(p);
   const Addr va = 2 * k1G + 9 * k2M + 0x12345;
   tlb.fill(kCtx, va, entry(0x100000000, kPageShift1G));
@@ -389,7 +379,7 @@ TEST(TlbTest, FracturesToLargestSmallerHeldSize) {
 
 TEST(TlbTest, NoArrayHoldsSizeOrSmallerIsNoOp) {
   TlbLevelParams p;
-  p.arrays = {array("2m", 32, 4, kHolds2M)};
+  p.arrays = {TlbArrayParams{"2m", 32, 4, std::uint8_t(kHolds2M)}};
   Tlb tlb(p);
   tlb.fill(kCtx, 0x1000, entry(0x1000));
   EXPECT_EQ(tlb.fills, 0u);
@@ -398,7 +388,7 @@ TEST(TlbTest, NoArrayHoldsSizeOrSmallerIsNoOp) {
 
 TEST(TlbTest, DisabledArraysHoldNothing) {
   TlbLevelParams p;
-  p.arrays = {array("4k", 0, 4, kHolds4K), array("2m", 32, 4, kHolds2M)};
+  p.arrays = {TlbArrayParams{"4k", 0, 4, std::uint8_t(kHolds4K)}, TlbArrayParams{"2m", 32, 4, std::uint8_t(kHolds2M)}};
   Tlb tlb(p);
   EXPECT_EQ(tlb.capacity(), 32u);
   tlb.fill(kCtx, 0x1000, entry(0x1000));  // only the disabled array holds 4K
@@ -408,7 +398,7 @@ TEST(TlbTest, DisabledArraysHoldNothing) {
   EXPECT_NE(tlb.lookup(kCtx, k2M + 0x1000), nullptr);
 
   TlbLevelParams none;
-  none.arrays = {array("4k", 0, 4, kHolds4K)};
+  none.arrays = {TlbArrayParams{"4k", 0, 4, std::uint8_t(kHolds4K)}};
   Tlb off(none);
   EXPECT_EQ(off.capacity(), 0u);
   off.fill(kCtx, 0x1000, entry(0x1000));
@@ -420,7 +410,7 @@ TEST(TlbTest, DisabledArraysHoldNothing) {
 
 TEST(TlbTest, NonPowerOfTwoSets) {
   TlbLevelParams p;
-  p.arrays = {array("4k", 12, 4, kHolds4K)};  // 3 sets
+  p.arrays = {TlbArrayParams{"4k", 12, 4, std::uint8_t(kHolds4K)}};  // 3 sets
   Tlb tlb(p);
   EXPECT_EQ(tlb.capacity(), 12u);
   for (unsigned i = 0; i < 12; ++i) tlb.fill(kCtx, i * k4K, entry(i * k4K));
@@ -436,11 +426,11 @@ TEST(TlbTest, NonPowerOfTwoSets) {
 
 TEST(TlbTest, InvalidParamsThrow) {
   TlbLevelParams p;
-  p.arrays = {array("4k", 64, 0, kHolds4K)};
+  p.arrays = {TlbArrayParams{"4k", 64, 0, std::uint8_t(kHolds4K)}};
   EXPECT_THROW(Tlb{p}, Error);
-  p.arrays = {array("4k", 60, 8, kHolds4K)};
+  p.arrays = {TlbArrayParams{"4k", 60, 8, std::uint8_t(kHolds4K)}};
   EXPECT_THROW(Tlb{p}, Error);
-  p.arrays = {array("4k", 64, 4, 0)};
+  p.arrays = {TlbArrayParams{"4k", 64, 4, std::uint8_t(0)}};
   EXPECT_THROW(Tlb{p}, Error);
 }
 

@@ -1,0 +1,223 @@
+// The two-dimensional (guest × EPT) walk: reference counts (24 and 35 cold),
+// guest and EPT accessed/dirty flags, page-size combination, violations during
+// the guest walk (qualification bit 8 = 0), guest faults, and the exact savings
+// of the paging-structure caches.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "ept/entry.hpp"
+#include "ept/guest_entry.hpp"
+#include "ept/walker.hpp"
+#include "fake_context.hpp"
+#include "hv/mmu.hpp"
+#include "models/mem_hierarchy.hpp"
+#include "models/phys_mem.hpp"
+#include "models/pwc.hpp"
+
+using namespace vmxsim;
+using namespace vmxsim::ept;
+
+namespace {
+
+// A guest whose page tables are built by hand in guest memory (one memslot at
+// GPA 0 on 4 KiB host pages), with the EPT built by hv::Mmu.
+struct Guest {
+  unsigned glevels, elevels;
+  models::PhysMem mem{models::PhysMemParams{}};
+  models::MemHierarchy hier{models::MemHierarchyParams{}};
+  std::unique_ptr<hv::Mmu> mmu;
+  Walker walker{mem, hier};
+  hv::Memslot slot;
+  test::FakeContext ctx;
+  Addr next_table = 0x100000;  // guest-physical frames for guest page tables
+  GuestPaging paging;
+
+  explicit Guest(unsigned guest_levels = 4, unsigned ept_levels = 4) : glevels(guest_levels), elevels(ept_levels) {
+    hv::MmuParams p;
+    p.levels = ept_levels;
+    mmu = std::make_unique<hv::Mmu>(mem, p);
+    slot.gpa = 0;
+    slot.size = Addr{1} << 30;
+    slot.backing_shift = kPageShift4K;
+    slot.hpa = mem.alloc_data(slot.size, kPageSize4K);
+    paging.cr3 = new_table();
+    paging.levels = guest_levels;
+  }
+  Addr new_table() {
+    const Addr gpa = next_table;
+    next_table += kPageSize4K;
+    mmu->map(ctx, slot, gpa);  // EPT-map the page-table page
+    mem.materialize(slot.hpa_of(gpa));
+    return gpa;
+  }
+  Addr hpa(Addr gpa) const { return slot.hpa_of(gpa); }
+  // Map gva → gpa with a guest leaf at `leaf_level`; EPT-maps the data page too.
+  // Returns the GPAs of the guest tables used, top first.
+  std::vector<Addr> map(Addr gva, Addr gpa, unsigned leaf_level = 1, bool writable = true) {
+    std::vector<Addr> tables;
+    Addr table = paging.cr3;
+    for (unsigned level = glevels;; --level) {
+      tables.push_back(table);
+      const Addr at = hpa(table) + guest::index_at(gva, level) * 8;
+      if (level == leaf_level) {
+        mem.write(at, guest::make_leaf(gpa, level, writable));
+        break;
+      }
+      std::uint64_t e = mem.read(at);
+      if (!guest::present(e)) {
+        e = guest::make_table(new_table());
+        mem.write(at, e);
+      }
+      table = guest::entry_addr(e, level);
+    }
+    mmu->map(ctx, slot, gpa);
+    return tables;
+  }
+  // The EPT leaf entry's HPA for `gpa`.
+  Addr ept_leaf(Addr gpa) {
+    Addr table = mmu->eptp().root();
+    for (unsigned level = elevels;; --level) {
+      const Addr at = table + index_at(gpa, level) * 8;
+      const std::uint64_t e = mem.read(at);
+      if (is_leaf(e, level)) return at;
+      table = entry_addr(e);
+    }
+  }
+  void clear_ept_dirty(Addr gpa) { mem.write(ept_leaf(gpa), mem.read(ept_leaf(gpa)) & ~kDirty); }
+  Walk2d walk(Addr gva, AccessType t, models::Pwc* pwc = nullptr) {
+    return walker.translate_2d(mmu->eptp(), paging, gva, t, pwc);
+  }
+};
+
+}  // namespace
+
+TEST(Walk2d, ColdFourOverFourIs24References) {
+  Guest g;
+  g.map(0x7f0012345000, 0x2345000);
+  const Walk2d w = g.walk(0x7f0012345678, AccessType::Read);
+  ASSERT_EQ(w.status, WalkStatus::kOk);
+  EXPECT_EQ(w.refs, 24u);
+  EXPECT_EQ(w.guest_refs, 4u);
+  EXPECT_EQ(w.gpa, 0x2345678u);
+  EXPECT_EQ(w.hpa, g.hpa(0x2345678));
+  EXPECT_EQ(w.page_shift, 12);
+}
+
+TEST(Walk2d, ColdFiveOverFiveIs35References) {
+  Guest g(5, 5);
+  g.map(0x00ff7f0012345000, 0x2345000);
+  const Walk2d w = g.walk(0x00ff7f0012345008, AccessType::Write);
+  ASSERT_EQ(w.status, WalkStatus::kOk);
+  EXPECT_EQ(w.refs, 35u);
+  EXPECT_EQ(w.guest_refs, 5u);
+}
+
+TEST(Walk2d, GuestAndEptAccessedDirtyFlags) {
+  Guest g;
+  const auto tables = g.map(0x400000, 0x800000);
+  // Start as dirty logging would leave things: no EPT D anywhere.
+  for (Addr t : tables) g.clear_ept_dirty(t);
+  g.clear_ept_dirty(0x800000);
+
+  Walk2d r = g.walk(0x400010, AccessType::Read);
+  ASSERT_EQ(r.status, WalkStatus::kOk);
+  // Guest A on every guest entry used, no guest D.
+  for (unsigned i = 0; i < tables.size(); ++i) {
+    const std::uint64_t e = g.mem.read(g.hpa(tables[i]) + guest::index_at(0x400010, 4 - i) * 8);
+    EXPECT_TRUE(e & guest::kAccessed) << i;
+    EXPECT_FALSE(e & guest::kDirty) << i;
+  }
+  // With EPT A/D on, the guest paging-structure accesses were EPT writes:
+  // EPT D is now set on every guest page-table page, but not on the data page.
+  for (Addr t : tables) EXPECT_TRUE(g.mem.read(g.ept_leaf(t)) & kDirty) << std::hex << t;
+  EXPECT_TRUE(g.mem.read(g.ept_leaf(0x800000)) & kAccessed);
+  EXPECT_FALSE(g.mem.read(g.ept_leaf(0x800000)) & kDirty);
+  EXPECT_FALSE(r.dirty);
+
+  Walk2d w = g.walk(0x400010, AccessType::Write);
+  ASSERT_EQ(w.status, WalkStatus::kOk);
+  EXPECT_TRUE(w.dirty);
+  const std::uint64_t pte = g.mem.read(g.hpa(tables[3]) + guest::index_at(0x400010, 1) * 8);
+  EXPECT_TRUE(pte & guest::kDirty);
+  EXPECT_TRUE(g.mem.read(g.ept_leaf(0x800000)) & kDirty);
+  EXPECT_EQ(g.walker.guest_d_set, 1u);
+  EXPECT_EQ(g.walker.guest_a_set, 4u);
+}
+
+TEST(Walk2d, TwoMegGuestPageOverFourKEptPagesGivesA4KTranslation) {
+  Guest g;
+  g.map(0x40000000, 0x600000, 2);  // guest PDE maps 2 MiB; EPT maps 4 KiB (4K backing)
+  g.mmu->map(g.ctx, g.slot, 0x6ff000);
+  const Walk2d w = g.walk(0x400ff123, AccessType::Read);
+  ASSERT_EQ(w.status, WalkStatus::kOk);
+  EXPECT_EQ(w.gpa, 0x6ff123u);
+  EXPECT_EQ(w.page_shift, 12);  // min(2 MiB guest, 4 KiB EPT)
+  EXPECT_EQ(w.guest_refs, 3u);
+  EXPECT_EQ(w.refs, 3u * 5 + 4);
+}
+
+TEST(Walk2d, ReadOnlyEptMappingOfAGuestPageTableFaultsWithBit8Clear) {
+  Guest g;
+  const auto tables = g.map(0x400000, 0x800000);
+  // Write-protect the EPT mapping of the guest PD page (as KVM does for a
+  // shadowed or tracked page).
+  const Addr leaf = g.ept_leaf(tables[2]);
+  g.mem.write(leaf, g.mem.read(leaf) & ~kWrite);
+  const Walk2d w = g.walk(0x400000, AccessType::Read);
+  ASSERT_EQ(w.status, WalkStatus::kEptViolation);
+  EXPECT_EQ(w.fault_gpa, tables[2]);
+  // A/D on: the guest paging access is a write (bit 1); R and X remain (bits 3, 5);
+  // bit 7 GLA valid; bit 8 clear: an access to a guest paging-structure entry.
+  EXPECT_EQ(w.qual, qual::kWrite | ((kRead | kExec) << qual::kPermShift) | qual::kGlaValid);
+  EXPECT_EQ(w.qual, 0xAAu);
+  EXPECT_EQ(w.guest_refs, 2u);  // PML4E and PDPTE were read before the fault
+}
+
+TEST(Walk2d, FinalGpaViolationHasBit8Set) {
+  Guest g;
+  g.map(0x400000, 0x800000);
+  const Addr leaf = g.ept_leaf(0x800000);
+  g.mem.write(leaf, 0);  // zap the data page's EPT entry
+  const Walk2d w = g.walk(0x400000, AccessType::Write);
+  ASSERT_EQ(w.status, WalkStatus::kEptViolation);
+  EXPECT_EQ(w.fault_gpa, 0x800000u);
+  EXPECT_EQ(w.qual, qual::kWrite | qual::kGlaValid | qual::kFinalTranslation);
+}
+
+TEST(Walk2d, GuestFaults) {
+  Guest g;
+  g.map(0x400000, 0x800000, 1, /*writable=*/false);
+  const Walk2d np = g.walk(0x9000000, AccessType::Read);
+  EXPECT_EQ(np.status, WalkStatus::kGuestFault);
+  EXPECT_EQ(np.pf_error, 4u);  // not present, read, user
+  const Walk2d ro = g.walk(0x400000, AccessType::Write);
+  EXPECT_EQ(ro.status, WalkStatus::kGuestFault);
+  EXPECT_EQ(ro.pf_error, 1u | 2u | 4u);  // protection, write, user
+  EXPECT_EQ(g.walk(0x400000, AccessType::Read).status, WalkStatus::kOk);
+}
+
+TEST(Walk2d, PagingStructureCachesCutReferencesExactly) {
+  Guest g;
+  g.map(0x400000, 0x800000);
+  g.map(0x401000, 0x801000);  // same 2 MiB region: same guest PT
+  g.map(0x40000000, 0x900000);  // another 1 GiB region: new PDPT entry's subtree
+  models::PwcParams p;
+  models::Pwc pwc(p);
+  // Cold: nothing cached.
+  EXPECT_EQ(g.walk(0x400000, AccessType::Read, &pwc).refs, 24u);
+  // Same 2 MiB region: the PDE cache hits (start at the PT) and the EPT walk
+  // cache holds the PT page: 1 guest reference + 4 for the final EPT walk.
+  EXPECT_EQ(g.walk(0x401000, AccessType::Read, &pwc).refs, 5u);
+  // Another 1 GiB region: the PML4E cache hits (start at the PDPT); the PDPT
+  // page's EPT translation is cached, the new PD and PT pages' are not:
+  // PDPTE (1) + PD (4+1) + PT (4+1) + final (4).
+  EXPECT_EQ(g.walk(0x40000000, AccessType::Read, &pwc).refs, 1u + 5 + 5 + 4);
+
+  // Without the EPT walk cache, the PDE-cache hit still needs the PT page's EPT walk.
+  models::PwcParams q;
+  q.ept.entries = 0;
+  models::Pwc no_ept(q);
+  EXPECT_EQ(g.walk(0x400000, AccessType::Read, &no_ept).refs, 24u);
+  EXPECT_EQ(g.walk(0x401000, AccessType::Read, &no_ept).refs, 4u + 1 + 4);
+}
