@@ -48,6 +48,8 @@ class Simulation {
   void run();
 
   const Stats& stats() const { return stats_; }
+  cpu::Vcpu& vcpu(unsigned i) { return *vcpus_.at(i); }
+  hv::Hypervisor& hypervisor() { return *hv_; }
   /// A few human-readable lines.
   std::string summary() const;
   std::uint64_t total_accesses() const;
