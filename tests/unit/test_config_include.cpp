@@ -241,7 +241,6 @@ TEST(ConfigInclude, ErrorsAboutAKeyFromAnIncludedFileNameThatFile) {
     EXPECT_EQ(error_of([&] { t.check_unknown(); }),
               top + ": unknown key 'cpu.vcpu' (known keys here: vcpus) (from included file " + preset +
                   ")");
-    ok["cpu"].erase("vcpu");
   }
   {
     // A key of the top file itself: no note.
