@@ -69,6 +69,7 @@ constexpr unsigned cache_of(unsigned level) { return kHighestGuestLevel - level;
 
 // TlbContext::key() keeps the VPID in its low 16 bits.
 constexpr std::uint64_t kVpidMask = 0xFFFF;
+constexpr unsigned kCtxEptShift = 32;  // TlbContext::key(): vpid | pcid << 16 | ept << 32
 
 std::uint64_t fold(std::uint64_t prefix, std::uint64_t ctx) { return prefix ^ mix64(ctx); }
 
@@ -221,8 +222,14 @@ void Pwc::invalidate_addr(std::uint16_t vpid, Addr gva) {
 }
 
 void Pwc::invalidate_ept(std::uint16_t ept_ctx) {
+  // Single-context INVEPT drops the combined paging-structure-cache entries
+  // of that EPT context too (SDM §28.3.3.1), not just the EPT walk cache.
   impl_->ept.invalidate_if(
       [ept_ctx](std::uint64_t, const Impl::EptSlot& s) { return s.ept == ept_ctx; });
+  for (auto& c : impl_->guest)
+    c.invalidate_if([ept_ctx](std::uint64_t, const Impl::GuestSlot& s) {
+      return std::uint16_t(s.ctx >> kCtxEptShift) == ept_ctx;
+    });
 }
 
 void Pwc::invalidate_all() {

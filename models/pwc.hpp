@@ -58,7 +58,8 @@ class Pwc {
   void fill_ept(std::uint16_t ept_ctx, Addr gpa, Addr hpa_page);
 
   // Invalidation (SDM §28.3.3): guest caches by VPID (ctx low 16 bits), all of
-  // an address's entries for a VPID, the EPT walk cache by EPT context, all.
+  // an address's entries for a VPID; by EPT context (INVEPT single-context:
+  // the EPT walk cache and the guest entries tagged with that context); all.
   void invalidate_vpid(std::uint16_t vpid);
   void invalidate_addr(std::uint16_t vpid, Addr gva);
   void invalidate_ept(std::uint16_t ept_ctx);

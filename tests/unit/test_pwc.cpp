@@ -248,20 +248,22 @@ TEST(PwcTest, InvalidateAddrDropsTheAddressesEntriesAtEveryLevel) {
   EXPECT_TRUE(pwc.lookup_ept(0, 0x5000, hpa));
 }
 
-TEST(PwcTest, InvalidateEptDropsThatContextsEptEntries) {
+TEST(PwcTest, InvalidateEptDropsThatContextsEntries) {
   Pwc pwc(roomy());
   pwc.fill_ept(1, 0x5000, 0xa000);
   pwc.fill_ept(1, 0x6000, 0xb000);
   pwc.fill_ept(2, 0x5000, 0xc000);
   pwc.fill_guest(2, ctx(1, 0, 1), kGva, entry(1));
+  pwc.fill_guest(2, ctx(1, 0, 2), kGva, entry(2));
   pwc.invalidate_ept(1);
   Addr hpa = 0;
   EXPECT_FALSE(pwc.lookup_ept(1, 0x5000, hpa));
   EXPECT_FALSE(pwc.lookup_ept(1, 0x6000, hpa));
   EXPECT_TRUE(pwc.lookup_ept(2, 0x5000, hpa));
   EXPECT_EQ(hpa, 0xc000u);
-  // As pwc.hpp specifies, only the EPT walk cache is touched.
-  EXPECT_NE(pwc.lookup_guest(2, ctx(1, 0, 1), kGva), nullptr);
+  // Combined guest entries of EPT context 1 go too (SDM §28.3.3.1); context 2's stay.
+  EXPECT_EQ(pwc.lookup_guest(2, ctx(1, 0, 1), kGva), nullptr);
+  EXPECT_NE(pwc.lookup_guest(2, ctx(1, 0, 2), kGva), nullptr);
 }
 
 TEST(PwcTest, InvalidateAllDropsEverything) {
