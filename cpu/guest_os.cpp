@@ -7,6 +7,7 @@
 #include "models/phys_mem.hpp"
 #include "sim/config.hpp"
 #include "sim/error.hpp"
+#include "sim/hash.hpp"
 #include "sim/stats.hpp"
 
 namespace vmxsim::cpu {
@@ -18,14 +19,6 @@ std::string hex(Addr a) {
   std::ostringstream o;
   o << "0x" << std::hex << a;
   return o.str();
-}
-// SplitMix64: a deterministic per-region coin for the "mix" policy.
-double coin(std::uint64_t seed, std::uint64_t region) {
-  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (region + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return double(z >> 11) / double(1ull << 53);
 }
 }  // namespace
 
@@ -95,8 +88,9 @@ unsigned GuestOs::choose_level(Addr gva) const {
   if (p_.page_size == "4K") return 1;
   if (p_.page_size == "2M") return 2;
   if (p_.page_size == "1G") return 3;
-  if (coin(p_.seed, gva >> kPageShift1G) < p_.mix_1g) return 3;
-  if (coin(p_.seed ^ 0x5bd1e995u, gva >> kPageShift2M) < p_.mix_2m) return 2;
+  // Deterministic per-region coins; the two sizes use different streams.
+  if (unit_coin(p_.seed, gva >> kPageShift1G) < p_.mix_1g) return 3;
+  if (unit_coin(mix_seed(p_.seed, 1), gva >> kPageShift2M) < p_.mix_2m) return 2;
   return 1;
 }
 

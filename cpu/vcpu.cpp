@@ -118,12 +118,7 @@ void Vcpu::walk_and_fill(Addr va, AccessType type) {
     models::TlbEntry e;
     if (guest_) {
       const ept::Walk2d w = walker_.translate_2d(eptp_, paging_, va, type, &pwc_);
-      ++walks;
-      walk_refs += w.refs;
-      walk_cycles += w.cycles;
-      walk_refs_hist.add(w.refs);
-      walk_cycles_hist.add(w.cycles);
-      thread_.charge(w.cycles);
+      account_walk(w.refs, w.cycles);
       if (w.status == ept::WalkStatus::kEptViolation) {
         ept_violation_exit(w.fault_gpa, w.qual, type, tries);
         continue;
@@ -143,12 +138,7 @@ void Vcpu::walk_and_fill(Addr va, AccessType type) {
       e.dirty = w.dirty;
     } else {
       const ept::EptWalk w = walker_.translate(eptp_, va, type);
-      ++walks;
-      walk_refs += w.refs;
-      walk_cycles += w.cycles;
-      walk_refs_hist.add(w.refs);
-      walk_cycles_hist.add(w.cycles);
-      thread_.charge(w.cycles);
+      account_walk(w.refs, w.cycles);
       if (!w.ok) {
         ept_violation_exit(va, w.qual, type, tries);
         continue;
@@ -162,6 +152,15 @@ void Vcpu::walk_and_fill(Addr va, AccessType type) {
     l1_.fill(tctx_, va, e);
     return;
   }
+}
+
+void Vcpu::account_walk(std::uint32_t refs, Cycles cycles) {
+  ++walks;
+  walk_refs += refs;
+  walk_cycles += cycles;
+  walk_refs_hist.add(refs);
+  walk_cycles_hist.add(cycles);
+  thread_.charge(cycles);
 }
 
 void Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, AccessType type, unsigned& tries) {

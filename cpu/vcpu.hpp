@@ -97,6 +97,7 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   void run();
   void translate(Addr va, AccessType type);
   void walk_and_fill(Addr va, AccessType type);
+  void account_walk(std::uint32_t refs, Cycles cycles);
   void ept_violation_exit(Addr gpa, std::uint64_t qual, AccessType type, unsigned& tries);
   void sync();
   void take_requests();

@@ -16,21 +16,15 @@
 #include <vector>
 
 #include "sim/error.hpp"
+#include "sim/hash.hpp"
 
 namespace vmxsim::models {
 
-/// A bijective 64-bit mixer (the splitmix64 finaliser). Callers use it to fold
-/// a context into a tag; a bijection means distinct inputs never share an
-/// output, but a tag built from two fields can still collide, so callers that
-/// fold fields must keep the full key in the value and compare it.
-constexpr std::uint64_t mix64(std::uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
+// Callers fold a context into a tag with vmxsim::mix64 (sim/hash.hpp); a
+// bijection means distinct inputs never share an output, but a tag built from
+// two fields can still collide, so callers that fold fields must keep the full
+// key in the value and compare it.
+using vmxsim::mix64;
 
 template <class V>
 class SetAssoc {

@@ -4,17 +4,11 @@
 #include <cstdio>
 #include <sstream>
 
+#include "sim/hash.hpp"
+
 namespace vmxsim::sim {
 
 namespace {
-// SplitMix64 finaliser: well-spread seeds from (seed, stream).
-std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t stream) {
-  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (stream + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 // L1 DTLB and STLB of Skylake (Intel Optimization Manual
 // 248966-045 table 2-15): 4K 64 entries 4-way, 2M 32, 1G 4; STLB 1536
 // entries 12-way for 4K+2M, 16 for 1G. Way counts of the 2M and 1G arrays are

@@ -44,6 +44,7 @@
 #include <limits>
 
 #include "sim/config.hpp"
+#include "sim/hash.hpp"
 #include "traces/source.hpp"
 
 namespace vmxsim::traces {
@@ -53,20 +54,11 @@ namespace {
 // GCC and Clang both provide a 128-bit integer; __extension__ keeps -Wpedantic quiet.
 __extension__ using U128 = unsigned __int128;
 
-constexpr std::uint64_t kGoldenGamma = 0x9E3779B97F4A7C15ull;  // 2^64 / golden ratio
 constexpr std::uint64_t kMaxAccessSize = kPageSize4K;          // aligned accesses stay in a page
 // Probabilities are compared against the top 53 bits of a random word: 2^53
 // is exactly representable, so fraction * 2^53 is exact and 0 / 1 are exact.
 constexpr unsigned kChanceBits = 53;
 constexpr double kChanceScale = static_cast<double>(std::uint64_t{1} << kChanceBits);
-
-/// One step of splitmix64 (Steele, Lea, Flood 2014): seeds xoshiro from one word.
-std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += kGoldenGamma);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 /// xoshiro256** (Blackman, Vigna 2018): small, fast, and identical everywhere,
 /// unlike std:: engines' distributions.
