@@ -8,7 +8,7 @@
 namespace vmxsim::cpu {
 
 namespace {
-const char* const kExitNames[] = {"ept_violation", "external_interrupt"};
+const char* const kExitNames[] = {"ept_violation", "external_interrupt", "pml_full"};
 std::string hex(Addr a) {
   std::ostringstream o;
   o << "0x" << std::hex << a;
@@ -34,6 +34,8 @@ Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const
       l2_(p.l2),
       pwc_(p.pwc),
       mem_(p.mem, links.shared_llc),
+      pml_(p.with_pml ? pml::EngineRegistry::instance().create(p.pml.variant, "pml.variant", p.pml, links.phys)
+                      : nullptr),
       walker_(links.phys, mem_),
       hv_(links.hv),
       guest_(p.paging ? links.guest : nullptr),
@@ -50,6 +52,8 @@ Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const
     paging_.ctx = tctx_.key();
     paging_.ept_ctx = tctx_.ept;
   }
+  walker_.set_pml(pml_.get());
+  check_writes_ = hv_.oracle_on();
   hv_.attach_vcpu(id, this);
   SC_THREAD(run);
   set_stack_size(std::size_t(1) << 20);  // hypervisor paths run on this stack too
@@ -63,27 +67,37 @@ void Vcpu::run() {
         const Access& a = buf[i];
         thread_.charge(a.gap + p_.access_cycles);
         ++accesses;
-        translate(a.addr, a.type);
+        const Addr hpa = translate(a.addr, a.type);
         // An access that crosses a 4 KiB boundary needs the next page too.
         const Addr last = a.addr + (a.size ? a.size - 1 : 0);
-        if ((last >> kPageShift4K) != (a.addr >> kPageShift4K)) translate(last & ~(kPageSize4K - 1), a.type);
+        const bool crosses = (last >> kPageShift4K) != (a.addr >> kPageShift4K);
+        const Addr hpa2 = crosses ? translate(last & ~(kPageSize4K - 1), a.type) : 0;
+        if (a.type == AccessType::Write && check_writes_) {  // the dirty-log oracle
+          hv_.note_write(id_, hpa, thread_.now());
+          if (crosses) hv_.note_write(id_, hpa2, thread_.now());
+        }
         if (thread_.yield_due()) sync();
         if (control_.stopping()) return;
       }
     }
+    // Finishing is visible to other threads (the VMM waits for it; kicks stop
+    // waiting for us), so it happens at our exact time.
+    thread_.sync();
+    service_requests();  // a poster may be waiting for our acknowledgement
   } catch (...) {
     control_.fail(std::current_exception());
   }
+  in_guest_ = false;  // finished: no longer waited for by kicks
   cycles_guest = thread_.now() - cycles_hypervisor;
   control_.finished(id_, thread_.now());
 }
 
 void Vcpu::sync() {
   thread_.sync();
-  if (flush_requested_) take_requests();
+  if (requests_) take_requests();
 }
 
-void Vcpu::translate(Addr va, AccessType type) {
+Addr Vcpu::translate(Addr va, AccessType type) {
   // A hit serves the access if it grants the permission and, for a write,
   // the cached translation is already dirty; otherwise the walker must run
   // (to re-check permissions or to set D), as on real hardware.
@@ -91,7 +105,8 @@ void Vcpu::translate(Addr va, AccessType type) {
   const bool write = type == AccessType::Write;
   if (const models::TlbEntry* e = l1_.lookup(tctx_, va)) {
     thread_.charge(l1_.hit_cycles());
-    if ((e->perms & need) && (!write || e->dirty)) return;
+    if ((e->perms & need) && (!write || e->dirty))
+      return e->hpa_base + (va & ((Addr{1} << e->page_shift) - 1));
     ++hit_rewalks;
   } else {
     const models::TlbEntry* e2 = l2_.lookup(tctx_, va);
@@ -100,15 +115,15 @@ void Vcpu::translate(Addr va, AccessType type) {
       if ((e2->perms & need) && (!write || e2->dirty)) {
         const models::TlbEntry copy = *e2;
         l1_.fill(tctx_, va, copy);
-        return;
+        return copy.hpa_base + (va & ((Addr{1} << copy.page_shift) - 1));
       }
       ++hit_rewalks;
     }
   }
-  walk_and_fill(va, type);
+  return walk_and_fill(va, type);
 }
 
-void Vcpu::walk_and_fill(Addr va, AccessType type) {
+Addr Vcpu::walk_and_fill(Addr va, AccessType type) {
   if (guest_ && !guest_->canonical(va))
     throw Error("vcpu" + std::to_string(id_) + ": GVA " + hex(va) + " is not canonical for " +
                 std::to_string(guest_->levels()) + "-level paging (the guest would take #GP)");
@@ -121,6 +136,10 @@ void Vcpu::walk_and_fill(Addr va, AccessType type) {
       account_walk(w.refs, w.cycles);
       if (w.status == ept::WalkStatus::kEptViolation) {
         ept_violation_exit(w.fault_gpa, w.qual, type, tries);
+        continue;
+      }
+      if (w.status == ept::WalkStatus::kPmlFull) {
+        pml_full_exit(tries);
         continue;
       }
       if (w.status == ept::WalkStatus::kGuestFault) {
@@ -140,7 +159,8 @@ void Vcpu::walk_and_fill(Addr va, AccessType type) {
       const ept::EptWalk w = walker_.translate(eptp_, va, type);
       account_walk(w.refs, w.cycles);
       if (!w.ok) {
-        ept_violation_exit(va, w.qual, type, tries);
+        if (w.pml_full) pml_full_exit(tries);
+        else ept_violation_exit(va, w.qual, type, tries);
         continue;
       }
       e.page_shift = w.page_shift;
@@ -150,7 +170,7 @@ void Vcpu::walk_and_fill(Addr va, AccessType type) {
     }
     l2_.fill(tctx_, va, e);
     l1_.fill(tctx_, va, e);
-    return;
+    return e.hpa_base + (va & ((Addr{1} << e.page_shift) - 1));
   }
 }
 
@@ -171,13 +191,35 @@ void Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, AccessType type, uns
   // VM exit (reason 48), handler, VM entry; the access then retries. The SDM
   // invalidates cached mappings of the faulting GPA on the exit (§28.3.3.1);
   // none is cached here, since the walk that faulted filled nothing.
-  ++exits[unsigned(Exit::kEptViolation)];
+  vm_exit(Exit::kEptViolation, [&] { return hv_.handle_ept_violation(thread_, id_, gpa, qual, type); });
+}
+
+void Vcpu::pml_full_exit(unsigned& tries) {
+  if (++tries > p_.max_exits_per_access)
+    throw Error("vcpu" + std::to_string(id_) + ": PML-full exits repeat (cpu.max_exits_per_access)");
+  // Reason 62. The drain at the start of the exit empties the log; KVM's
+  // handle_pml_full() itself only fixes NMI blocking. The access re-executes.
+  vm_exit(Exit::kPmlFull, [] { return true; });
+}
+
+template <class Handler>
+void Vcpu::vm_exit(Exit reason, Handler handler) {
+  ++exits[unsigned(reason)];
+  // Whether we are in guest mode is read by other threads' kicks: change it
+  // at our exact time (shared-state rule), on exit and on entry.
+  thread_.sync();
+  in_guest_ = false;
   const Cycles start = thread_.now();
   const hv::HvCosts& c = hv_.costs();
   thread_.charge(c.vm_exit);
-  hv_.handle_ept_violation(thread_, id_, gpa, qual, type);
+  hv_.on_vm_exit(thread_, *this);  // KVM flushes the PML buffer at every exit
+  const bool logging = handler();
+  service_requests();  // KVM handles pending requests before re-entering
   thread_.charge(c.vm_entry);
+  thread_.sync();
+  in_guest_ = true;
   cycles_hypervisor += thread_.now() - start;
+  if (logging) cycles_dirty_logging += thread_.now() - start;
 }
 
 Addr Vcpu::write_gpa(Addr gpa) {
@@ -191,7 +233,8 @@ Addr Vcpu::write_gpa(Addr gpa) {
     ++guest_kernel_walks;
     thread_.charge(w.cycles);
     if (w.ok) return w.hpa;
-    ept_violation_exit(gpa, w.qual, AccessType::Write, tries);
+    if (w.pml_full) pml_full_exit(tries);
+    else ept_violation_exit(gpa, w.qual, AccessType::Write, tries);
   }
 }
 
@@ -231,25 +274,31 @@ void Vcpu::invvpid_all() {
   pwc_.invalidate_all();
 }
 
-void Vcpu::request_tlb_flush() {
-  // Called by another thread at its synced time (KVM: kvm_make_request
-  // KVM_REQ_TLB_FLUSH + kick). We take it at our next sync, which the
-  // lazy-sync rule guarantees is no earlier than the posting time.
-  flush_requested_ = true;
+void Vcpu::post_request(unsigned bits, hv::Ack* ack) {
+  // Called by another thread at its synced time (KVM: kvm_make_request +
+  // kick). We take it at our next sync, which the lazy-sync rule guarantees is
+  // no earlier than the posting time, or before our next VM entry.
+  requests_ |= bits;
+  if (ack) acks_.push_back(ack);
 }
 
 void Vcpu::take_requests() {
-  // The kick is an IPI that exits guest mode (external interrupt); KVM then
-  // services KVM_REQ_TLB_FLUSH before re-entering.
-  flush_requested_ = false;
-  ++remote_flushes_taken;
-  ++exits[unsigned(Exit::kExternalInterrupt)];
-  const Cycles start = thread_.now();
-  const hv::HvCosts& c = hv_.costs();
-  thread_.charge(c.vm_exit + c.tlb_flush);
-  flush_tlb_local();
-  thread_.charge(c.vm_entry);
-  cycles_hypervisor += thread_.now() - start;
+  // The kick is an IPI that exits guest mode (external interrupt); the exit
+  // drains PML and the requests are serviced before re-entering.
+  vm_exit(Exit::kExternalInterrupt, [] { return true; });
+}
+
+void Vcpu::service_requests() {
+  if (!requests_) return;
+  if (requests_ & hv::kRequestTlbFlush) {
+    ++remote_flushes_taken;
+    thread_.charge(hv_.costs().tlb_flush);
+    flush_tlb_local();
+  }
+  requests_ = 0;
+  thread_.sync();  // acknowledging touches the poster's state
+  for (hv::Ack* a : acks_) a->done(thread_.now());
+  acks_.clear();
 }
 
 void Vcpu::register_stats(Stats& s) const {
@@ -276,6 +325,8 @@ void Vcpu::register_stats(Stats& s) const {
   for (unsigned r = 0; r < unsigned(Exit::kCount); ++r) s.counter(p + ".exits." + kExitNames[r], &exits[r]);
   s.counter(p + ".cycles.guest", &cycles_guest);
   s.counter(p + ".cycles.hypervisor", &cycles_hypervisor);
+  s.counter(p + ".cycles.dirty_logging", &cycles_dirty_logging);
+  if (pml_) pml_->register_stats(s, p + ".pml");
   s.counter(p + ".host.kernel_waits", &thread_.kernel_waits);
 }
 

@@ -21,6 +21,7 @@
 #include "models/mem_hierarchy.hpp"
 #include "models/pwc.hpp"
 #include "models/tlb.hpp"
+#include "pml/engine.hpp"
 #include "sim/sim_thread.hpp"
 #include "sim/stats.hpp"
 #include "traces/source.hpp"
@@ -41,6 +42,8 @@ struct VcpuParams {
   models::TlbLevelParams l1, l2;
   models::PwcParams pwc;
   models::MemHierarchyParams mem;
+  pml::PmlParams pml;
+  bool with_pml = false;                    // hv.dirty_log.mode is pml: each vCPU gets an engine
   Cycles quantum = 1000;
   static VcpuParams from(const Cfg& cpu);   // reads cpu.access_cycles, cpu.max_exits_per_access
 };
@@ -55,7 +58,7 @@ struct VcpuLinks {
 };
 
 /// VM-exit reasons the model produces, in stats order (SDM Appendix C).
-enum class Exit : unsigned { kEptViolation, kExternalInterrupt, kCount };
+enum class Exit : unsigned { kEptViolation, kExternalInterrupt, kPmlFull, kCount };
 
 class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemory {
  public:
@@ -76,8 +79,10 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   void invvpid_all();
 
   // hv::VcpuHandle
-  void request_tlb_flush() override;
+  bool in_guest() const override { return in_guest_; }
+  void post_request(unsigned bits, hv::Ack* ack) override;
   void flush_tlb_local() override { invept_single(tctx_.ept); }
+  pml::Engine* pml_engine() override { return pml_.get(); }
 
   models::Tlb& l1() { return l1_; }
   models::Tlb& l2() { return l2_; }
@@ -90,17 +95,25 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   std::uint64_t exits[unsigned(Exit::kCount)] = {};
   std::uint64_t tlb_flushes = 0, remote_flushes_taken = 0;
   std::uint64_t cycles_guest = 0, cycles_hypervisor = 0;
+  std::uint64_t cycles_dirty_logging = 0;  // exits caused by dirty logging: wp faults, PML full, kicks
   Histogram walk_refs_hist{Histogram::Scale::kLinear, 40};
   Histogram walk_cycles_hist{Histogram::Scale::kLog2, 20};
 
  private:
   void run();
-  void translate(Addr va, AccessType type);
-  void walk_and_fill(Addr va, AccessType type);
+  Addr translate(Addr va, AccessType type);  // returns the HPA
+  Addr walk_and_fill(Addr va, AccessType type);
+  /// A VM exit: exit cost, PML drain (as KVM does at every exit), `handler`,
+  /// pending requests, entry cost. The handler returns whether dirty logging
+  /// caused the exit.
+  template <class Handler>
+  void vm_exit(Exit reason, Handler handler);
+  void service_requests();
   void account_walk(std::uint32_t refs, Cycles cycles);
   void ept_violation_exit(Addr gpa, std::uint64_t qual, AccessType type, unsigned& tries);
+  void pml_full_exit(unsigned& tries);
   void sync();
-  void take_requests();
+  void take_requests();  // in guest mode, at a sync: an external-interrupt exit
   Addr write_gpa(Addr gpa) override;  // GuestMemory: the guest kernel's stores
 
   unsigned id_;
@@ -109,6 +122,7 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   models::Tlb l1_, l2_;
   models::Pwc pwc_;
   models::MemHierarchy mem_;
+  std::unique_ptr<pml::Engine> pml_;
   ept::Walker walker_;
   hv::Hypervisor& hv_;
   GuestOs* guest_;
@@ -117,7 +131,11 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   models::TlbContext tctx_;
   std::unique_ptr<traces::Source> source_;
   sim::RunControl& control_;
-  bool flush_requested_ = false;  // written by other threads at their synced time
+  // Written by other threads at their synced time.
+  unsigned requests_ = 0;
+  std::vector<hv::Ack*> acks_;
+  bool in_guest_ = true;
+  bool check_writes_ = false;  // the dirty-log oracle is on
 };
 
 }  // namespace vmxsim::cpu

@@ -6,6 +6,7 @@
 #include "models/mem_hierarchy.hpp"
 #include "models/phys_mem.hpp"
 #include "models/pwc.hpp"
+#include "pml/engine.hpp"
 
 namespace vmxsim::ept {
 
@@ -56,6 +57,17 @@ EptWalk Walker::translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpo
   // SDM §28.3.5: A in every entry used; D in the leaf on a write. Each update
   // is a locked compare-and-exchange; a lost race re-reads and retries, as the
   // hardware's atomic update would.
+  const std::uint64_t leaf_want = kAccessed | (type == AccessType::Write ? kDirty : 0);
+  bool any = false;
+  for (unsigned i = 0; i < n; ++i)
+    any |= (vals[i] & (i + 1 == n ? leaf_want : kAccessed)) != (i + 1 == n ? leaf_want : kAccessed);
+  // SDM §28.3.6: before an access that must set an A or D flag, a full PML log
+  // (index outside the log) causes a PML-full exit instead; no flag is set.
+  if (any && pml_ && !pml_->may_set_flags()) {
+    w.ok = false;
+    w.pml_full = true;
+    return w;
+  }
   for (unsigned i = 0; i < n; ++i) {
     const bool leaf = i + 1 == n;
     std::uint64_t want = kAccessed | (leaf && type == AccessType::Write ? kDirty : 0);
@@ -63,7 +75,10 @@ EptWalk Walker::translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpo
     while ((cur & want) != want) {
       if (mem_.cmpxchg(used[i], cur, cur | want)) {
         a_set += !(cur & kAccessed);
-        d_set += (want & kDirty) && !(cur & kDirty);
+        if ((want & kDirty) && !(cur & kDirty)) {
+          ++d_set;
+          if (pml_) pml_->log(gpa);  // a leaf D 0→1 is logged
+        }
         cur |= want;
       }
     }
@@ -91,7 +106,7 @@ Walk2d Walker::translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, Ac
   // With EPT A/D on, guest paging-structure accesses are EPT writes (SDM §28.3.3.2).
   const AccessType table_access = eptp.ad_enabled() ? AccessType::Write : AccessType::Read;
   auto fail_ept = [&](const EptWalk& e, Addr gpa) {
-    w.status = WalkStatus::kEptViolation;
+    w.status = e.pml_full ? WalkStatus::kPmlFull : WalkStatus::kEptViolation;
     w.qual = e.qual;
     w.fault_gpa = gpa;
     return w;

@@ -20,6 +20,9 @@ class PhysMem;
 class MemHierarchy;
 class Pwc;
 }  // namespace vmxsim::models
+namespace vmxsim::pml {
+class Engine;
+}
 
 namespace vmxsim::ept {
 
@@ -34,6 +37,7 @@ struct EptWalk {
   std::uint32_t refs = 0;       // memory references made
   Cycles cycles = 0;            // their latency
   std::uint64_t qual = 0;       // EPT-violation exit qualification (when !ok)
+  bool pml_full = false;        // !ok because the PML log is full (exit reason 62), not a violation
 };
 
 /// Who the reference is for; decides qualification bits 7 and 8.
@@ -50,7 +54,7 @@ struct GuestPaging {
   std::uint16_t ept_ctx = 0;  // EPT context id for the EPT walk cache
 };
 
-enum class WalkStatus : std::uint8_t { kOk, kEptViolation, kGuestFault };
+enum class WalkStatus : std::uint8_t { kOk, kEptViolation, kGuestFault, kPmlFull };
 
 /// Outcome of one two-dimensional (guest × EPT) translation.
 struct Walk2d {
@@ -72,6 +76,10 @@ class Walker {
  public:
   Walker(models::PhysMem& mem, models::MemHierarchy& hier) : mem_(mem), hier_(hier) {}
 
+  /// The vCPU's PML engine (SDM §28.3.6), consulted before any EPT A/D update
+  /// and told of every leaf D 0→1. Null: no PML.
+  void set_pml(pml::Engine* e) { pml_ = e; }
+
   EptWalk translate(const Eptp& eptp, Addr gpa, AccessType type,
                     WalkPurpose purpose = WalkPurpose::kFinal, bool gla_valid = true);
 
@@ -92,6 +100,7 @@ class Walker {
  private:
   models::PhysMem& mem_;
   models::MemHierarchy& hier_;
+  pml::Engine* pml_ = nullptr;
 };
 
 /// The permission bit an access needs.

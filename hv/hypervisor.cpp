@@ -4,11 +4,18 @@
 
 #include "hv/exec_context.hpp"
 #include "models/phys_mem.hpp"
+#include "pml/engine.hpp"
 #include "sim/config.hpp"
 #include "sim/error.hpp"
 #include "sim/stats.hpp"
 
 namespace vmxsim::hv {
+
+using namespace vmxsim::ept;
+
+void Ack::done(Cycles t) {
+  if (pending && --pending == 0 && waiter) waiter->wake(t + 1);
+}
 
 HvCosts HvCosts::from(const Cfg& c) {
   HvCosts k;
@@ -23,18 +30,23 @@ HvCosts HvCosts::from(const Cfg& c) {
   return k;
 }
 
-HvParams HvParams::from(const Cfg& hv, const Cfg& ept) {
+HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check) {
   HvParams p;
   const Cfg costs = hv.section("costs");
   p.costs = HvCosts::from(costs);
   p.lock = LockCosts::from(costs);
   p.mmu = MmuParams::from(ept, hv.section("mmu"), costs);
+  p.dirty_log = DirtyLogParams::from(hv.section("dirty_log"), costs);
   p.memslots = MemslotSpec::from(hv);
+  p.oracle = check.boolean("dirty_log", p.oracle);
+  if (p.dirty_log.mode == "pml" && !p.mmu.ad)
+    hv.section("dirty_log").fail("mode", "\"pml\" needs EPT accessed/dirty flags (ept.ad: true)");
   return p;
 }
 
 Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
-    : p_(p), mem_(mem), mmu_(mem, p.mmu), mmu_lock_("mmu_lock", p.lock) {
+    : p_(p), mem_(mem), mmu_(mem, p.mmu), mmu_lock_("mmu_lock", p.lock), dirty_(p.dirty_log),
+      oracle_(p.oracle) {
   std::uint32_t id = 0;
   for (const auto& spec : p_.memslots) {
     Memslot s;
@@ -45,16 +57,29 @@ Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
     s.hpa = mem_.alloc_data(spec.size, Addr{1} << spec.backing_shift);
     slots_.add(s);
   }
+  dirty_.attach(slots_);
 }
 
-void Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa,
-                                      std::uint64_t qual, AccessType type) {
-  ++ept_violations;
-  ctx.charge(p_.costs.ept_violation);
+const Memslot* Hypervisor::lookup(ExecContext& ctx, Addr gpa) {
   ctx.sync();  // memslots are shared
   unsigned steps = 0;
   const Memslot* slot = slots_.find(gpa, steps);
   ctx.charge(p_.costs.memslot_lookup + steps * p_.costs.memslot_step);
+  return slot;
+}
+
+bool Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual,
+                                      AccessType access) {
+  ++ept_violations;
+  // The faulting access as the exit qualification reports it (KVM derives the
+  // fault's error code from it): a guest paging-structure access with EPT A/D
+  // on is a write even when the instruction only reads.
+  const AccessType type = (qual & qual::kWrite) ? AccessType::Write
+                          : (qual & qual::kFetch) ? AccessType::Exec
+                                                  : AccessType::Read;
+  (void)access;
+  ctx.charge(p_.costs.ept_violation);
+  const Memslot* slot = lookup(ctx, gpa);
   if (!slot) {
     std::ostringstream m;
     m << "vcpu" << vcpu << ": EPT violation on " << (type == AccessType::Write ? "write" : type == AccessType::Exec ? "fetch" : "read")
@@ -65,10 +90,76 @@ void Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa,
          "it to hv.memslots or keep the workload inside guest memory";
     throw Error(m.str());
   }
-  ctx.charge(p_.costs.gfn_to_pfn);
   mmu_lock_.acquire(ctx);
-  mmu_.map(ctx, *slot, gpa);
+  bool logging_fault = false;
+  const Leaf leaf = mmu_.find_leaf(gpa);
+  const bool logged = dirty_.logged(gpa);
+  if (leaf.level && type == AccessType::Write && !(leaf.value & kWrite)) {
+    logging_fault = handle_write_protected(ctx, *slot, gpa);
+  } else if (!leaf.level) {
+    ctx.charge(p_.costs.gfn_to_pfn);
+    // A dirty-logged slot is mapped with 4 KiB pages only (KVM disallows huge
+    // pages there). Under write-protection logging, a read maps the page
+    // read-only and a write maps it writable and marks it dirty; under PML
+    // the page is writable and clean, so its first write is logged.
+    if (logged && !dirty_.pml()) {
+      const bool w = type == AccessType::Write;
+      mmu_.map(ctx, *slot, gpa, 1, w, w);
+      if (w) {
+        ctx.charge(dirty_.params().mark_page);
+        dirty_.mark(gpa);
+      }
+    } else {
+      mmu_.map(ctx, *slot, gpa, logged ? 1 : 3, true, !logged);
+    }
+  }
+  // else: another vCPU resolved it first (a spurious fault).
   mmu_lock_.release(ctx);
+  return logging_fault;
+}
+
+bool Hypervisor::handle_write_protected(ExecContext& ctx, const Memslot& slot, Addr gpa) {
+  ++wp_faults;
+  const bool pml = dirty_.pml();
+  Leaf leaf = mmu_.find_leaf(gpa);
+  // A huge page write-protected for logging is split on the write fault, as
+  // KVM (tdp_mmu_split_huge_page) and Xen do; down to 4 KiB.
+  while (leaf.level > 1) {
+    mmu_.split(ctx, leaf, [pml](std::uint64_t parent) {
+      // wp: children stay write-protected; pml: children are writable and
+      // clean, so PML logs each one's first write.
+      return pml ? ((parent | kWrite) & ~kDirty) : (parent & ~kWrite);
+    });
+    leaf = mmu_.find_leaf(gpa);
+  }
+  if (pml) return true;  // the retried write sets D and is logged
+  // wp: restore W (the page is MMU-writable) and mark it dirty
+  // (fast_pf_fix_direct_spte + mark_page_dirty_in_slot, here under the lock).
+  ctx.charge(p_.mmu.spte_set);
+  mmu_.update(leaf.at, kWrite | kDirty, 0);
+  if (dirty_.logged(gpa)) {
+    ctx.charge(dirty_.params().mark_page);
+    dirty_.mark(gpa);
+  }
+  (void)slot;
+  return true;
+}
+
+void Hypervisor::drain_pml(ExecContext& ctx, pml::Engine& e) {
+  if (!e.enabled() || e.pending() == 0) return;
+  ++pml_drains;
+  // Sync first: the bitmap is shared, and nothing may yield between reading
+  // the log and marking the bitmap (another thread's drain could run then).
+  ctx.sync();
+  std::vector<Addr> gpas;
+  e.drain(gpas);
+  for (Addr gpa : gpas) dirty_.mark(gpa);
+  pml_drained += gpas.size();
+  ctx.charge(dirty_.params().pml_drain_base + gpas.size() * dirty_.params().pml_drain_entry);
+}
+
+void Hypervisor::on_vm_exit(ExecContext& ctx, VcpuHandle& v) {
+  if (pml::Engine* e = v.pml_engine()) drain_pml(ctx, *e);
 }
 
 void Hypervisor::attach_vcpu(unsigned id, VcpuHandle* v) {
@@ -76,24 +167,93 @@ void Hypervisor::attach_vcpu(unsigned id, VcpuHandle* v) {
   vcpus_[id] = v;
 }
 
+void Hypervisor::kick_all(ExecContext& ctx, int from, unsigned bits) {
+  ++kicks;
+  ctx.sync();  // the other vCPUs' request flags are shared
+  Ack ack;
+  for (std::size_t i = 0; i < vcpus_.size(); ++i) {
+    VcpuHandle* v = vcpus_[i];
+    if (!v || int(i) == from) continue;
+    ctx.charge(p_.costs.ipi_send);
+    const bool wait = v->in_guest();
+    if (wait) ++ack.pending;
+    v->post_request(bits, wait ? &ack : nullptr);
+  }
+  if (from >= 0 && std::size_t(from) < vcpus_.size() && vcpus_[from] && (bits & kRequestTlbFlush)) {
+    ctx.charge(p_.costs.tlb_flush);
+    vcpus_[from]->flush_tlb_local();
+  }
+  if (ack.pending) {
+    ack.waiter = &ctx;
+    ctx.block();  // woken by the last in-guest vCPU to take the request
+  }
+}
+
 void Hypervisor::flush_remote_tlbs(ExecContext& ctx, int from) {
   ++remote_flushes;
-  ctx.sync();  // the other vCPUs' request flags are shared
-  for (std::size_t i = 0; i < vcpus_.size(); ++i) {
-    if (!vcpus_[i]) continue;
-    if (int(i) == from) {
-      ctx.charge(p_.costs.tlb_flush);
-      vcpus_[i]->flush_tlb_local();
-    } else {
-      ctx.charge(p_.costs.ipi_send);
-      vcpus_[i]->request_tlb_flush();
-    }
+  kick_all(ctx, from, kRequestTlbFlush);
+}
+
+void Hypervisor::enable_dirty_log(ExecContext& ctx, Addr begin, Addr end) {
+  const bool pml = dirty_.pml();
+  mmu_lock_.acquire(ctx);
+  dirty_.enable(begin, end);
+  // kvm_mmu_slot_apply_flags: with PML, clear D on 4 KiB leaves and
+  // write-protect huge ones; without, write-protect every leaf.
+  mmu_.for_each_leaf(begin, end, [&](const Leaf& l) {
+    ctx.charge(dirty_.params().protect_page);
+    if (pml && l.level == 1) mmu_.update(l.at, 0, kDirty);
+    else mmu_.update(l.at, 0, kWrite);
+  });
+  for (VcpuHandle* v : vcpus_)
+    if (v && pml && v->pml_engine()) v->pml_engine()->enable(true);
+  mmu_lock_.release(ctx);
+  flush_remote_tlbs(ctx, -1);  // outside mmu_lock, as KVM does
+  oracle_.start(begin, end, ctx.now());
+}
+
+std::vector<Addr> Hypervisor::get_dirty_log(ExecContext& ctx) {
+  // kvm_arch_sync_dirty_log: every vCPU's PML buffer must reach the bitmap.
+  // In-guest vCPUs are kicked (their exit drains it); the others are outside
+  // guest mode, so their buffers are drained here.
+  if (dirty_.pml()) {
+    kick_all(ctx, -1, kRequestKick);
+    for (VcpuHandle* v : vcpus_)
+      if (v && !v->in_guest() && v->pml_engine()) drain_pml(ctx, *v->pml_engine());
   }
+  ctx.sync();
+  std::uint64_t words = 0;
+  std::vector<Addr> pages = dirty_.dirty_pages(words);
+  ctx.charge(dirty_.params().get_base + words * dirty_.params().get_word);
+  return pages;
+}
+
+void Hypervisor::clear_dirty_log(ExecContext& ctx, const std::vector<Addr>& pages) {
+  const bool pml = dirty_.pml();
+  mmu_lock_.acquire(ctx);
+  // kvm_arch_mmu_enable_log_dirty_pt_masked: clear the bits, re-protect the
+  // 4 KiB leaves (D under PML, W otherwise).
+  for (Addr gpa : pages) {
+    dirty_.clear(gpa);
+    const Leaf l = mmu_.find_leaf(gpa);
+    ctx.charge(dirty_.params().protect_page);
+    if (!l.level) continue;
+    if (pml && l.level == 1) mmu_.update(l.at, 0, kDirty);
+    else mmu_.update(l.at, 0, kWrite);
+  }
+  mmu_lock_.release(ctx);
+  flush_remote_tlbs(ctx, -1);
+  for (Addr gpa : pages) oracle_.copy(gpa, ctx.now());
 }
 
 void Hypervisor::register_stats(Stats& s) const {
   s.counter("hv.ept_violations", &ept_violations);
   s.counter("hv.remote_flushes", &remote_flushes);
+  s.counter("hv.kicks", &kicks);
+  s.counter("hv.wp_faults", &wp_faults);
+  s.counter("hv.pml.drains", &pml_drains);
+  s.counter("hv.pml.drained", &pml_drained);
+  dirty_.register_stats(s, "hv.dirty_log");
   mmu_.register_stats(s, "hv.mmu");
   mmu_lock_.register_stats(s, "hv.lock.mmu_lock");
 }

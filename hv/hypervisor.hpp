@@ -1,6 +1,7 @@
 // hv::Hypervisor — the KVM-like hypervisor model: memslots, the EPT (hv::Mmu),
-// mmu_lock, and the VM-exit handlers. Its code runs in the exiting vCPU's
-// simulated thread through hv::ExecContext and charges hv.costs for each step.
+// mmu_lock, dirty logging, and the VM-exit handlers. Its code runs in the
+// exiting vCPU's simulated thread (or in a VMM thread) through
+// hv::ExecContext and charges hv.costs for each step.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "ept/entry.hpp"
+#include "hv/dirty_log.hpp"
 #include "hv/lock.hpp"
 #include "hv/memslots.hpp"
 #include "hv/mmu.hpp"
@@ -18,21 +20,43 @@ class Stats;
 namespace models {
 class PhysMem;
 }
+namespace pml {
+class Engine;
+}
 }  // namespace vmxsim
 
 namespace vmxsim::hv {
 
 class ExecContext;
 
+/// Requests one thread posts to a vCPU (KVM: kvm_make_request + kick).
+enum Request : unsigned {
+  kRequestTlbFlush = 1,  // KVM_REQ_TLB_FLUSH
+  kRequestKick = 2,      // just exit to the hypervisor (which drains PML on every exit)
+};
+
+/// A poster waiting for every in-guest target to take its request (KVM:
+/// kvm_make_all_cpus_request waits for vCPUs that were IN_GUEST_MODE).
+struct Ack {
+  unsigned pending = 0;
+  ExecContext* waiter = nullptr;
+  void done(Cycles t);
+};
+
 /// What the hypervisor may ask of a vCPU (implemented by cpu::Vcpu).
 class VcpuHandle {
  public:
   virtual ~VcpuHandle() = default;
-  /// From another thread, at its synced time: post KVM_REQ_TLB_FLUSH and kick;
-  /// the vCPU takes it at its next sync (within a quantum).
-  virtual void request_tlb_flush() = 0;
+  /// Running guest code (not in an exit handler, not finished).
+  virtual bool in_guest() const = 0;
+  /// From another thread at its synced time: post `bits`; the vCPU takes
+  /// them at its next sync (in guest mode, through an external-interrupt
+  /// exit) or before its next VM entry, then calls ack->done() if given.
+  virtual void post_request(unsigned bits, Ack* ack) = 0;
   /// On the vCPU's own thread: INVEPT single-context for the guest's EPT.
   virtual void flush_tlb_local() = 0;
+  /// Its PML engine, or null.
+  virtual pml::Engine* pml_engine() = 0;
 };
 
 /// hv.costs (defaults: see docs/config.md for their sources).
@@ -55,9 +79,11 @@ struct HvParams {
   HvCosts costs;
   LockCosts lock;
   MmuParams mmu;
+  DirtyLogParams dirty_log;
   std::vector<MemslotSpec> memslots;
-  /// Reads hv.* and ept.*.
-  static HvParams from(const Cfg& hv, const Cfg& ept);
+  bool oracle = false;  // check.dirty_log
+  /// Reads hv.*, ept.* and check.*.
+  static HvParams from(const Cfg& hv, const Cfg& ept, const Cfg& check);
 };
 
 class Hypervisor {
@@ -69,31 +95,67 @@ class Hypervisor {
   const Memslots& memslots() const { return slots_; }
   Mmu& mmu() { return mmu_; }
   Lock& mmu_lock() { return mmu_lock_; }
+  DirtyLog& dirty_log() { return dirty_; }
+  DirtyOracle& oracle() { return oracle_; }
 
   /// EPT-violation exit handler (KVM: handle_ept_violation → kvm_mmu_page_fault
-  /// → kvm_tdp_mmu_map). Runs between VM exit and VM entry, which the vCPU
-  /// charges. Throws vmxsim::Error if no memslot covers `gpa`.
-  void handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual,
+  /// → kvm_tdp_mmu_map): maps a missing page; for a write to a page that
+  /// dirty logging write-protected, splits a huge page and/or restores W and
+  /// marks the page dirty. Runs between VM exit and VM entry, which the vCPU
+  /// charges. Returns true if the exit was caused by dirty logging. Throws
+  /// vmxsim::Error if no memslot covers `gpa`.
+  bool handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual,
                             AccessType type);
+
+  /// Done at the start of every VM exit (KVM's __vmx_handle_exit flushes the
+  /// PML buffer first): drain `v`'s PML log into the dirty bitmap.
+  void on_vm_exit(ExecContext& ctx, VcpuHandle& v);
 
   /// KVM: kvm_flush_remote_tlbs(). The calling thread (vCPU `from`, or a VMM
   /// thread with from < 0) flushes its own vCPU's TLB and kicks every other
-  /// vCPU with a flush request, paying an IPI each. It does not wait for the
-  /// targets to acknowledge (KVM does; the targets' delay is bounded by the
-  /// quantum here).
+  /// vCPU with a flush request, paying an IPI each, and waits until every
+  /// vCPU that was in guest mode has flushed.
   void flush_remote_tlbs(ExecContext& ctx, int from);
+  /// Post `bits` to every vCPU but `from` and wait for the in-guest ones.
+  void kick_all(ExecContext& ctx, int from, unsigned bits);
   void attach_vcpu(unsigned id, VcpuHandle* v);
+
+  // Dirty logging, from a VMM thread (KVM's ioctls).
+  /// KVM_MEM_LOG_DIRTY_PAGES on [begin, end) (kvm_mmu_slot_apply_flags):
+  /// wp: clear W on every leaf; pml: clear D on 4 KiB leaves and W on huge
+  /// ones; enable PML on every vCPU; flush TLBs. Returns when it took effect.
+  void enable_dirty_log(ExecContext& ctx, Addr begin, Addr end);
+  /// KVM_GET_DIRTY_LOG: kick every vCPU so their PML buffers are drained,
+  /// then copy the bitmap. Returns the dirty pages.
+  std::vector<Addr> get_dirty_log(ExecContext& ctx);
+  /// KVM_CLEAR_DIRTY_LOG for `pages`: clear their bits and re-protect them
+  /// (wp: W; pml: D), then flush TLBs. When it returns, the pages count as
+  /// copied for the oracle.
+  void clear_dirty_log(ExecContext& ctx, const std::vector<Addr>& pages);
+
+  /// The dirty-log oracle's view of a guest write (the vCPU knows the HPA).
+  bool oracle_on() const { return oracle_.on(); }
+  void note_write(unsigned vcpu, Addr hpa, Cycles t) {
+    if (const Memslot* s = slots_.find_hpa(hpa)) oracle_.write(vcpu, s->gpa + (hpa - s->hpa), t);
+  }
 
   void register_stats(Stats& s) const;
 
-  std::uint64_t ept_violations = 0, remote_flushes = 0;
+  std::uint64_t ept_violations = 0, remote_flushes = 0, kicks = 0, wp_faults = 0, pml_drains = 0,
+                pml_drained = 0;
 
  private:
+  const Memslot* lookup(ExecContext& ctx, Addr gpa);
+  bool handle_write_protected(ExecContext& ctx, const Memslot& slot, Addr gpa);
+  void drain_pml(ExecContext& ctx, pml::Engine& e);
+
   HvParams p_;
   models::PhysMem& mem_;
   Memslots slots_;
   Mmu mmu_;
   Lock mmu_lock_;
+  DirtyLog dirty_;
+  DirtyOracle oracle_;
   std::vector<VcpuHandle*> vcpus_;
 };
 

@@ -43,6 +43,12 @@ class Memslots {
   /// binary-search probes made.
   const Memslot* find(Addr gpa, unsigned& steps) const;
   const std::vector<Memslot>& all() const { return slots_; }
+  /// The slot whose host backing holds `hpa`, or nullptr (linear: for checks).
+  const Memslot* find_hpa(Addr hpa) const {
+    for (const Memslot& s : slots_)
+      if (hpa - s.hpa < s.size) return &s;
+    return nullptr;
+  }
 
  private:
   std::vector<Memslot> slots_;  // sorted by gpa, non-overlapping

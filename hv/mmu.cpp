@@ -1,5 +1,7 @@
 #include "hv/mmu.hpp"
 
+#include <algorithm>
+
 #include "hv/exec_context.hpp"
 #include "models/phys_mem.hpp"
 #include "sim/config.hpp"
@@ -19,6 +21,7 @@ MmuParams MmuParams::from(const Cfg& ept, const Cfg& mmu, const Cfg& costs) {
   p.pt_level = costs.u64("pt_level", p.pt_level);
   p.pt_alloc = costs.u64("pt_alloc", p.pt_alloc);
   p.spte_set = costs.u64("spte_set", p.spte_set);
+  p.split_entry = costs.u64("split_entry", p.split_entry);
   return p;
 }
 
@@ -40,8 +43,9 @@ unsigned Mmu::max_level(const Memslot& slot, Addr gpa) const {
   return 1;
 }
 
-MapResult Mmu::map(ExecContext& ctx, const Memslot& slot, Addr gpa) {
-  unsigned target = max_level(slot, gpa);
+MapResult Mmu::map(ExecContext& ctx, const Memslot& slot, Addr gpa, unsigned cap, bool writable,
+                    bool dirty) {
+  unsigned target = std::min(max_level(slot, gpa), cap);
   Addr table = eptp_.root();
   for (unsigned level = p_.levels;; --level) {
     ctx.charge(p_.pt_level);
@@ -56,8 +60,10 @@ MapResult Mmu::map(ExecContext& ctx, const Memslot& slot, Addr gpa) {
       // make_spte(): a fault (not a prefetch) installs the entry accessed, and
       // a writable entry dirty; Host- and MMU-writable mark it as writable by
       // the host and by the MMU (arch/x86/kvm/mmu/spte.c).
-      const std::uint64_t leaf = make_leaf(slot.hpa_of(gpa & ~(size - 1)), level, kPermMask) |
-                                 kIgnorePat | kAccessed | kDirty | kHostWritable | kMmuWritable;
+      const std::uint64_t perms = writable ? kPermMask : (kRead | kExec);
+      const std::uint64_t leaf = make_leaf(slot.hpa_of(gpa & ~(size - 1)), level, perms) | kIgnorePat |
+                                 kAccessed | (writable && dirty ? kDirty : 0) | kHostWritable |
+                                 kMmuWritable;
       ctx.charge(p_.spte_set);
       std::uint64_t expected = 0;
       mem_.cmpxchg(at, expected, leaf);  // cannot fail: we hold mmu_lock at one instant
@@ -76,7 +82,67 @@ MapResult Mmu::map(ExecContext& ctx, const Memslot& slot, Addr gpa) {
   }
 }
 
+Leaf Mmu::find_leaf(Addr gpa) const {
+  Addr table = eptp_.root();
+  for (unsigned level = p_.levels;; --level) {
+    const Addr at = table + Addr(index_at(gpa, level)) * 8;
+    const std::uint64_t e = mem_.read(at);
+    if (!present(e)) return {};
+    if (is_leaf(e, level)) return {at, e, level, gpa & ~((Addr{1} << level_shift(level)) - 1)};
+    table = entry_addr(e);
+  }
+}
+
+namespace {
+void visit(const models::PhysMem& mem, Addr table, unsigned level, Addr base, Addr begin, Addr end,
+           const std::function<void(const Leaf&)>& f) {
+  const Addr size = Addr{1} << level_shift(level);
+  for (unsigned i = 0; i < 512; ++i) {
+    const Addr gpa = base + Addr(i) * size;
+    if (gpa + size <= begin || gpa >= end) continue;
+    const Addr at = table + Addr(i) * 8;
+    const std::uint64_t e = mem.read(at);
+    if (!present(e)) continue;
+    if (is_leaf(e, level)) f(Leaf{at, e, level, gpa});
+    else visit(mem, entry_addr(e), level - 1, gpa, begin, end, f);
+  }
+}
+}  // namespace
+
+void Mmu::for_each_leaf(Addr begin, Addr end, const std::function<void(const Leaf&)>& f) const {
+  visit(mem_, eptp_.root(), p_.levels, 0, begin, end, f);
+}
+
+Addr Mmu::split(ExecContext& ctx, const Leaf& l,
+                const std::function<std::uint64_t(std::uint64_t parent)>& child_flags) {
+  ctx.charge(p_.pt_alloc);
+  const Addr t = mem_.alloc_table();
+  ++tables_allocated;
+  ++splits;
+  const unsigned child_level = l.level - 1;
+  const Addr child_size = Addr{1} << level_shift(child_level);
+  const std::uint64_t keep = kMemTypeMask | kIgnorePat | kHostWritable | kMmuWritable | kSuppressVe;
+  const std::uint64_t flags = child_flags(l.value) & (kPermMask | kAccessed | kDirty);
+  const Addr base = entry_addr(l.value, l.level);
+  for (unsigned i = 0; i < 512; ++i) {
+    const std::uint64_t child = (base + Addr(i) * child_size) | (l.value & keep) | flags |
+                                (child_level > 1 ? kPageSize : 0);
+    mem_.write(t + Addr(i) * 8, child);
+  }
+  ctx.charge(512 * p_.split_entry);
+  mem_.write(l.at, make_table(t));  // one atomic store replaces the huge leaf
+  return t;
+}
+
+std::uint64_t Mmu::update(Addr at, std::uint64_t set, std::uint64_t clear) {
+  std::uint64_t old = mem_.read(at);
+  while (!mem_.cmpxchg(at, old, (old | set) & ~clear)) {
+  }
+  return old;
+}
+
 void Mmu::register_stats(Stats& s, const std::string& prefix) const {
+  s.counter(prefix + ".splits", &splits);
   s.counter(prefix + ".maps_4k", &maps[1]);
   s.counter(prefix + ".maps_2m", &maps[2]);
   s.counter(prefix + ".maps_1g", &maps[3]);

@@ -4,6 +4,7 @@
 // (kvm_mmu_hugepage_adjust), creating page-table pages on the way down.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "ept/entry.hpp"
@@ -29,12 +30,21 @@ struct MmuParams {
   Cycles pt_level = 15;    // visiting one level of the TDP iterator
   Cycles pt_alloc = 250;   // allocating, zeroing and linking a page-table page
   Cycles spte_set = 25;    // building and atomically installing the leaf
+  Cycles split_entry = 4;  // writing one child entry when splitting a huge page
   static MmuParams from(const Cfg& ept, const Cfg& mmu, const Cfg& costs);
 };
 
 struct MapResult {
   unsigned level = 0;     // level of the leaf now covering the GPA
   bool installed = false; // false: it was already mapped (another vCPU won)
+};
+
+/// A leaf entry of the EPT, as found by Mmu::find_leaf / for_each_leaf.
+struct Leaf {
+  Addr at = 0;            // HPA of the entry
+  std::uint64_t value = 0;
+  unsigned level = 0;     // 1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB; 0 = no leaf
+  Addr gpa = 0;           // first GPA it maps
 };
 
 class Mmu {
@@ -48,13 +58,32 @@ class Mmu {
   /// the slot's bounds, and with GPA and host offsets agreeing inside the page.
   unsigned max_level(const Memslot& slot, Addr gpa) const;
 
-  /// Map `gpa` (caller holds mmu_lock and has synchronised). Charges its steps.
-  MapResult map(ExecContext& ctx, const Memslot& slot, Addr gpa);
+  /// Map `gpa` (caller holds mmu_lock and has synchronised). Charges its
+  /// steps. `max_level` caps the leaf (1 while the slot is dirty-logged: KVM
+  /// maps 4 KiB only then); `writable`/`dirty` shape the new leaf.
+  MapResult map(ExecContext& ctx, const Memslot& slot, Addr gpa, unsigned max_level = 3,
+                bool writable = true, bool dirty = true);
+
+  /// The leaf mapping `gpa`, or level 0 if none (no cost: callers charge).
+  Leaf find_leaf(Addr gpa) const;
+  /// Every present leaf overlapping [begin, end), in GPA order.
+  void for_each_leaf(Addr begin, Addr end, const std::function<void(const Leaf&)>& f) const;
+  /// Replace the huge leaf `l` by a table of 512 leaves one level down with
+  /// the same memory type and software bits; `child` maps the old value to
+  /// each child's R/W/X, A and D bits (KVM: tdp_mmu_split_huge_page). Returns
+  /// the new table's HPA. Caller holds mmu_lock.
+  Addr split(ExecContext& ctx, const Leaf& l,
+             const std::function<std::uint64_t(std::uint64_t parent)>& child_flags);
+  /// Atomically set and clear bits of a leaf: compare-and-exchange until it
+  /// sticks (another thread — the walker — may be setting A/D meanwhile).
+  /// Returns the old value.
+  std::uint64_t update(Addr at, std::uint64_t set, std::uint64_t clear);
 
   void register_stats(Stats& s, const std::string& prefix) const;
   std::uint64_t maps[4] = {0, 0, 0, 0};  // leaves installed per level (index 1..3)
   std::uint64_t tables_allocated = 0;
   std::uint64_t already_mapped = 0;
+  std::uint64_t splits = 0;
 
  private:
   models::PhysMem& mem_;

@@ -1,6 +1,6 @@
 // vmxsim command line: `run`, `config show`, --help, --version.
 // Exit status: 0 success, 1 a run or config error (one line on stderr),
-// 2 a usage error.
+// 2 a usage error, 3 a checker violation with --fail-on-violation.
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -94,7 +94,8 @@ sim::SimParams load(const po::variables_map& vm, json* effective) {
 int cmd_run(const std::vector<std::string>& args) {
   po::options_description desc = config_options();
   desc.add_options()("stats", po::value<std::string>(), "write every stat as one flat JSON object to FILE")(
-      "quiet,q", "print nothing on success");
+      "quiet,q", "print nothing on success")(
+      "fail-on-violation", "exit with status 3 if a checker (check.dirty_log) found a violation");
   po::variables_map vm = parse(args, desc);
   if (vm.count("help")) {
     std::cout << "usage: vmxsim run CONFIG [options]\n\n"
@@ -117,6 +118,20 @@ int cmd_run(const std::vector<std::string>& args) {
     if (!stats_out) throw Error(vm["stats"].as<std::string>() + ": error writing stats file");
   }
   if (!vm.count("quiet")) std::cout << simulation.summary();
+  // Checker violations: one line each (the first 20), then a count.
+  const auto& losses = simulation.losses();
+  for (std::size_t i = 0; i < losses.size() && i < 20; ++i) {
+    const auto& l = losses[i];
+    std::cerr << "vmxsim: dirty-log oracle: vcpu" << l.vcpu << " wrote GPA 0x" << std::hex << l.gpa << std::dec
+              << " at cycle " << l.write << ", but the page was "
+              << (l.copy == ~Cycles{0} ? std::string("never copied")
+                                       : "last copied at cycle " + std::to_string(l.copy))
+              << ": the write is lost\n";
+  }
+  if (!losses.empty()) {
+    std::cerr << "vmxsim: dirty-log oracle: " << losses.size() << " lost page(s) (stat check.dirty_lost)\n";
+    if (vm.count("fail-on-violation")) return 3;
+  }
   return 0;
 }
 

@@ -19,7 +19,11 @@ class RunControl {
     sc_core::sc_stop();
   }
   bool stopping() const { return stopping_; }
-  void finished(unsigned /*thread*/, Cycles t) { end_ = std::max(end_, t); }
+  void finished(unsigned /*thread*/, Cycles t) {
+    end_ = std::max(end_, t);
+    ++finished_;
+  }
+  unsigned finished_count() const { return finished_; }
   void rethrow() const {
     if (error_) std::rethrow_exception(error_);
   }
@@ -29,6 +33,7 @@ class RunControl {
   std::exception_ptr error_;
   bool stopping_ = false;
   Cycles end_ = 0;
+  unsigned finished_ = 0;
 };
 
 }  // namespace vmxsim::sim

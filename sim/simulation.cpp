@@ -54,7 +54,10 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
   p.vcpu.mem = models::MemHierarchyParams::from(root.section("mem"));
   p.guest = cpu::GuestParams::from(root.section("guest"));
   p.host = models::PhysMemParams::from(root.section("host"));
-  p.hv = hv::HvParams::from(root.section("hv"), root.section("ept"));
+  p.hv = hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"));
+  p.vcpu.pml = pml::PmlParams::from(root.section("pml"));
+  p.vcpu.with_pml = p.hv.dirty_log.mode == "pml";
+  p.vmm = hv::VmmParams::from(root.section("vmm"));
 
   const Cfg workload = root.section("workload");
   p.trace = workload.str("trace", "");
@@ -95,8 +98,14 @@ Simulation::Simulation(const SimParams& p) : p_(p) {
     vp.pwc.seed = mix_seed(p_.seed, 2 * p_.vcpus + i);
     vcpus_.push_back(std::make_unique<cpu::Vcpu>(("vcpu" + std::to_string(i)).c_str(), i, vp, links, std::move(src)));
   }
+  vmm_ = std::make_unique<hv::Vmm>(p_.vmm, *hv_);
+  if (vmm_->active())
+    vmm_thread_ = std::make_unique<VmmThread>("vmm", *vmm_, p_.quantum, control_,
+                                              [this] { return control_.finished_count() == p_.vcpus; });
   for (const auto& v : vcpus_) v->register_stats(stats_);
   hv_->register_stats(stats_);
+  vmm_->register_stats(stats_);
+  stats_.counter("check.dirty_lost", &lost_);
   if (guest_) guest_->register_stats(stats_, "guest");
   if (llc_) llc_->register_stats(stats_, "mem.llc");
   stats_.counter("sim.accesses", &accesses_);
@@ -113,6 +122,12 @@ void Simulation::run() {
   control_.rethrow();
   accesses_ = total_accesses();
   cycles_ = control_.end();
+  losses_ = hv_->oracle().losses();
+  lost_ = losses_.size();
+  for (std::size_t r = 0; r < vmm_->round_pages.size(); ++r) {
+    stats_.set_u64("vmm.round." + std::to_string(r + 1) + ".pages", vmm_->round_pages[r]);
+    stats_.set_u64("vmm.round." + std::to_string(r + 1) + ".cycles", vmm_->round_cycles[r]);
+  }
   stats_.set("sim.host_seconds", host_seconds_);
   stats_.set("sim.accesses_per_host_second", host_seconds_ > 0 ? double(accesses_) / host_seconds_ : 0.0);
   stats_.set("sim.simulated_seconds", double(cycles_) / (p_.freq_ghz * 1e9));

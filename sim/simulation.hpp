@@ -13,6 +13,7 @@
 #include "sim/config.hpp"
 #include "sim/run_control.hpp"
 #include "sim/stats.hpp"
+#include "sim/vmm_thread.hpp"
 #include "traces/source.hpp"
 
 namespace vmxsim::sim {
@@ -26,6 +27,7 @@ struct SimParams {
   double freq_ghz = 2.5;
   cpu::VcpuParams vcpu;  // with TLB, PWC, memory-hierarchy and quantum parameters
   cpu::GuestParams guest;
+  hv::VmmParams vmm;
   models::PhysMemParams host;
   hv::HvParams hv;
   std::string trace;  // empty: use the generator
@@ -53,6 +55,8 @@ class Simulation {
   /// A few human-readable lines.
   std::string summary() const;
   std::uint64_t total_accesses() const;
+  /// Dirty-log oracle violations found after the run (empty with check.dirty_log off).
+  const std::vector<hv::DirtyOracle::Loss>& losses() const { return losses_; }
 
  private:
   SimParams p_;
@@ -61,6 +65,10 @@ class Simulation {
   std::unique_ptr<hv::Hypervisor> hv_;
   std::unique_ptr<cpu::GuestOs> guest_;
   std::unique_ptr<models::CacheLevel> llc_;
+  std::unique_ptr<hv::Vmm> vmm_;
+  std::unique_ptr<VmmThread> vmm_thread_;
+  std::vector<hv::DirtyOracle::Loss> losses_;
+  std::uint64_t lost_ = 0;
   std::vector<std::unique_ptr<cpu::Vcpu>> vcpus_;
   Stats stats_;
   std::uint64_t accesses_ = 0, cycles_ = 0;

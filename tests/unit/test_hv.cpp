@@ -105,7 +105,7 @@ TEST(PhysMem, DataBackingIsAlignedAndBounded) {
 TEST(Hypervisor, EptViolationMapsAndChargesEachStep) {
   ConfigTracker t(json::parse(R"({"hv": {"memslots": [{"gpa": 0, "size": "1GiB", "backing": "2M"}]}})"), "c.json");
   Cfg root(t);
-  const auto p = hv::HvParams::from(root.section("hv"), root.section("ept"));
+  const auto p = hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"));
   models::PhysMem mem{models::PhysMemParams{}};
   hv::Hypervisor hv(p, mem);
   test::FakeContext ctx;
@@ -125,7 +125,7 @@ TEST(Hypervisor, UnresolvableGpaIsAClearError) {
   ConfigTracker t(json::parse(R"({"hv": {"memslots": [{"gpa": 0, "size": "1MiB"}]}})"), "c.json");
   Cfg root(t);
   models::PhysMem mem{models::PhysMemParams{}};
-  hv::Hypervisor hv(hv::HvParams::from(root.section("hv"), root.section("ept")), mem);
+  hv::Hypervisor hv(hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check")), mem);
   test::FakeContext ctx;
   try {
     hv.handle_ept_violation(ctx, 3, 0x100000, 0x181, AccessType::Read);

@@ -1,0 +1,57 @@
+#include "hv/vmm.hpp"
+
+#include "hv/exec_context.hpp"
+#include "hv/hypervisor.hpp"
+#include "sim/config.hpp"
+#include "sim/stats.hpp"
+
+namespace vmxsim::hv {
+
+VmmParams VmmParams::from(const Cfg& vmm) {
+  VmmParams p;
+  const Cfg d = vmm.section("dirty_log");
+  p.dirty_log = d.boolean("enabled", p.dirty_log);
+  p.start_cycles = d.u64("start_cycles", p.start_cycles);
+  p.gpa = d.bytes("gpa", p.gpa);
+  p.size = d.bytes("size", p.size);
+  p.period_cycles = d.u64("period_cycles", p.period_cycles);
+  p.rounds = d.u64("rounds", p.rounds);
+  if (p.period_cycles == 0) d.fail("period_cycles", "expected at least 1");
+  if (p.gpa % kPageSize4K || p.size % kPageSize4K) d.fail(p.gpa % kPageSize4K ? "gpa" : "size", "expected a multiple of 4 KiB");
+  return p;
+}
+
+void Vmm::collect(ExecContext& ctx) {
+  const Cycles t0 = ctx.now();
+  const std::vector<Addr> pages = hv_.get_dirty_log(ctx);
+  hv_.clear_dirty_log(ctx, pages);
+  ++rounds;
+  pages_reported += pages.size();
+  cycles_collecting += ctx.now() - t0;
+  round_pages.push_back(pages.size());
+  round_cycles.push_back(ctx.now() - t0);
+}
+
+void Vmm::run(ExecContext& ctx, const std::function<bool()>& workload_done) {
+  if (!p_.dirty_log) return;
+  ctx.charge(p_.start_cycles);
+  ctx.sync();
+  if (workload_done()) return;  // nothing ran while logging was on
+  const Addr end = p_.size ? p_.gpa + p_.size : ~Addr{0} >> 12 << 12;
+  hv_.enable_dirty_log(ctx, p_.gpa, end);
+  for (std::uint64_t r = 0;; ++r) {
+    ctx.charge(p_.period_cycles);
+    ctx.sync();
+    if (workload_done()) break;
+    if (p_.rounds == 0 || r < p_.rounds) collect(ctx);
+  }
+  collect(ctx);  // the vCPUs have stopped: the final collection
+}
+
+void Vmm::register_stats(Stats& s) const {
+  s.counter("vmm.rounds", &rounds);
+  s.counter("vmm.pages_reported", &pages_reported);
+  s.counter("vmm.cycles_collecting", &cycles_collecting);
+}
+
+}  // namespace vmxsim::hv

@@ -1,0 +1,52 @@
+// hv::Vmm — the userspace VMM's dirty-logging loop, as live migration or VRAM
+// tracking drive it (KVM_MEM_LOG_DIRTY_PAGES, then KVM_GET_DIRTY_LOG +
+// KVM_CLEAR_DIRTY_LOG every period). Plain C++: it runs in its own simulated
+// thread (sim::VmmThread) through hv::ExecContext.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "sim/types.hpp"
+
+namespace vmxsim {
+class Cfg;
+class Stats;
+}
+
+namespace vmxsim::hv {
+
+class ExecContext;
+class Hypervisor;
+
+struct VmmParams {
+  bool dirty_log = false;        // vmm.dirty_log.enabled
+  Cycles start_cycles = 0;       // vmm.dirty_log.start_cycles: when logging is enabled
+  Addr gpa = 0;                  // vmm.dirty_log.gpa / .size: the range; size 0 = all guest memory
+  std::uint64_t size = 0;
+  Cycles period_cycles = 2'500'000;  // vmm.dirty_log.period_cycles: 1 ms at 2.5 GHz
+  std::uint64_t rounds = 0;      // vmm.dirty_log.rounds: 0 = until the workload ends
+  static VmmParams from(const Cfg& vmm);
+};
+
+class Vmm {
+ public:
+  Vmm(const VmmParams& p, Hypervisor& hv) : p_(p), hv_(hv) {}
+  bool active() const { return p_.dirty_log; }
+
+  /// The scenario. `workload_done()` tells when every vCPU has finished; then
+  /// one final collection runs (the oracle's definition) and run() returns.
+  void run(ExecContext& ctx, const std::function<bool()>& workload_done);
+
+  void register_stats(Stats& s) const;
+  std::uint64_t rounds = 0, pages_reported = 0, cycles_collecting = 0;
+  std::vector<std::uint64_t> round_pages, round_cycles;  // per round, final collection last
+
+ private:
+  void collect(ExecContext& ctx);
+  VmmParams p_;
+  Hypervisor& hv_;
+};
+
+}  // namespace vmxsim::hv

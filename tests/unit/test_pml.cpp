@@ -1,0 +1,345 @@
+// Unit tests of the PML engines (pml/engine.hpp) and the `pml` config section.
+// Every variant runs the same parameterised tests: to test a new variant, add
+// a line to kVariants below.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/phys_mem.hpp"
+#include "pml/engine.hpp"
+#include "sim/config.hpp"
+#include "sim/stats.hpp"
+
+namespace vmxsim::pml {
+namespace {
+
+struct Variant {
+  const char* name;           // test-name suffix
+  const char* variant;        // pml.variant
+  std::uint32_t log_entries;  // pml.log_entries
+  std::uint32_t capacity;     // entries the log holds
+};
+
+const Variant kVariants[] = {
+    {"intel", "intel", 512, 512},
+    {"intel_ignores_log_entries", "intel", 8, 512},
+    {"sized512", "sized", 512, 512},
+    {"sized8", "sized", 8, 8},
+    {"sized1", "sized", 1, 1},
+    {"sized1000", "sized", 1000, 1000},     // two pages, the second partly used
+    {"sized65535", "sized", 65535, 65535},  // the largest: head 0xFFFE
+};
+
+constexpr std::uint16_t kFull = 0xFFFF;
+constexpr Addr kGpaBase = Addr{1} << 30;
+
+/// The i-th distinct page logged by the tests, with an offset inside it.
+Addr gpa(std::uint32_t i) { return kGpaBase + (Addr(i) << kPageShift4K) + 0x123; }
+Addr page_of(Addr a) { return a & ~(kPageSize4K - 1); }
+
+class PmlEngineTest : public testing::TestWithParam<Variant> {
+ protected:
+  PmlEngineTest() : mem_(models::PhysMemParams{}) {
+    params_.variant = GetParam().variant;
+    params_.log_entries = GetParam().log_entries;
+    engine_ = EngineRegistry::instance().create(params_.variant, "pml.variant", params_, mem_);
+  }
+
+  std::uint32_t capacity() const { return GetParam().capacity; }
+  std::uint16_t head() const { return std::uint16_t(capacity() - 1); }
+
+  /// Where entry i of the log lives. The engine is the first user of a fresh
+  /// PhysMem, whose page-table pool hands out frames from table_base upwards,
+  /// so its log frames are frames 0, 1, ...; entry i is in frame i / 512 at
+  /// offset 8 × (i % 512).
+  Addr entry_hpa(std::uint32_t i) const {
+    return models::PhysMemParams{}.table_base + (Addr(i / 512) << kPageShift4K) + 8 * (i % 512);
+  }
+
+  /// Logs `n` distinct pages as the walker would: ask, then log.
+  void log_pages(std::uint32_t n) {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      ASSERT_TRUE(engine_->may_set_flags()) << "refused before page " << i;
+      engine_->log(gpa(i));
+    }
+  }
+
+  models::PhysMem mem_;
+  PmlParams params_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_P(PmlEngineTest, AllocatesItsLogInPhysMem) {
+  EXPECT_EQ(mem_.live_tables(), (capacity() + 511) / 512);
+  for (std::uint32_t i = 0; i < capacity(); i += 97) EXPECT_EQ(mem_.read(entry_hpa(i)), 0u);
+}
+
+TEST_P(PmlEngineTest, DisabledNeverRefusesNorLogs) {
+  EXPECT_FALSE(engine_->enabled());
+  EXPECT_EQ(engine_->index(), head());  // KVM writes the head at VMCS setup
+  for (std::uint32_t i = 0; i < capacity() + 2; ++i) {
+    EXPECT_TRUE(engine_->may_set_flags());
+    engine_->log(gpa(i));
+  }
+  EXPECT_EQ(engine_->index(), head());
+  EXPECT_EQ(engine_->pending(), 0u);
+  std::vector<Addr> out;
+  EXPECT_EQ(engine_->drain(out), 0u);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(mem_.read(entry_hpa(head())), 0u);
+  Stats s;
+  engine_->register_stats(s, "pml");
+  EXPECT_EQ(s.get("pml.logged"), 0);
+  EXPECT_EQ(s.get("pml.full"), 0);
+  EXPECT_EQ(s.get("pml.drained"), 0);
+}
+
+TEST_P(PmlEngineTest, EnableStartsAtTheHead) {
+  engine_->enable(true);
+  EXPECT_TRUE(engine_->enabled());
+  EXPECT_EQ(engine_->index(), head());
+  EXPECT_EQ(engine_->pending(), 0u);
+  EXPECT_TRUE(engine_->may_set_flags());
+}
+
+TEST_P(PmlEngineTest, FullLogHoldsTheGpasAndTheNextAccessRefuses) {
+  engine_->enable(true);
+  log_pages(capacity());
+  // capacity pages logged: the index wrapped past 0 to 0xFFFF, no exit yet.
+  EXPECT_EQ(engine_->index(), kFull);
+  EXPECT_EQ(engine_->pending(), capacity());
+  // The log memory holds the 4K-aligned GPAs, the first at the head.
+  for (std::uint32_t k = 0; k < capacity(); ++k)
+    ASSERT_EQ(mem_.read(entry_hpa(head() - k)), page_of(gpa(k))) << "entry " << head() - k;
+
+  // The next access that must set an A or D flag is a PML-full exit.
+  EXPECT_FALSE(engine_->may_set_flags());
+  EXPECT_FALSE(engine_->may_set_flags());  // re-executed after entry, still full
+  EXPECT_EQ(engine_->index(), kFull);
+  Stats s;
+  engine_->register_stats(s, "vcpu0.pml");
+  EXPECT_EQ(s.get("vcpu0.pml.logged"), capacity());
+  EXPECT_EQ(s.get("vcpu0.pml.full"), 2);
+  EXPECT_EQ(s.get("vcpu0.pml.drained"), 0);
+}
+
+TEST_P(PmlEngineTest, DrainReturnsKvmOrderAndResetsTheIndex) {
+  engine_->enable(true);
+  log_pages(capacity());
+  ASSERT_FALSE(engine_->may_set_flags());
+  std::vector<Addr> out = {42};  // drain appends
+  EXPECT_EQ(engine_->drain(out), capacity());
+  ASSERT_EQ(out.size(), capacity() + 1u);
+  EXPECT_EQ(out[0], 42u);
+  for (std::uint32_t k = 0; k < capacity(); ++k)  // head first = the first logged
+    ASSERT_EQ(out[1 + k], page_of(gpa(k))) << k;
+  EXPECT_EQ(engine_->index(), head());
+  EXPECT_EQ(engine_->pending(), 0u);
+  EXPECT_TRUE(engine_->may_set_flags());  // the re-executed access proceeds
+  out.clear();
+  EXPECT_EQ(engine_->drain(out), 0u);  // empty
+  EXPECT_TRUE(out.empty());
+  Stats s;
+  engine_->register_stats(s, "pml");
+  EXPECT_EQ(s.get("pml.drained"), capacity());
+  EXPECT_EQ(s.get("pml.full"), 1);
+}
+
+TEST_P(PmlEngineTest, PartialDrainStopsAtTheTail) {
+  engine_->enable(true);
+  const std::uint32_t n = capacity() > 3 ? 3 : capacity() - 1;
+  log_pages(n);
+  EXPECT_EQ(engine_->index(), head() - n);
+  EXPECT_EQ(engine_->pending(), n);
+  std::vector<Addr> out;
+  EXPECT_EQ(engine_->drain(out), n);
+  ASSERT_EQ(out.size(), n);
+  for (std::uint32_t k = 0; k < n; ++k) EXPECT_EQ(out[k], page_of(gpa(k)));
+  EXPECT_EQ(engine_->index(), head());
+  // Logging restarts at the head, overwriting the old entry there.
+  log_pages(1);
+  EXPECT_EQ(mem_.read(entry_hpa(head())), page_of(gpa(0)));
+  out.clear();
+  EXPECT_EQ(engine_->drain(out), 1u);
+}
+
+TEST_P(PmlEngineTest, DrainReadsTheLogMemory) {
+  // The log is memory, not a shadow copy: what is at the head entry is what
+  // KVM reads.
+  engine_->enable(true);
+  log_pages(1);
+  mem_.write(entry_hpa(head()), 0xabcde000);
+  std::vector<Addr> out;
+  ASSERT_EQ(engine_->drain(out), 1u);
+  EXPECT_EQ(out[0], 0xabcde000u);
+}
+
+TEST_P(PmlEngineTest, MasksTheLowBitsOfTheGpa) {
+  engine_->enable(true);
+  ASSERT_TRUE(engine_->may_set_flags());
+  engine_->log(0x0000'00ff'1234'5fff);
+  EXPECT_EQ(mem_.read(entry_hpa(head())), 0x0000'00ff'1234'5000u);
+  std::vector<Addr> out;
+  engine_->drain(out);
+  EXPECT_EQ(out, std::vector<Addr>{0x0000'00ff'1234'5000});
+}
+
+TEST_P(PmlEngineTest, IndexZeroWrapsTo0xFFFF) {
+  engine_->enable(true);
+  log_pages(capacity() - 1);
+  EXPECT_EQ(engine_->index(), 0);
+  EXPECT_TRUE(engine_->may_set_flags());  // index 0 is still inside the log
+  engine_->log(gpa(capacity()));
+  EXPECT_EQ(engine_->index(), 0xFFFF);
+  EXPECT_EQ(mem_.read(entry_hpa(0)), page_of(gpa(capacity())));
+}
+
+TEST_P(PmlEngineTest, LogWhileFullThrows) {
+  engine_->enable(true);
+  log_pages(capacity());
+  EXPECT_THROW(engine_->log(gpa(0)), Error);
+  EXPECT_EQ(engine_->index(), kFull);  // nothing changed
+  std::vector<Addr> out;
+  EXPECT_EQ(engine_->drain(out), capacity());
+  EXPECT_EQ(out.front(), page_of(gpa(0)));
+}
+
+TEST_P(PmlEngineTest, DisableKeepsTheIndexAndEnableRestartsAtTheHead) {
+  engine_->enable(true);
+  log_pages(1);
+  engine_->enable(false);  // clearing the control leaves GUEST_PML_INDEX alone
+  EXPECT_EQ(engine_->index(), std::uint16_t(head() - 1));
+  EXPECT_EQ(engine_->pending(), 1u);
+  engine_->log(gpa(5));  // ignored while disabled
+  EXPECT_EQ(engine_->pending(), 1u);
+  engine_->enable(true);
+  EXPECT_EQ(engine_->index(), head());
+  engine_->enable(true);  // already on: no change
+  log_pages(1);
+  engine_->enable(true);
+  EXPECT_EQ(engine_->pending(), 1u);
+}
+
+TEST_P(PmlEngineTest, StatsRegisterOnce) {
+  Stats s;
+  engine_->register_stats(s, "vcpu1.pml");
+  EXPECT_TRUE(s.has("vcpu1.pml.logged"));
+  EXPECT_TRUE(s.has("vcpu1.pml.full"));
+  EXPECT_TRUE(s.has("vcpu1.pml.drained"));
+  EXPECT_THROW(engine_->register_stats(s, "vcpu1.pml"), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, PmlEngineTest, testing::ValuesIn(kVariants),
+                         [](const testing::TestParamInfo<Variant>& i) { return std::string(i.param.name); });
+
+// ---- the SDM's 512/513 boundary, spelled out for `intel` --------------------
+
+TEST(PmlIntelTest, Entry512IsLoggedAndTheExitComesOnThe513th) {
+  models::PhysMem mem{models::PhysMemParams{}};
+  auto e = EngineRegistry::instance().create("intel", "pml.variant", PmlParams{}, mem);
+  e->enable(true);
+  EXPECT_EQ(e->index(), 511);
+  for (int i = 0; i < 511; ++i) {
+    ASSERT_TRUE(e->may_set_flags());
+    e->log(gpa(i));
+  }
+  EXPECT_EQ(e->index(), 0);
+  ASSERT_TRUE(e->may_set_flags());  // the 512th: logged at entry 0
+  e->log(gpa(511));
+  EXPECT_EQ(e->index(), 0xFFFF);
+  EXPECT_EQ(mem.read(models::PhysMemParams{}.table_base), page_of(gpa(511)));
+  EXPECT_FALSE(e->may_set_flags());  // the 513th: PML-full exit
+}
+
+TEST(PmlSizedTest, RejectsAnUnrepresentableSize) {
+  models::PhysMem mem{models::PhysMemParams{}};
+  PmlParams p;
+  p.variant = "sized";
+  for (std::uint32_t n : {0u, 65536u}) {
+    p.log_entries = n;
+    EXPECT_THROW(EngineRegistry::instance().create("sized", "pml.variant", p, mem), Error) << n;
+  }
+}
+
+// ---- configuration ----------------------------------------------------------
+
+PmlParams read_pml(ConfigTracker& t) { return PmlParams::from(Cfg(t).section("pml")); }
+
+std::string read_pml_error(const char* doc) {
+  ConfigTracker t(json::parse(doc), "test.json");
+  try {
+    read_pml(t);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(PmlConfigTest, Defaults) {
+  ConfigTracker t(json::object(), "test.json");
+  const PmlParams p = read_pml(t);
+  EXPECT_EQ(p.variant, "intel");
+  EXPECT_EQ(p.log_entries, 512u);
+  EXPECT_EQ(t.effective()["pml"]["variant"], "intel");
+  EXPECT_EQ(t.effective()["pml"]["log_entries"], 512);
+  EXPECT_NO_THROW(t.check_unknown());
+}
+
+TEST(PmlConfigTest, ReadsBothKeys) {
+  ConfigTracker t(json::parse(R"({"pml": {"variant": "sized", "log_entries": 64}})"), "test.json");
+  const PmlParams p = read_pml(t);
+  EXPECT_EQ(p.variant, "sized");
+  EXPECT_EQ(p.log_entries, 64u);
+  EXPECT_NO_THROW(t.check_unknown());
+  models::PhysMem mem{models::PhysMemParams{}};
+  auto e = EngineRegistry::instance().create(p.variant, "pml.variant", p, mem);
+  e->enable(true);
+  EXPECT_EQ(e->index(), 63);
+}
+
+TEST(PmlConfigTest, UnknownVariantListsTheKnownOnes) {
+  const std::string e = read_pml_error(R"({"pml": {"variant": "amd"}})");
+  EXPECT_NE(e.find("test.json: pml.variant:"), std::string::npos) << e;
+  EXPECT_NE(e.find("intel, sized"), std::string::npos) << e;
+  EXPECT_NE(e.find("\"amd\""), std::string::npos) << e;
+}
+
+TEST(PmlConfigTest, LogEntriesMustFitTheIndex) {
+  for (const char* doc : {R"({"pml": {"log_entries": 0}})", R"({"pml": {"log_entries": 70000}})",
+                          R"({"pml": {"log_entries": 65536}})"}) {
+    const std::string e = read_pml_error(doc);
+    EXPECT_NE(e.find("test.json: pml.log_entries: must be 1..65535"), std::string::npos) << e;
+  }
+  EXPECT_NE(read_pml_error(R"({"pml": {"log_entries": -1}})").find("pml.log_entries"),
+            std::string::npos);
+  EXPECT_EQ(read_pml_error(R"({"pml": {"log_entries": 1}})"), "(no error)");
+  EXPECT_EQ(read_pml_error(R"({"pml": {"log_entries": 65535}})"), "(no error)");
+}
+
+TEST(PmlConfigTest, UnknownKeyIsReported) {
+  ConfigTracker t(json::parse(R"({"pml": {"entries": 64}})"), "test.json");
+  read_pml(t);
+  try {
+    t.check_unknown();
+    FAIL() << "expected an unknown-key error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("pml.entries"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("log_entries"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PmlConfigTest, RegistryNamesTheKeyForAnUnknownVariant) {
+  models::PhysMem mem{models::PhysMemParams{}};
+  try {
+    EngineRegistry::instance().create("amd", "pml.variant", PmlParams{}, mem);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("pml.variant: unknown variant 'amd'"), std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace vmxsim::pml
