@@ -66,6 +66,10 @@ void Vcpu::run() {
       for (std::size_t i = 0; i < n; ++i) {
         const Access& a = buf[i];
         thread_.charge(a.gap + p_.access_cycles);
+        // Sync when a quantum has passed, before the access: a request posted
+        // during a long gap (a kick, a flush) is taken before this access, as
+        // the IPI would have interrupted the guest.
+        if (thread_.yield_due()) sync();
         ++accesses;
         const Addr hpa = translate(a.addr, a.type);
         // An access that crosses a 4 KiB boundary needs the next page too.
@@ -76,7 +80,6 @@ void Vcpu::run() {
           hv_.note_write(id_, hpa, thread_.now());
           if (crosses) hv_.note_write(id_, hpa2, thread_.now());
         }
-        if (thread_.yield_due()) sync();
         if (control_.stopping()) return;
       }
     }

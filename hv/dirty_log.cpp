@@ -10,6 +10,7 @@ namespace vmxsim::hv {
 DirtyLogParams DirtyLogParams::from(const Cfg& dl, const Cfg& costs) {
   DirtyLogParams p;
   p.mode = dl.choice("mode", p.mode, {"wp", "pml"});
+  p.clear_flush = dl.boolean("clear_flush", p.clear_flush);
   p.protect_page = costs.u64("dirty_log_protect_page", p.protect_page);
   p.get_base = costs.u64("dirty_log_get", p.get_base);
   p.get_word = costs.u64("dirty_log_get_word", p.get_word);

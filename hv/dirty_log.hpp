@@ -20,6 +20,8 @@ namespace vmxsim::hv {
 
 struct DirtyLogParams {
   std::string mode = "wp";     // hv.dirty_log.mode: wp | pml
+  bool clear_flush = true;     // hv.dirty_log.clear_flush: false is fault injection
+                               // (CLEAR skips its TLB flush) to show the oracle catches losses
   // Costs (hv.costs.*), all estimates.
   Cycles protect_page = 20;    // dirty_log_protect_page: change one leaf (W or D) when enabling or clearing
   Cycles get_base = 2000;      // dirty_log_get: the GET ioctl's fixed part

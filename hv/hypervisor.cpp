@@ -242,7 +242,7 @@ void Hypervisor::clear_dirty_log(ExecContext& ctx, const std::vector<Addr>& page
     else mmu_.update(l.at, 0, kWrite);
   }
   mmu_lock_.release(ctx);
-  flush_remote_tlbs(ctx, -1);
+  if (dirty_.params().clear_flush) flush_remote_tlbs(ctx, -1);
   for (Addr gpa : pages) oracle_.copy(gpa, ctx.now());
 }
 

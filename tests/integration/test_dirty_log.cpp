@@ -1,0 +1,157 @@
+// Dirty logging end to end through the real binary: the PML 512/513 boundary
+// (and the same boundary for the `sized` variant), what is and is not
+// logged, huge-page splitting on the write fault, and the dirty-log oracle
+// clean on multi-vCPU workloads in both modes — and catching losses when the
+// model is broken on purpose.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+using nlohmann::json;
+
+namespace {
+
+const std::string kBin = VMXSIM_BIN;
+
+std::string tmp(const std::string& name) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return ::testing::TempDir() + "/vmxsim_" + info->test_suite_name() + "_" + info->name() + "_" + name;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct RunResult {
+  int rc;
+  json stats;
+  std::string err;
+};
+
+RunResult run(const std::string& config_text, const std::string& extra = "") {
+  const std::string cfg = tmp("cfg.json"), st = tmp("stats.json"), err = tmp("err.txt");
+  std::ofstream(cfg) << config_text;
+  const int status = std::system(("timeout 300 " + kBin + " run " + cfg + " --quiet --stats " + st + " " + extra +
+                                  " 2>" + err).c_str());
+  RunResult r{WEXITSTATUS(status), json::object(), slurp(err)};
+  if (r.rc == 0 || r.rc == 3) r.stats = json::parse(slurp(st));
+  return r;
+}
+
+// Guest-physical trace: read n+1 pages (mapping them, clean), write the
+// first n, then write page n (the one that overflows an n-entry log), then
+// write page 0 again (already dirty: not logged).
+std::string boundary_trace(unsigned n) {
+  const std::string path = tmp("boundary.trace");
+  std::ofstream t(path);
+  for (unsigned i = 0; i <= n; ++i) t << "0 R 0x" << std::hex << (0x100000 + i * 0x1000) << std::dec << "\n";
+  for (unsigned i = 0; i <= n; ++i) t << "0 W 0x" << std::hex << (0x100000 + i * 0x1000) << std::dec << "\n";
+  t << "0 W 0x100000\n";
+  return path;
+}
+
+std::string pml_config(const std::string& trace, const std::string& pml) {
+  return R"({"cpu": {"vcpus": 1},
+    "hv": {"dirty_log": {"mode": "pml"}, "memslots": [{"gpa": 0, "size": "64MiB"}]},
+    "pml": )" + pml + R"(,
+    "vmm": {"dirty_log": {"enabled": true, "period_cycles": 1000000000000}},
+    "check": {"dirty_log": true},
+    "workload": {"paging": "off", "trace": ")" + trace + R"("}})";
+}
+
+void expect_boundary(unsigned n, const std::string& pml) {
+  const RunResult r = run(pml_config(boundary_trace(n), pml));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json& s = r.stats;
+  // n first writes fill the log with no exit; the (n+1)-th write's D update
+  // finds the log full: one PML-full exit (reason 62), then it is logged.
+  EXPECT_EQ(s["vcpu0.exits.pml_full"], 1);
+  EXPECT_EQ(s["vcpu0.pml.full"], 1);
+  EXPECT_EQ(s["vcpu0.pml.logged"], n + 1);  // reads and the re-write of a dirty page log nothing
+  EXPECT_EQ(s["hv.pml.drained"], n + 1);
+  EXPECT_EQ(s["vmm.pages_reported"], n + 1);
+  EXPECT_EQ(s["vmm.rounds"], 1);  // the final collection only
+  EXPECT_EQ(s["check.dirty_lost"], 0);
+  // The EPT-violation exits were the n+1 first reads (mapping), nothing else.
+  EXPECT_EQ(s["vcpu0.exits.ept_violation"], n + 1);
+}
+
+}  // namespace
+
+TEST(DirtyLog, IntelPmlFullExitComesOnThe513thLoggedWrite) { expect_boundary(512, R"({"variant": "intel"})"); }
+
+TEST(DirtyLog, SizedPmlVariantHasItsBoundaryAtItsSize) {
+  expect_boundary(8, R"({"variant": "sized", "log_entries": 8})");
+  expect_boundary(1000, R"({"variant": "sized", "log_entries": 1000})");
+}
+
+namespace {
+std::string multi_config(const std::string& mode, unsigned vcpus, const std::string& extra_hv = "") {
+  return R"({"cpu": {"vcpus": )" + std::to_string(vcpus) + R"(},
+    "guest": {"page_size": "mix", "mix_2m": 0.3},
+    "hv": {"dirty_log": {"mode": ")" + mode + R"(")" + extra_hv + R"(},
+           "memslots": [{"gpa": 0, "size": "1GiB", "backing": "4K"}, {"gpa": "1GiB", "size": "1GiB", "backing": "2M"}]},
+    "vmm": {"dirty_log": {"enabled": true, "start_cycles": 200000, "period_cycles": 150000}},
+    "check": {"dirty_log": true},
+    "workload": {"generator": {"pattern": "hot_cold", "base": "900MiB", "working_set_bytes": "48MiB",
+                 "accesses_per_vcpu": 60000, "write_fraction": 0.5, "seed": 11}}})";
+}
+}  // namespace
+
+TEST(DirtyLog, OracleCleanOnMultiVcpuWorkloadsInBothModes) {
+  for (const char* mode : {"wp", "pml"}) {
+    const RunResult r = run(multi_config(mode, 4), "--fail-on-violation");
+    ASSERT_EQ(r.rc, 0) << mode << ": " << r.err;
+    const json& s = r.stats;
+    EXPECT_EQ(s["check.dirty_lost"], 0) << mode;
+    EXPECT_GT(s["vmm.rounds"].get<int>(), 10) << mode;
+    EXPECT_GT(s["vmm.pages_reported"].get<int>(), 1000) << mode;
+    EXPECT_EQ(s["hv.dirty_log.bitmap_set"], s["vmm.pages_reported"]) << mode;  // every bit set is reported once
+    if (std::string(mode) == "pml") {
+      EXPECT_GT(s["vcpu0.pml.logged"].get<int>(), 0);
+      EXPECT_EQ(s["hv.wp_faults"].get<int>(), s["hv.mmu.splits"].get<int>() ? s["hv.wp_faults"].get<int>() : 0);
+    } else {
+      EXPECT_GT(s["hv.wp_faults"].get<int>(), 1000);
+    }
+    EXPECT_GT(s["vcpu0.cycles.dirty_logging"].get<int>(), 0) << mode;
+  }
+}
+
+TEST(DirtyLog, OracleCatchesLossesWhenClearSkipsItsFlush) {
+  // Fault injection: CLEAR re-protects but does not flush TLBs, so vCPUs keep
+  // writing through stale dirty translations after the copy.
+  for (const char* mode : {"wp", "pml"}) {
+    const RunResult r = run(multi_config(mode, 4, R"(, "clear_flush": false)"), "--fail-on-violation");
+    EXPECT_EQ(r.rc, 3) << mode << ": " << r.err;
+    EXPECT_GT(r.stats["check.dirty_lost"].get<int>(), 0) << mode;
+    EXPECT_NE(r.err.find("dirty-log oracle: vcpu"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("the write is lost"), std::string::npos);
+  }
+}
+
+TEST(DirtyLog, HugePageIsWriteProtectedAndSplitOnWrite) {
+  for (const char* mode : {"wp", "pml"}) {
+    const std::string trace = tmp(std::string(mode) + ".trace");
+    // Map a 2 MiB page before logging starts (cycle 100000), write into it after.
+    std::ofstream(trace) << "0 R 0x200000\n0 W 0x201000 8 200000\n0 W 0x3ff000\n";
+    const RunResult r = run(R"({"cpu": {"vcpus": 1},
+      "hv": {"dirty_log": {"mode": ")" + std::string(mode) + R"("}, "memslots": [{"gpa": 0, "size": "64MiB", "backing": "2M"}]},
+      "vmm": {"dirty_log": {"enabled": true, "start_cycles": 100000, "period_cycles": 1000000000}},
+      "check": {"dirty_log": true},
+      "workload": {"paging": "off", "trace": ")" + trace + R"("}})");
+    ASSERT_EQ(r.rc, 0) << mode << ": " << r.err;
+    const json& s = r.stats;
+    EXPECT_EQ(s["hv.mmu.maps_2m"], 1) << mode;
+    EXPECT_EQ(s["hv.mmu.splits"], 1) << mode;      // split once, on the first write
+    EXPECT_EQ(s["hv.wp_faults"], std::string(mode) == "wp" ? 2 : 1) << mode;  // wp: each 4 KiB child faults once
+    EXPECT_EQ(s["vmm.pages_reported"], 2) << mode;  // exactly the two written 4 KiB pages
+    EXPECT_EQ(s["check.dirty_lost"], 0) << mode;
+  }
+}
