@@ -83,6 +83,7 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   void post_request(unsigned bits, hv::Ack* ack) override;
   void flush_tlb_local() override { invept_single(tctx_.ept); }
   pml::Engine* pml_engine() override { return pml_.get(); }
+  std::uint64_t accesses_retired() const override { return accesses; }
 
   models::Tlb& l1() { return l1_; }
   models::Tlb& l2() { return l2_; }

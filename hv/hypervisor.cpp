@@ -210,6 +210,9 @@ void Hypervisor::enable_dirty_log(ExecContext& ctx, Addr begin, Addr end) {
   mmu_lock_.release(ctx);
   flush_remote_tlbs(ctx, -1);  // outside mmu_lock, as KVM does
   oracle_.start(begin, end, ctx.now());
+  logging_since = ctx.now();
+  accesses_at_logging.clear();
+  for (VcpuHandle* v : vcpus_) accesses_at_logging.push_back(v ? v->accesses_retired() : 0);
 }
 
 std::vector<Addr> Hypervisor::get_dirty_log(ExecContext& ctx) {
@@ -253,6 +256,7 @@ void Hypervisor::register_stats(Stats& s) const {
   s.counter("hv.wp_faults", &wp_faults);
   s.counter("hv.pml.drains", &pml_drains);
   s.counter("hv.pml.drained", &pml_drained);
+  s.counter("hv.dirty_log.since_cycles", &logging_since);
   dirty_.register_stats(s, "hv.dirty_log");
   mmu_.register_stats(s, "hv.mmu");
   mmu_lock_.register_stats(s, "hv.lock.mmu_lock");

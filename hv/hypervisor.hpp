@@ -57,6 +57,8 @@ class VcpuHandle {
   virtual void flush_tlb_local() = 0;
   /// Its PML engine, or null.
   virtual pml::Engine* pml_engine() = 0;
+  /// Accesses retired so far (for study metrics: progress while logging).
+  virtual std::uint64_t accesses_retired() const = 0;
 };
 
 /// hv.costs (defaults: see docs/config.md for their sources).
@@ -143,6 +145,9 @@ class Hypervisor {
 
   std::uint64_t ept_violations = 0, remote_flushes = 0, kicks = 0, wp_faults = 0, pml_drains = 0,
                 pml_drained = 0;
+  // When dirty logging took effect, and each vCPU's retired accesses then.
+  std::uint64_t logging_since = 0;
+  std::vector<std::uint64_t> accesses_at_logging;
 
  private:
   const Memslot* lookup(ExecContext& ctx, Addr gpa);
