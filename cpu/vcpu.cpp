@@ -65,10 +65,15 @@ void Vcpu::run() {
     for (std::size_t n; (n = source_->next(buf.data(), buf.size())) != 0;) {
       for (std::size_t i = 0; i < n; ++i) {
         const Access& a = buf[i];
-        thread_.charge(a.gap + p_.access_cycles);
-        // Sync when a quantum has passed, before the access: a request posted
-        // during a long gap (a kick, a flush) is taken before this access, as
-        // the IPI would have interrupted the guest.
+        // The gap is guest compute: sync at every quantum boundary inside it,
+        // so a request posted meanwhile (a kick, a flush) is taken within a
+        // quantum, as the IPI would interrupt the guest; and before the access.
+        const Cycles end = thread_.now() + a.gap + p_.access_cycles;
+        while (thread_.next_yield() < end) {
+          thread_.charge(thread_.next_yield() - thread_.now());
+          sync();
+        }
+        thread_.charge(end - thread_.now());
         if (thread_.yield_due()) sync();
         ++accesses;
         const Addr hpa = translate(a.addr, a.type);

@@ -125,10 +125,14 @@ bool Hypervisor::handle_write_protected(ExecContext& ctx, const Memslot& slot, A
   // A huge page write-protected for logging is split on the write fault, as
   // KVM (tdp_mmu_split_huge_page) and Xen do; down to 4 KiB.
   while (leaf.level > 1) {
-    mmu_.split(ctx, leaf, [pml](std::uint64_t parent) {
-      // wp: children stay write-protected; pml: children are writable and
-      // clean, so PML logs each one's first write.
-      return pml ? ((parent | kWrite) & ~kDirty) : (parent & ~kWrite);
+    const unsigned child_level = leaf.level - 1;
+    mmu_.split(ctx, leaf, [pml, child_level](std::uint64_t parent) {
+      // wp: children stay write-protected. pml: 4 KiB children are writable
+      // and clean, so PML logs each one's first write; huge children (from a
+      // 1 GiB split) stay write-protected and are split again on their first
+      // write — a writable huge child would log only the first 4 KiB page
+      // written in it.
+      return pml && child_level == 1 ? ((parent | kWrite) & ~kDirty) : (parent & ~kWrite);
     });
     leaf = mmu_.find_leaf(gpa);
   }
@@ -174,9 +178,13 @@ void Hypervisor::kick_all(ExecContext& ctx, int from, unsigned bits) {
   for (std::size_t i = 0; i < vcpus_.size(); ++i) {
     VcpuHandle* v = vcpus_[i];
     if (!v || int(i) == from) continue;
-    ctx.charge(p_.costs.ipi_send);
+    // Only a vCPU in guest mode needs an IPI (KVM's kick); the others see the
+    // request before their next entry.
     const bool wait = v->in_guest();
-    if (wait) ++ack.pending;
+    if (wait) {
+      ctx.charge(p_.costs.ipi_send);
+      ++ack.pending;
+    }
     v->post_request(bits, wait ? &ack : nullptr);
   }
   if (from >= 0 && std::size_t(from) < vcpus_.size() && vcpus_[from] && (bits & kRequestTlbFlush)) {

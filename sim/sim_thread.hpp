@@ -39,6 +39,8 @@ class SimThread final : public hv::ExecContext {
     if (yield_due()) sync();
   }
   bool yield_due() const { return t_ >= next_yield_; }
+  /// The cycle at which the next quantum sync is due.
+  Cycles next_yield() const { return next_yield_; }
 
   std::uint64_t kernel_waits = 0;  // syncs that really waited in the kernel
 

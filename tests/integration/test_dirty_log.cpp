@@ -155,3 +155,24 @@ TEST(DirtyLog, HugePageIsWriteProtectedAndSplitOnWrite) {
     EXPECT_EQ(s["check.dirty_lost"], 0) << mode;
   }
 }
+
+TEST(DirtyLog, OneGigPageSplitsDownToFourKAndLosesNothing) {
+  // Regression: a 1 GiB leaf splits into 2 MiB children; under PML those must
+  // stay write-protected (and split again on write), or only the first 4 KiB
+  // page written in each would be logged.
+  for (const char* mode : {"wp", "pml"}) {
+    const std::string trace = tmp(std::string(mode) + ".trace");
+    std::ofstream(trace) << "0 R 0x0\n0 W 0x200000 8 200000\n0 W 0x400000\n0 W 0x401000\n0 W 0x3ff000\n";
+    const RunResult r = run(R"({"cpu": {"vcpus": 1},
+      "hv": {"dirty_log": {"mode": ")" + std::string(mode) + R"("}, "memslots": [{"gpa": 0, "size": "1GiB", "backing": "1G"}]},
+      "vmm": {"dirty_log": {"enabled": true, "start_cycles": 100000, "period_cycles": 1000000000}},
+      "check": {"dirty_log": true},
+      "workload": {"paging": "off", "trace": ")" + trace + R"("}})", "--fail-on-violation");
+    ASSERT_EQ(r.rc, 0) << mode << ": " << r.err;
+    const json& s = r.stats;
+    EXPECT_EQ(s["hv.mmu.maps_1g"], 1) << mode;
+    EXPECT_EQ(s["hv.mmu.splits"], 3) << mode;  // 1G -> 2M once, then the two 2 MiB regions written
+    EXPECT_EQ(s["vmm.pages_reported"], 4) << mode;
+    EXPECT_EQ(s["check.dirty_lost"], 0) << mode;
+  }
+}
