@@ -9,6 +9,7 @@ namespace vmxsim::cpu {
 
 namespace {
 const char* const kExitNames[] = {"ept_violation", "external_interrupt", "pml_full"};
+const char* const kExitSpans[] = {"exit:ept_violation", "exit:external_interrupt", "exit:pml_full"};
 std::string hex(Addr a) {
   std::ostringstream o;
   o << "0x" << std::hex << a;
@@ -41,7 +42,8 @@ Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const
       guest_(p.paging ? links.guest : nullptr),
       eptp_(links.hv.eptp()),
       source_(std::move(source)),
-      control_(links.control) {
+      control_(links.control),
+      tl_(links.trace) {
   // KVM gives each vCPU its own VPID, allocated from 1 (VPID 0 is the host's).
   tctx_.vpid = std::uint16_t(id + 1);
   tctx_.pcid = guest_ ? 1 : 0;  // one guest process; PCID 0 with paging off
@@ -96,6 +98,7 @@ void Vcpu::run() {
     control_.fail(std::current_exception());
   }
   in_guest_ = false;  // finished: no longer waited for by kicks
+  if (tl_ && thread_.now() > run_start_) tl_->span(id_, "guest run", run_start_, thread_.now());
   cycles_guest = thread_.now() - cycles_hypervisor;
   control_.finished(id_, thread_.now());
 }
@@ -153,7 +156,18 @@ Addr Vcpu::walk_and_fill(Addr va, AccessType type) {
       if (w.status == ept::WalkStatus::kGuestFault) {
         // A guest #PF is delivered in guest mode: no VM exit with EPT.
         ++guest_faults;
+        if (tl_) {
+          in_pf_ = true;
+          pf_start_ = thread_.now();
+          pf_gva_ = va;
+          pf_error_ = w.pf_error;
+        }
         guest_->handle_fault(thread_, *this, va, type, w.pf_error, id_);
+        if (tl_) {
+          in_pf_ = false;
+          tl_->span(id_, "guest #PF", pf_start_, thread_.now(),
+                    hv::TraceArgs().hex("gva", pf_gva_).hex("error", pf_error_).str());
+        }
         if (++tries > p_.max_exits_per_access)
           throw Error("vcpu" + std::to_string(id_) + ": GVA " + hex(va) + " still faults after " +
                       std::to_string(p_.max_exits_per_access) + " guest faults and VM exits (cpu.max_exits_per_access)");
@@ -199,7 +213,8 @@ void Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, AccessType type, uns
   // VM exit (reason 48), handler, VM entry; the access then retries. The SDM
   // invalidates cached mappings of the faulting GPA on the exit (§28.3.3.1);
   // none is cached here, since the walk that faulted filled nothing.
-  vm_exit(Exit::kEptViolation, [&] { return hv_.handle_ept_violation(thread_, id_, gpa, qual, type); });
+  vm_exit(Exit::kEptViolation, [&] { return hv_.handle_ept_violation(thread_, id_, gpa, qual, type); }, gpa,
+          qual);
 }
 
 void Vcpu::pml_full_exit(unsigned& tries) {
@@ -211,13 +226,19 @@ void Vcpu::pml_full_exit(unsigned& tries) {
 }
 
 template <class Handler>
-void Vcpu::vm_exit(Exit reason, Handler handler) {
+void Vcpu::vm_exit(Exit reason, Handler handler, Addr gpa, std::uint64_t qual) {
   ++exits[unsigned(reason)];
   // Whether we are in guest mode is read by other threads' kicks: change it
   // at our exact time (shared-state rule), on exit and on entry.
   thread_.sync();
   in_guest_ = false;
   const Cycles start = thread_.now();
+  const unsigned requests = requests_;  // for the timeline
+  if (tl_) {
+    if (start > run_start_) tl_->span(id_, "guest run", run_start_, start);
+    if (in_pf_)  // the guest's #PF handler is interrupted: end its segment here
+      tl_->span(id_, "guest #PF", pf_start_, start, hv::TraceArgs().hex("gva", pf_gva_).hex("error", pf_error_).str());
+  }
   const hv::HvCosts& c = hv_.costs();
   thread_.charge(c.vm_exit);
   hv_.on_vm_exit(thread_, *this);  // KVM flushes the PML buffer at every exit
@@ -228,6 +249,15 @@ void Vcpu::vm_exit(Exit reason, Handler handler) {
   in_guest_ = true;
   cycles_hypervisor += thread_.now() - start;
   if (logging) cycles_dirty_logging += thread_.now() - start;
+  if (tl_) {
+    hv::TraceArgs args;
+    if (gpa != ~Addr{0}) args.hex("gpa", gpa).hex("qual", qual);
+    if (reason == Exit::kExternalInterrupt)
+      args.flag("tlb_flush", requests & hv::kRequestTlbFlush).flag("kick", requests & hv::kRequestKick);
+    args.flag("dirty_logging", logging);
+    tl_->span(id_, kExitSpans[unsigned(reason)], start, thread_.now(), args.str());
+    run_start_ = pf_start_ = thread_.now();
+  }
 }
 
 Addr Vcpu::write_gpa(Addr gpa) {
@@ -300,8 +330,10 @@ void Vcpu::service_requests() {
   if (!requests_) return;
   if (requests_ & hv::kRequestTlbFlush) {
     ++remote_flushes_taken;
+    const Cycles t0 = thread_.now();
     thread_.charge(hv_.costs().tlb_flush);
     flush_tlb_local();
+    if (tl_) tl_->span(id_, "tlb flush", t0, thread_.now());
   }
   requests_ = 0;
   thread_.sync();  // acknowledging touches the poster's state

@@ -18,6 +18,7 @@
 #include "cpu/guest_os.hpp"
 #include "ept/walker.hpp"
 #include "hv/hypervisor.hpp"
+#include "hv/trace.hpp"
 #include "models/mem_hierarchy.hpp"
 #include "models/pwc.hpp"
 #include "models/tlb.hpp"
@@ -55,6 +56,7 @@ struct VcpuLinks {
   GuestOs* guest;                    // null with guest paging off
   models::CacheLevel* shared_llc;    // null: private LLC
   sim::RunControl& control;
+  hv::Trace* trace = nullptr;        // the timeline (--timeline), or null: off
 };
 
 /// VM-exit reasons the model produces, in stats order (SDM Appendix C).
@@ -107,8 +109,9 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   /// A VM exit: exit cost, PML drain (as KVM does at every exit), `handler`,
   /// pending requests, entry cost. The handler returns whether dirty logging
   /// caused the exit.
+  /// `gpa`/`qual` describe an EPT violation (for the timeline only).
   template <class Handler>
-  void vm_exit(Exit reason, Handler handler);
+  void vm_exit(Exit reason, Handler handler, Addr gpa = ~Addr{0}, std::uint64_t qual = 0);
   void service_requests();
   void account_walk(std::uint32_t refs, Cycles cycles);
   void ept_violation_exit(Addr gpa, std::uint64_t qual, AccessType type, unsigned& tries);
@@ -137,6 +140,14 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   std::vector<hv::Ack*> acks_;
   bool in_guest_ = true;
   bool check_writes_ = false;  // the dirty-log oracle is on
+  // The timeline (null: off). Guest-run stretches and guest #PF handlers are
+  // spans; an exit inside a #PF handler splits it around the exit.
+  hv::Trace* tl_ = nullptr;
+  Cycles run_start_ = 0;       // the last VM entry (or the start)
+  bool in_pf_ = false;
+  Cycles pf_start_ = 0;        // the current #PF span segment's start
+  Addr pf_gva_ = 0;
+  std::uint32_t pf_error_ = 0;
 };
 
 }  // namespace vmxsim::cpu

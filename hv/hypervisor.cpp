@@ -97,6 +97,8 @@ bool Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa,
   if (leaf.level && type == AccessType::Write && !(leaf.value & kWrite)) {
     logging_fault = handle_write_protected(ctx, *slot, gpa);
   } else if (!leaf.level) {
+    const Cycles t0 = ctx.now();
+    MapResult r;
     ctx.charge(p_.costs.gfn_to_pfn);
     // A dirty-logged slot is mapped with 4 KiB pages only (KVM disallows huge
     // pages there). Under write-protection logging, a read maps the page
@@ -104,14 +106,17 @@ bool Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa,
     // the page is writable and clean, so its first write is logged.
     if (logged && !dirty_.pml()) {
       const bool w = type == AccessType::Write;
-      mmu_.map(ctx, *slot, gpa, 1, w, w);
+      r = mmu_.map(ctx, *slot, gpa, 1, w, w);
       if (w) {
         ctx.charge(dirty_.params().mark_page);
         dirty_.mark(gpa);
       }
     } else {
-      mmu_.map(ctx, *slot, gpa, logged ? 1 : 3, true, !logged);
+      r = mmu_.map(ctx, *slot, gpa, logged ? 1 : 3, true, !logged);
     }
+    if (tl_)
+      tl_->span(ctx.thread_id(), "map", t0, ctx.now(),
+                TraceArgs().hex("gpa", gpa).num("level", r.level).flag("installed", r.installed).str());
   }
   // else: another vCPU resolved it first (a spurious fault).
   mmu_lock_.release(ctx);
@@ -126,6 +131,7 @@ bool Hypervisor::handle_write_protected(ExecContext& ctx, const Memslot& slot, A
   // KVM (tdp_mmu_split_huge_page) and Xen do; down to 4 KiB.
   while (leaf.level > 1) {
     const unsigned child_level = leaf.level - 1;
+    const Cycles t0 = ctx.now();
     mmu_.split(ctx, leaf, [pml, child_level](std::uint64_t parent) {
       // wp: children stay write-protected. pml: 4 KiB children are writable
       // and clean, so PML logs each one's first write; huge children (from a
@@ -134,6 +140,9 @@ bool Hypervisor::handle_write_protected(ExecContext& ctx, const Memslot& slot, A
       // written in it.
       return pml && child_level == 1 ? ((parent | kWrite) & ~kDirty) : (parent & ~kWrite);
     });
+    if (tl_)
+      tl_->span(ctx.thread_id(), "split", t0, ctx.now(),
+                TraceArgs().hex("gpa", leaf.gpa).num("level", leaf.level).str());
     leaf = mmu_.find_leaf(gpa);
   }
   if (pml) return true;  // the retried write sets D and is logged
@@ -155,11 +164,13 @@ void Hypervisor::drain_pml(ExecContext& ctx, pml::Engine& e) {
   // Sync first: the bitmap is shared, and nothing may yield between reading
   // the log and marking the bitmap (another thread's drain could run then).
   ctx.sync();
+  const Cycles t0 = ctx.now();
   std::vector<Addr> gpas;
   e.drain(gpas);
   for (Addr gpa : gpas) dirty_.mark(gpa);
   pml_drained += gpas.size();
   ctx.charge(dirty_.params().pml_drain_base + gpas.size() * dirty_.params().pml_drain_entry);
+  if (tl_) tl_->span(ctx.thread_id(), "pml drain", t0, ctx.now(), TraceArgs().num("entries", gpas.size()).str());
 }
 
 void Hypervisor::on_vm_exit(ExecContext& ctx, VcpuHandle& v) {
@@ -174,6 +185,7 @@ void Hypervisor::attach_vcpu(unsigned id, VcpuHandle* v) {
 void Hypervisor::kick_all(ExecContext& ctx, int from, unsigned bits) {
   ++kicks;
   ctx.sync();  // the other vCPUs' request flags are shared
+  const Cycles t0 = ctx.now();
   Ack ack;
   for (std::size_t i = 0; i < vcpus_.size(); ++i) {
     VcpuHandle* v = vcpus_[i];
@@ -191,10 +203,14 @@ void Hypervisor::kick_all(ExecContext& ctx, int from, unsigned bits) {
     ctx.charge(p_.costs.tlb_flush);
     vcpus_[from]->flush_tlb_local();
   }
+  const unsigned waited = ack.pending;
   if (ack.pending) {
     ack.waiter = &ctx;
     ctx.block();  // woken by the last in-guest vCPU to take the request
   }
+  if (tl_)
+    tl_->span(ctx.thread_id(), (bits & kRequestTlbFlush) ? "remote tlb flush" : "kick", t0, ctx.now(),
+              TraceArgs().num("waited_for", waited).str());
 }
 
 void Hypervisor::flush_remote_tlbs(ExecContext& ctx, int from) {
@@ -204,6 +220,7 @@ void Hypervisor::flush_remote_tlbs(ExecContext& ctx, int from) {
 
 void Hypervisor::enable_dirty_log(ExecContext& ctx, Addr begin, Addr end) {
   const bool pml = dirty_.pml();
+  const Cycles t0 = ctx.now();
   mmu_lock_.acquire(ctx);
   dirty_.enable(begin, end);
   // kvm_mmu_slot_apply_flags: with PML, clear D on 4 KiB leaves and
@@ -221,12 +238,16 @@ void Hypervisor::enable_dirty_log(ExecContext& ctx, Addr begin, Addr end) {
   logging_since = ctx.now();
   accesses_at_logging.clear();
   for (VcpuHandle* v : vcpus_) accesses_at_logging.push_back(v ? v->accesses_retired() : 0);
+  if (tl_)
+    tl_->span(ctx.thread_id(), "enable dirty log", t0, ctx.now(),
+              TraceArgs().hex("begin", begin).hex("end", end).text("mode", pml ? "pml" : "wp").str());
 }
 
 std::vector<Addr> Hypervisor::get_dirty_log(ExecContext& ctx) {
   // kvm_arch_sync_dirty_log: every vCPU's PML buffer must reach the bitmap.
   // In-guest vCPUs are kicked (their exit drains it); the others are outside
   // guest mode, so their buffers are drained here.
+  const Cycles t0 = ctx.now();
   if (dirty_.pml()) {
     kick_all(ctx, -1, kRequestKick);
     for (VcpuHandle* v : vcpus_)
@@ -236,11 +257,13 @@ std::vector<Addr> Hypervisor::get_dirty_log(ExecContext& ctx) {
   std::uint64_t words = 0;
   std::vector<Addr> pages = dirty_.dirty_pages(words);
   ctx.charge(dirty_.params().get_base + words * dirty_.params().get_word);
+  if (tl_) tl_->span(ctx.thread_id(), "GET", t0, ctx.now(), TraceArgs().num("pages", pages.size()).str());
   return pages;
 }
 
 void Hypervisor::clear_dirty_log(ExecContext& ctx, const std::vector<Addr>& pages) {
   const bool pml = dirty_.pml();
+  const Cycles t0 = ctx.now();
   mmu_lock_.acquire(ctx);
   // kvm_arch_mmu_enable_log_dirty_pt_masked: clear the bits, re-protect the
   // 4 KiB leaves (D under PML, W otherwise).
@@ -255,6 +278,7 @@ void Hypervisor::clear_dirty_log(ExecContext& ctx, const std::vector<Addr>& page
   mmu_lock_.release(ctx);
   if (dirty_.params().clear_flush) flush_remote_tlbs(ctx, -1);
   for (Addr gpa : pages) oracle_.copy(gpa, ctx.now());
+  if (tl_) tl_->span(ctx.thread_id(), "CLEAR", t0, ctx.now(), TraceArgs().num("pages", pages.size()).str());
 }
 
 void Hypervisor::register_stats(Stats& s) const {

@@ -13,6 +13,7 @@
 #include "hv/lock.hpp"
 #include "hv/memslots.hpp"
 #include "hv/mmu.hpp"
+#include "hv/trace.hpp"
 
 namespace vmxsim {
 class Cfg;
@@ -99,6 +100,12 @@ class Hypervisor {
   Lock& mmu_lock() { return mmu_lock_; }
   DirtyLog& dirty_log() { return dirty_; }
   DirtyOracle& oracle() { return oracle_; }
+  /// Record the handlers' phases, the dirty-log operations and mmu_lock
+  /// waits and holds on the timeline (null: off).
+  void set_trace(Trace* t) {
+    tl_ = t;
+    mmu_lock_.set_trace(t);
+  }
 
   /// EPT-violation exit handler (KVM: handle_ept_violation → kvm_mmu_page_fault
   /// → kvm_tdp_mmu_map): maps a missing page; for a write to a page that
@@ -162,6 +169,7 @@ class Hypervisor {
   DirtyLog dirty_;
   DirtyOracle oracle_;
   std::vector<VcpuHandle*> vcpus_;
+  Trace* tl_ = nullptr;
 };
 
 }  // namespace vmxsim::hv

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "hv/exec_context.hpp"
+#include "hv/trace.hpp"
 #include "sim/config.hpp"
 #include "sim/stats.hpp"
 
@@ -32,12 +33,14 @@ void Lock::acquire(ExecContext& ctx) {
   ctx.block();  // woken by release() as the new owner, at the handoff time
   wait_cycles += ctx.now() - asked;
   held_since_ = ctx.now();
+  if (tl_) tl_->span(ctx.thread_id(), wait_span_.c_str(), asked, ctx.now());
 }
 
 void Lock::release(ExecContext& ctx) {
   ctx.charge(costs_.release);
   ctx.sync();
   hold_cycles += ctx.now() - held_since_;
+  if (tl_) tl_->span(ctx.thread_id(), hold_span_.c_str(), held_since_, ctx.now());
   if (waiters_.empty()) {
     owner_ = nullptr;
     return;

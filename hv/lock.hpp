@@ -16,6 +16,7 @@ class Stats;
 namespace vmxsim::hv {
 
 class ExecContext;
+class Trace;
 
 struct LockCosts {
   Cycles acquire = 20;   // uncontended atomic acquire
@@ -26,7 +27,8 @@ struct LockCosts {
 
 class Lock {
  public:
-  Lock(std::string name, const LockCosts& c) : name_(std::move(name)), costs_(c) {}
+  Lock(std::string name, const LockCosts& c)
+      : name_(std::move(name)), costs_(c), wait_span_(name_ + " wait"), hold_span_(name_ + " hold") {}
 
   void acquire(ExecContext& ctx);
   void release(ExecContext& ctx);
@@ -35,6 +37,9 @@ class Lock {
   /// Registers `<prefix>.acquisitions`, `.contended`, `.wait_cycles`, `.hold_cycles`.
   void register_stats(Stats& s, const std::string& prefix) const;
   const std::string& name() const { return name_; }
+  /// Record "<name> wait" and "<name> hold" spans on the waiting/holding
+  /// thread (null: off).
+  void set_trace(Trace* t) { tl_ = t; }
 
   std::uint64_t acquisitions = 0, contended = 0, wait_cycles = 0, hold_cycles = 0;
 
@@ -48,6 +53,8 @@ class Lock {
   ExecContext* owner_ = nullptr;
   Cycles held_since_ = 0;
   std::deque<Waiter> waiters_;
+  std::string wait_span_, hold_span_;
+  Trace* tl_ = nullptr;
 };
 
 }  // namespace vmxsim::hv

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 
 #include "sim/config.hpp"
 #include "sim/simulation.hpp"
+#include "sim/timeline.hpp"
 
 namespace po = boost::program_options;
 using namespace vmxsim;
@@ -22,7 +24,7 @@ const char* kUsage =
     "usage: vmxsim <command> [options]\n"
     "\n"
     "commands:\n"
-    "  run CONFIG [--set key.path=value]... [--stats FILE] [--quiet]\n"
+    "  run CONFIG [--set key.path=value]... [--stats FILE] [--timeline FILE] [--quiet]\n"
     "                 simulate CONFIG and print a summary\n"
     "  config show CONFIG [--set key.path=value]...\n"
     "                 print the effective config, every default filled in\n"
@@ -94,6 +96,9 @@ sim::SimParams load(const po::variables_map& vm, json* effective) {
 int cmd_run(const std::vector<std::string>& args) {
   po::options_description desc = config_options();
   desc.add_options()("stats", po::value<std::string>(), "write every stat as one flat JSON object to FILE")(
+      "timeline", po::value<std::string>(),
+      "write a timeline of the run (exits, handler phases, locks, guest runs, VMM operations) to FILE as "
+      "Chrome trace-event JSON, for ui.perfetto.dev or chrome://tracing (docs/timeline.md)")(
       "quiet,q", "print nothing on success")(
       "fail-on-violation", "exit with status 3 if a checker (check.dirty_log) found a violation");
   po::variables_map vm = parse(args, desc);
@@ -111,11 +116,28 @@ int cmd_run(const std::vector<std::string>& args) {
     stats_out.open(vm["stats"].as<std::string>());
     if (!stats_out) throw Error(vm["stats"].as<std::string>() + ": cannot write stats file");
   }
-  sim::Simulation simulation(p);
+  std::ofstream timeline_out;
+  std::unique_ptr<sim::Timeline> timeline;  // null: nothing is recorded
+  if (vm.count("timeline")) {  // likewise opened before the run
+    timeline_out.open(vm["timeline"].as<std::string>(), std::ios::binary);
+    if (!timeline_out) throw Error(vm["timeline"].as<std::string>() + ": cannot write timeline file");
+    timeline = std::make_unique<sim::Timeline>(p.freq_ghz);
+  }
+  sim::Simulation simulation(p, timeline.get());
   simulation.run();
   if (vm.count("stats")) {
     stats_out << simulation.stats().to_json().dump(2) << "\n";
     if (!stats_out) throw Error(vm["stats"].as<std::string>() + ": error writing stats file");
+  }
+  if (timeline) {
+    const std::string& path = vm["timeline"].as<std::string>();
+    timeline->write(timeline_out);
+    timeline_out.close();
+    if (!timeline_out) throw Error(path + ": error writing timeline file");
+    if (timeline->dropped())
+      std::cerr << "vmxsim: warning: timeline: the cap of " << timeline->max_events() << " events was reached; "
+                << timeline->dropped() << " later events were dropped, so " << path
+                << " is incomplete (see its otherData)\n";
   }
   if (!vm.count("quiet")) std::cout << simulation.summary();
   // Checker violations: one line each (the first 20), then a count.

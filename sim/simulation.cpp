@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "sim/hash.hpp"
+#include "sim/timeline.hpp"
 
 namespace vmxsim::sim {
 
@@ -72,13 +73,14 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
   return p;
 }
 
-Simulation::Simulation(const SimParams& p) : p_(p) {
+Simulation::Simulation(const SimParams& p, Timeline* timeline) : p_(p), tl_(timeline) {
   // Check the whole trace before any simulated time passes, so a bad line
   // fails fast with its file:line.
   if (!p_.trace.empty()) traces::validate_text_trace(p_.trace, p_.vcpus);
 
   phys_ = std::make_unique<models::PhysMem>(p_.host);
   hv_ = std::make_unique<hv::Hypervisor>(p_.hv, *phys_);
+  hv_->set_trace(tl_);
   if (p_.vcpu.paging) {
     // The guest's RAM map is the memslots.
     std::vector<std::pair<Addr, Addr>> ram;
@@ -86,7 +88,7 @@ Simulation::Simulation(const SimParams& p) : p_(p) {
     guest_ = std::make_unique<cpu::GuestOs>(p_.guest, *phys_, std::move(ram));
   }
   if (p_.vcpu.mem.llc_shared) llc_ = models::MemHierarchy::make_llc(p_.vcpu.mem);
-  const cpu::VcpuLinks links{*phys_, *hv_, guest_.get(), llc_.get(), control_};
+  const cpu::VcpuLinks links{*phys_, *hv_, guest_.get(), llc_.get(), control_, tl_};
   for (unsigned i = 0; i < p_.vcpus; ++i) {
     std::unique_ptr<traces::Source> src =
         p_.trace.empty() ? traces::make_generator(p_.generator, i) : traces::open_text_trace(p_.trace, i);
@@ -97,11 +99,13 @@ Simulation::Simulation(const SimParams& p) : p_(p) {
     vp.l2.seed = mix_seed(p_.seed, 2 * i + 1);
     vp.pwc.seed = mix_seed(p_.seed, 2 * p_.vcpus + i);
     vcpus_.push_back(std::make_unique<cpu::Vcpu>(("vcpu" + std::to_string(i)).c_str(), i, vp, links, std::move(src)));
+    if (tl_) tl_->name_thread(i, "vcpu" + std::to_string(i));
   }
   vmm_ = std::make_unique<hv::Vmm>(p_.vmm, *hv_);
   if (vmm_->active())
     vmm_thread_ = std::make_unique<VmmThread>("vmm", *vmm_, p_.quantum, control_,
                                               [this] { return control_.finished_count() == p_.vcpus; });
+  if (vmm_thread_ && tl_) tl_->name_thread(kVmmThreadId, "vmm");
   for (const auto& v : vcpus_) v->register_stats(stats_);
   hv_->register_stats(stats_);
   vmm_->register_stats(stats_);
@@ -123,6 +127,14 @@ void Simulation::run() {
   accesses_ = total_accesses();
   cycles_ = control_.end();
   losses_ = hv_->oracle().losses();
+  if (tl_)  // each lost write, at its time on the writing vCPU's track
+    for (const hv::DirtyOracle::Loss& l : losses_) {
+      hv::TraceArgs a;
+      a.hex("gpa", l.gpa).num("write_cycle", l.write);
+      if (l.copy == ~Cycles{0}) a.text("copy_cycle", "never");
+      else a.num("copy_cycle", l.copy);
+      tl_->instant(l.vcpu, "oracle: lost write", l.write, a.str());
+    }
   // Guest progress while dirty logging was on (the PML-vs-WP study's metric).
   if (!hv_->accesses_at_logging.empty()) {
     std::uint64_t n = 0;

@@ -18,6 +18,8 @@
 
 namespace vmxsim::sim {
 
+class Timeline;
+
 /// Every parameter of a run, read from the config by each component's own
 /// reader (defaults live beside each component).
 struct SimParams {
@@ -42,11 +44,14 @@ struct SimParams {
 
 class Simulation {
  public:
-  explicit Simulation(const SimParams& p);
+  /// `timeline`, if given, records the run (docs/timeline.md); it must
+  /// outlive run(). Null: nothing is recorded, at no cost.
+  explicit Simulation(const SimParams& p, Timeline* timeline = nullptr);
   ~Simulation();
 
   /// Runs to the end of every vCPU's stream. Throws vmxsim::Error on a
-  /// simulated failure (e.g. a GPA no memslot covers).
+  /// simulated failure (e.g. a GPA no memslot covers). With a timeline, adds
+  /// the dirty-log oracle's violations to it at the end.
   void run();
 
   const Stats& stats() const { return stats_; }
@@ -60,6 +65,7 @@ class Simulation {
 
  private:
   SimParams p_;
+  Timeline* tl_;
   RunControl control_;
   std::unique_ptr<models::PhysMem> phys_;
   std::unique_ptr<hv::Hypervisor> hv_;
