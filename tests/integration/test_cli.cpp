@@ -8,53 +8,21 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness.hpp"
+
 using nlohmann::json;
+using namespace vmxsim::test;
 
 namespace {
 
-const std::string kBin = VMXSIM_BIN;
-const std::string kSrc = VMXSIM_SOURCE_DIR;
-const std::string kData = kSrc + "/tests/integration/data";
-
-struct Result {
-  int rc;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Per-test names: CTest runs tests in parallel processes.
-std::string tmp(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return ::testing::TempDir() + "/vmxsim_" + info->test_suite_name() + "_" + info->name() + "_" + name;
-}
-
-// Runs `vmxsim ARGS` with a timeout (a hang fails the test rather than CI).
-Result run(const std::string& args) {
-  const std::string out = tmp("out.txt"), err = tmp("err.txt");
-  const std::string cmd = "timeout 120 " + kBin + " " + args + " >" + out + " 2>" + err;
-  const int status = std::system(cmd.c_str());
-  return {WEXITSTATUS(status), slurp(out), slurp(err)};
-}
-
 json stats_of(const std::string& args, const std::string& file = "stats.json") {
   const std::string path = tmp(file);
-  const Result r = run(args + " --quiet --stats " + path);
+  const CliResult r = run_cli(args + " --quiet --stats " + path);
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(r.out, "");  // --quiet
   return json::parse(slurp(path));
 }
 
-std::string write_file(const std::string& name, const std::string& text) {
-  const std::string path = tmp(name);
-  std::ofstream(path) << text;
-  return path;
-}
 
 }  // namespace
 
@@ -125,7 +93,7 @@ TEST(Cli, SameConfigAndSeedGiveIdenticalStats) {
 }
 
 TEST(Cli, SummaryGoesToStdout) {
-  const Result r = run("run " + kData + "/handmade.json");
+  const CliResult r = run_cli("run " + kData + "/handmade.json");
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("vmxsim: 2 vCPU(s), 8 accesses"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("vcpu1:"), std::string::npos);
@@ -133,7 +101,7 @@ TEST(Cli, SummaryGoesToStdout) {
 }
 
 TEST(Cli, SetOverridesAndConfigShowPrintsEveryDefault) {
-  const Result r = run("config show " + kData + "/handmade.json --set cpu.vcpus=3 --set hv.costs.vm_exit=900");
+  const CliResult r = run_cli("config show " + kData + "/handmade.json --set cpu.vcpus=3 --set hv.costs.vm_exit=900");
   ASSERT_EQ(r.rc, 0) << r.err;
   const json e = json::parse(r.out);
   EXPECT_EQ(e["cpu"]["vcpus"], 3);
@@ -149,24 +117,24 @@ TEST(Cli, SetOverridesAndConfigShowPrintsEveryDefault) {
 
 TEST(Cli, HelpAndVersion) {
   for (const char* args : {"--help", "run --help", "config --help", "config show --help"}) {
-    const Result r = run(args);
+    const CliResult r = run_cli(args);
     EXPECT_EQ(r.rc, 0) << args << r.err;
     EXPECT_NE(r.out.find("usage: vmxsim"), std::string::npos) << args;
   }
-  const Result v = run("--version");
+  const CliResult v = run_cli("--version");
   EXPECT_EQ(v.rc, 0);
   EXPECT_NE(v.out.find("vmxsim 0.1.0"), std::string::npos);
-  EXPECT_EQ(run("").rc, 2);
-  EXPECT_EQ(run("frobnicate").rc, 2);
-  EXPECT_EQ(run("run").rc, 2);
-  EXPECT_EQ(run("run x.json --bogus").rc, 2);
+  EXPECT_EQ(run_cli("").rc, 2);
+  EXPECT_EQ(run_cli("frobnicate").rc, 2);
+  EXPECT_EQ(run_cli("run").rc, 2);
+  EXPECT_EQ(run_cli("run x.json --bogus").rc, 2);
 }
 
 // ---- bad input: one clear line on stderr, exit 1, never a crash or hang ----
 
 namespace {
 void expect_error(const std::string& args, const std::string& message) {
-  const Result r = run(args);
+  const CliResult r = run_cli(args);
   EXPECT_EQ(r.rc, 1) << args << "\n" << r.err;
   EXPECT_NE(r.err.find(message), std::string::npos) << "expected: " << message << "\ngot: " << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

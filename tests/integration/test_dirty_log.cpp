@@ -11,39 +11,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness.hpp"
+
 using nlohmann::json;
+using namespace vmxsim::test;
 
 namespace {
-
-const std::string kBin = VMXSIM_BIN;
-
-std::string tmp(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return ::testing::TempDir() + "/vmxsim_" + info->test_suite_name() + "_" + info->name() + "_" + name;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-struct RunResult {
-  int rc;
-  json stats;
-  std::string err;
-};
-
-RunResult run(const std::string& config_text, const std::string& extra = "") {
-  const std::string cfg = tmp("cfg.json"), st = tmp("stats.json"), err = tmp("err.txt");
-  std::ofstream(cfg) << config_text;
-  const int status = std::system(("timeout 300 " + kBin + " run " + cfg + " --quiet --stats " + st + " " + extra +
-                                  " 2>" + err).c_str());
-  RunResult r{WEXITSTATUS(status), json::object(), slurp(err)};
-  if (r.rc == 0 || r.rc == 3) r.stats = json::parse(slurp(st));
-  return r;
-}
 
 // Guest-physical trace: read n+1 pages (mapping them, clean), write the
 // first n, then write page n (the one that overflows an n-entry log), then
@@ -67,7 +40,7 @@ std::string pml_config(const std::string& trace, const std::string& pml) {
 }
 
 void expect_boundary(unsigned n, const std::string& pml) {
-  const RunResult r = run(pml_config(boundary_trace(n), pml));
+  const RunResult r = run_config(pml_config(boundary_trace(n), pml));
   ASSERT_EQ(r.rc, 0) << r.err;
   const json& s = r.stats;
   // n first writes fill the log with no exit; the (n+1)-th write's D update
@@ -92,22 +65,10 @@ TEST(DirtyLog, SizedPmlVariantHasItsBoundaryAtItsSize) {
   expect_boundary(1000, R"({"variant": "sized", "log_entries": 1000})");
 }
 
-namespace {
-std::string multi_config(const std::string& mode, unsigned vcpus, const std::string& extra_hv = "") {
-  return R"({"cpu": {"vcpus": )" + std::to_string(vcpus) + R"(},
-    "guest": {"page_size": "mix", "mix_2m": 0.3},
-    "hv": {"dirty_log": {"mode": ")" + mode + R"(")" + extra_hv + R"(},
-           "memslots": [{"gpa": 0, "size": "1GiB", "backing": "4K"}, {"gpa": "1GiB", "size": "1GiB", "backing": "2M"}]},
-    "vmm": {"dirty_log": {"enabled": true, "start_cycles": 200000, "period_cycles": 150000}},
-    "check": {"dirty_log": true},
-    "workload": {"generator": {"pattern": "hot_cold", "base": "900MiB", "working_set_bytes": "48MiB",
-                 "accesses_per_vcpu": 60000, "write_fraction": 0.5, "seed": 11}}})";
-}
-}  // namespace
 
 TEST(DirtyLog, OracleCleanOnMultiVcpuWorkloadsInBothModes) {
   for (const char* mode : {"wp", "pml"}) {
-    const RunResult r = run(multi_config(mode, 4), "--fail-on-violation");
+    const RunResult r = run_config(dirty_log_config(mode, 4, 60000), "--fail-on-violation");
     ASSERT_EQ(r.rc, 0) << mode << ": " << r.err;
     const json& s = r.stats;
     EXPECT_EQ(s["check.dirty_lost"], 0) << mode;
@@ -128,7 +89,7 @@ TEST(DirtyLog, OracleCatchesLossesWhenClearSkipsItsFlush) {
   // Fault injection: CLEAR re-protects but does not flush TLBs, so vCPUs keep
   // writing through stale dirty translations after the copy.
   for (const char* mode : {"wp", "pml"}) {
-    const RunResult r = run(multi_config(mode, 4, R"(, "clear_flush": false)"), "--fail-on-violation");
+    const RunResult r = run_config(dirty_log_config(mode, 4, 60000, R"(, "clear_flush": false)"), "--fail-on-violation");
     EXPECT_EQ(r.rc, 3) << mode << ": " << r.err;
     EXPECT_GT(r.stats["check.dirty_lost"].get<int>(), 0) << mode;
     EXPECT_NE(r.err.find("dirty-log oracle: vcpu"), std::string::npos) << r.err;
@@ -141,7 +102,7 @@ TEST(DirtyLog, HugePageIsWriteProtectedAndSplitOnWrite) {
     const std::string trace = tmp(std::string(mode) + ".trace");
     // Map a 2 MiB page before logging starts (cycle 100000), write into it after.
     std::ofstream(trace) << "0 R 0x200000\n0 W 0x201000 8 200000\n0 W 0x3ff000\n";
-    const RunResult r = run(R"({"cpu": {"vcpus": 1},
+    const RunResult r = run_config(R"({"cpu": {"vcpus": 1},
       "hv": {"dirty_log": {"mode": ")" + std::string(mode) + R"("}, "memslots": [{"gpa": 0, "size": "64MiB", "backing": "2M"}]},
       "vmm": {"dirty_log": {"enabled": true, "start_cycles": 100000, "period_cycles": 1000000000}},
       "check": {"dirty_log": true},
@@ -163,7 +124,7 @@ TEST(DirtyLog, OneGigPageSplitsDownToFourKAndLosesNothing) {
   for (const char* mode : {"wp", "pml"}) {
     const std::string trace = tmp(std::string(mode) + ".trace");
     std::ofstream(trace) << "0 R 0x0\n0 W 0x200000 8 200000\n0 W 0x400000\n0 W 0x401000\n0 W 0x3ff000\n";
-    const RunResult r = run(R"({"cpu": {"vcpus": 1},
+    const RunResult r = run_config(R"({"cpu": {"vcpus": 1},
       "hv": {"dirty_log": {"mode": ")" + std::string(mode) + R"("}, "memslots": [{"gpa": 0, "size": "1GiB", "backing": "1G"}]},
       "vmm": {"dirty_log": {"enabled": true, "start_cycles": 100000, "period_cycles": 1000000000}},
       "check": {"dirty_log": true},

@@ -8,17 +8,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness.hpp"
+
 using nlohmann::json;
+using namespace vmxsim::test;
 
 namespace {
-
-const std::string kBin = VMXSIM_BIN;
-const std::string kData = std::string(VMXSIM_SOURCE_DIR) + "/tests/integration/data";
-
-std::string tmp(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return ::testing::TempDir() + "/vmxsim_" + info->test_suite_name() + "_" + info->name() + "_" + name;
-}
 
 json run_stats(const std::string& args, const std::string& name) {
   const std::string path = tmp(name), err = tmp(name + ".err");

@@ -17,55 +17,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness.hpp"
+
 using nlohmann::json;
+using namespace vmxsim::test;
 
 namespace {
-
-const std::string kBin = VMXSIM_BIN;
-
-std::string tmp(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return ::testing::TempDir() + "/vmxsim_" + info->test_suite_name() + "_" + info->name() + "_" + name;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-struct RunResult {
-  int rc;
-  json stats;
-  std::string err;
-};
-
-// Runs CONFIG with --stats and `extra` options; `prefix` goes before the
-// binary (e.g. "cd DIR &&").
-RunResult run(const std::string& config_text, const std::string& extra = "", const std::string& prefix = "") {
-  const std::string cfg = tmp("cfg.json"), st = tmp("stats.json"), err = tmp("err.txt");
-  std::ofstream(cfg) << config_text;
-  std::remove(st.c_str());
-  const int status = std::system((prefix + "timeout 300 " + kBin + " run " + cfg + " --quiet --stats " + st + " " +
-                                  extra + " 2>" + err).c_str());
-  RunResult r{WEXITSTATUS(status), json::object(), slurp(err)};
-  if (r.rc == 0 || r.rc == 3) r.stats = json::parse(slurp(st));
-  return r;
-}
-
-// The multi-vCPU dirty-logging workload of test_dirty_log.cpp, shrunk.
-std::string multi_config(const std::string& mode, unsigned vcpus, const std::string& extra_hv = "",
-                         const std::string& extra_top = "") {
-  return R"({"cpu": {"vcpus": )" + std::to_string(vcpus) + R"(},
-    "guest": {"page_size": "mix", "mix_2m": 0.3},
-    "hv": {"dirty_log": {"mode": ")" + mode + R"(")" + extra_hv + R"(},
-           "memslots": [{"gpa": 0, "size": "1GiB", "backing": "4K"}, {"gpa": "1GiB", "size": "1GiB", "backing": "2M"}]},
-    "vmm": {"dirty_log": {"enabled": true, "start_cycles": 200000, "period_cycles": 150000}},
-    "check": {"dirty_log": true},)" + extra_top + R"(
-    "workload": {"generator": {"pattern": "hot_cold", "base": "900MiB", "working_set_bytes": "48MiB",
-                 "accesses_per_vcpu": 8000, "write_fraction": 0.5, "seed": 11}}})";
-}
 
 const char* const kReasons[] = {"ept_violation", "external_interrupt", "pml_full"};
 
@@ -130,7 +87,7 @@ json without_host_stats(json s) {
 
 TEST(Timeline, DirtyLoggingRunGivesSortedTracksThatAgreeWithTheStats) {
   const std::string tl = tmp("timeline.json");
-  const RunResult r = run(multi_config("wp", 4), "--timeline " + tl);
+  const RunResult r = run_config(dirty_log_config("wp", 4, 8000), "--timeline " + tl);
   ASSERT_EQ(r.rc, 0) << r.err;
   const json ev = check_format(tl);
 
@@ -181,7 +138,7 @@ TEST(Timeline, DirtyLoggingRunGivesSortedTracksThatAgreeWithTheStats) {
 TEST(Timeline, PmlFullExitsMatchTheirStat) {
   const std::string tl = tmp("timeline.json");
   const RunResult r =
-      run(multi_config("pml", 2, "", R"( "pml": {"variant": "sized", "log_entries": 16},)"), "--timeline " + tl);
+      run_config(dirty_log_config("pml", 2, 8000, "", R"( "pml": {"variant": "sized", "log_entries": 16},)"), "--timeline " + tl);
   ASSERT_EQ(r.rc, 0) << r.err;
   const json ev = check_format(tl);
   std::size_t full = 0;
@@ -201,7 +158,7 @@ TEST(Timeline, PmlFullExitsMatchTheirStat) {
 TEST(Timeline, OracleLostWritesAreInstantsOnTheWritersTrack) {
   // Fault injection (CLEAR skips its flush): the oracle finds lost writes.
   const std::string tl = tmp("timeline.json");
-  const RunResult r = run(multi_config("wp", 4, R"(, "clear_flush": false)"), "--timeline " + tl);
+  const RunResult r = run_config(dirty_log_config("wp", 4, 8000, R"(, "clear_flush": false)"), "--timeline " + tl);
   ASSERT_EQ(r.rc, 0) << r.err;
   const json ev = check_format(tl);
   std::size_t lost = 0;
@@ -220,9 +177,9 @@ TEST(Timeline, OracleLostWritesAreInstantsOnTheWritersTrack) {
 
 TEST(Timeline, TwoRunsGiveByteIdenticalFiles) {
   const std::string a = tmp("a.json"), b = tmp("b.json");
-  const std::string cfg = multi_config("pml", 4);
-  ASSERT_EQ(run(cfg, "--timeline " + a).rc, 0);
-  ASSERT_EQ(run(cfg, "--timeline " + b).rc, 0);
+  const std::string cfg = dirty_log_config("pml", 4, 8000);
+  ASSERT_EQ(run_config(cfg, "--timeline " + a).rc, 0);
+  ASSERT_EQ(run_config(cfg, "--timeline " + b).rc, 0);
   const std::string ta = slurp(a), tb = slurp(b);
   EXPECT_GT(ta.size(), 1000u);
   EXPECT_TRUE(ta == tb) << "timelines differ: " << a << " " << b;
@@ -230,7 +187,7 @@ TEST(Timeline, TwoRunsGiveByteIdenticalFiles) {
 
 TEST(Timeline, BadPathFailsBeforeTheRun) {
   const std::string bad = tmp("no_such_dir") + "/t.json";
-  const RunResult r = run(multi_config("wp", 1), "--timeline " + bad);
+  const RunResult r = run_config(dirty_log_config("wp", 1, 8000), "--timeline " + bad);
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.err.find(bad + ": cannot write timeline file"), std::string::npos) << r.err;
 }
@@ -240,19 +197,19 @@ TEST(Timeline, OffWritesNothingAndLeavesTheStatsUnchanged) {
   const std::string dir = tmp("cwd");
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const std::string cfg = multi_config("pml", 2);
-  const RunResult off = run(cfg, "", "cd " + dir + " && ");
+  const std::string cfg = dirty_log_config("pml", 2, 8000);
+  const RunResult off = run_config(cfg, "", "cd " + dir + " && ");
   ASSERT_EQ(off.rc, 0) << off.err;
   EXPECT_TRUE(fs::is_empty(dir)) << "a run without --timeline wrote into its working directory";
   const std::string tl = tmp("timeline.json");
-  const RunResult on = run(cfg, "--timeline " + tl);
+  const RunResult on = run_config(cfg, "--timeline " + tl);
   ASSERT_EQ(on.rc, 0) << on.err;
   EXPECT_EQ(without_host_stats(off.stats), without_host_stats(on.stats));
 }
 
 TEST(Timeline, NoVmmTrackWithoutTheVmm) {
   const std::string tl = tmp("timeline.json");
-  const RunResult r = run(R"({"cpu": {"vcpus": 2},
+  const RunResult r = run_config(R"({"cpu": {"vcpus": 2},
     "workload": {"generator": {"accesses_per_vcpu": 2000, "working_set_bytes": "4MiB", "seed": 3}}})",
                           "--timeline " + tl);
   ASSERT_EQ(r.rc, 0) << r.err;
