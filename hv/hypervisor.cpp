@@ -35,6 +35,7 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check) {
   const Cfg costs = hv.section("costs");
   p.costs = HvCosts::from(costs);
   p.lock = LockCosts::from(costs);
+  p.mmu_lock = hv.choice("mmu_lock", "rw", {"rw", "spin"}) == "rw" ? LockKind::kRw : LockKind::kSpin;
   p.mmu = MmuParams::from(ept, hv.section("mmu"), costs);
   p.dirty_log = DirtyLogParams::from(hv.section("dirty_log"), costs);
   p.memslots = MemslotSpec::from(hv);
@@ -45,7 +46,7 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check) {
 }
 
 Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
-    : p_(p), mem_(mem), mmu_(mem, p.mmu), mmu_lock_("mmu_lock", p.lock), dirty_(p.dirty_log),
+    : p_(p), mem_(mem), mmu_(mem, p.mmu), mmu_lock_("mmu_lock", p.lock, p.mmu_lock), dirty_(p.dirty_log),
       oracle_(p.oracle) {
   std::uint32_t id = 0;
   for (const auto& spec : p_.memslots) {
@@ -90,7 +91,9 @@ bool Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa,
          "it to hv.memslots or keep the workload inside guest memory";
     throw Error(m.str());
   }
-  mmu_lock_.acquire(ctx);
+  // KVM's TDP MMU resolves faults holding mmu_lock for read: entries change
+  // by compare-and-exchange, and each change here happens at one instant.
+  mmu_lock_.acquire(ctx, LockMode::kRead);
   bool logging_fault = false;
   const Leaf leaf = mmu_.find_leaf(gpa);
   const bool logged = dirty_.logged(gpa);
@@ -221,7 +224,7 @@ void Hypervisor::flush_remote_tlbs(ExecContext& ctx, int from) {
 void Hypervisor::enable_dirty_log(ExecContext& ctx, Addr begin, Addr end) {
   const bool pml = dirty_.pml();
   const Cycles t0 = ctx.now();
-  mmu_lock_.acquire(ctx);
+  mmu_lock_.acquire(ctx, LockMode::kWrite);  // write-protecting: exclusive
   dirty_.enable(begin, end);
   // kvm_mmu_slot_apply_flags: with PML, clear D on 4 KiB leaves and
   // write-protect huge ones; without, write-protect every leaf.
@@ -264,7 +267,7 @@ std::vector<Addr> Hypervisor::get_dirty_log(ExecContext& ctx) {
 void Hypervisor::clear_dirty_log(ExecContext& ctx, const std::vector<Addr>& pages) {
   const bool pml = dirty_.pml();
   const Cycles t0 = ctx.now();
-  mmu_lock_.acquire(ctx);
+  mmu_lock_.acquire(ctx, LockMode::kWrite);
   // kvm_arch_mmu_enable_log_dirty_pt_masked: clear the bits, re-protect the
   // 4 KiB leaves (D under PML, W otherwise).
   for (Addr gpa : pages) {

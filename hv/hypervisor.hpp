@@ -81,6 +81,7 @@ struct HvCosts {
 struct HvParams {
   HvCosts costs;
   LockCosts lock;
+  LockKind mmu_lock = LockKind::kRw;  // hv.mmu_lock: rw (KVM's TDP MMU) | spin
   MmuParams mmu;
   DirtyLogParams dirty_log;
   std::vector<MemslotSpec> memslots;

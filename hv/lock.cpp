@@ -5,6 +5,7 @@
 #include "hv/exec_context.hpp"
 #include "hv/trace.hpp"
 #include "sim/config.hpp"
+#include "sim/error.hpp"
 #include "sim/stats.hpp"
 
 namespace vmxsim::hv {
@@ -18,41 +19,60 @@ LockCosts LockCosts::from(const Cfg& costs) {
   return c;
 }
 
-void Lock::acquire(ExecContext& ctx) {
+bool Lock::held_by(const ExecContext& ctx) const {
+  for (const Holder& h : holders_)
+    if (h.ctx == &ctx) return true;
+  return false;
+}
+
+void Lock::grant(ExecContext* ctx, LockMode m, Cycles at) {
+  holders_.push_back({ctx, at, m});
+  writer_ = m == LockMode::kWrite;
+}
+
+void Lock::acquire(ExecContext& ctx, LockMode mode) {
+  if (kind_ == LockKind::kSpin) mode = LockMode::kWrite;
   ctx.sync();  // the lock word is shared
   const Cycles asked = ctx.now();
   ctx.charge(costs_.acquire);
   ++acquisitions;
-  if (!owner_) {
-    owner_ = &ctx;
-    held_since_ = ctx.now();
+  read_acquisitions += mode == LockMode::kRead;
+  if (waiters_.empty() && can_grant(mode)) {
+    grant(&ctx, mode, ctx.now());
     return;
   }
   ++contended;
-  waiters_.push_back({&ctx, asked});
-  ctx.block();  // woken by release() as the new owner, at the handoff time
+  waiters_.push_back({&ctx, asked, mode});
+  ctx.block();  // woken by release() as a holder, at the handoff time
   wait_cycles += ctx.now() - asked;
-  held_since_ = ctx.now();
   if (tl_) tl_->span(ctx.thread_id(), wait_span_.c_str(), asked, ctx.now());
 }
 
 void Lock::release(ExecContext& ctx) {
   ctx.charge(costs_.release);
   ctx.sync();
-  hold_cycles += ctx.now() - held_since_;
-  if (tl_) tl_->span(ctx.thread_id(), hold_span_.c_str(), held_since_, ctx.now());
-  if (waiters_.empty()) {
-    owner_ = nullptr;
-    return;
+  auto it = holders_.begin();
+  while (it != holders_.end() && it->ctx != &ctx) ++it;
+  if (it == holders_.end()) throw Error("internal error: " + name_ + " released by a thread that does not hold it");
+  hold_cycles += ctx.now() - it->since;
+  if (tl_) tl_->span(ctx.thread_id(), hold_span_.c_str(), it->since, ctx.now());
+  if (it->mode == LockMode::kWrite) writer_ = false;
+  holders_.erase(it);
+  // Hand over to the head of the queue: a writer once the lock is free, or
+  // every reader up to the next writer.
+  const Cycles at = ctx.now() + costs_.handoff;
+  while (!waiters_.empty() && can_grant(waiters_.front().mode)) {
+    const Waiter w = waiters_.front();
+    waiters_.pop_front();
+    grant(w.ctx, w.mode, at);
+    w.ctx->wake(at);
+    if (w.mode == LockMode::kWrite) break;
   }
-  Waiter next = waiters_.front();
-  waiters_.pop_front();
-  owner_ = next.ctx;
-  next.ctx->wake(ctx.now() + costs_.handoff);
 }
 
 void Lock::register_stats(Stats& s, const std::string& prefix) const {
   s.counter(prefix + ".acquisitions", &acquisitions);
+  s.counter(prefix + ".read_acquisitions", &read_acquisitions);
   s.counter(prefix + ".contended", &contended);
   s.counter(prefix + ".wait_cycles", &wait_cycles);
   s.counter(prefix + ".hold_cycles", &hold_cycles);

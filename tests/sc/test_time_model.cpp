@@ -140,3 +140,36 @@ TEST(TimeModel, LockHandsOverFifoAtReleasePlusHandoff) {
   EXPECT_EQ(lock->wait_cycles, (1175u - 150) + (1290u - 200));
   EXPECT_EQ(lock->hold_cycles, (1115u - 110) + (1230u - 1175) + (1345u - 1290));
 }
+
+TEST(TimeModel, ReaderWriterLockSharesReadersAndQueuesFairly) {
+  hv::LockCosts c;
+  c.acquire = 10;
+  c.release = 5;
+  c.handoff = 60;
+  static hv::Lock* lock;
+  lock = new hv::Lock("mmu_lock", c, hv::LockKind::kRw);
+  static SimThread r0(0, 1000), r1(1, 1000), w2(2, 1000), r3(3, 1000);
+  static std::vector<Event> log;
+  auto body = [](SimThread& t, Cycles start, Cycles hold, hv::LockMode m) {
+    return [&t, start, hold, m] {
+      t.charge(start);
+      lock->acquire(t, m);
+      log.push_back({t.now(), t.thread_id(), "got"});
+      t.charge(hold);
+      lock->release(t);
+    };
+  };
+  // r0 and r1 read together; w2 waits for both; r3 arrives after w2 is
+  // queued, so it waits behind the writer (no writer starvation).
+  run_threads({body(r0, 100, 1000, hv::LockMode::kRead), body(r1, 150, 500, hv::LockMode::kRead),
+               body(w2, 200, 300, hv::LockMode::kWrite), body(r3, 250, 100, hv::LockMode::kRead)});
+  // r0 holds 110..1115, r1 160..665 (shared); w2 gets it at 1115+60 = 1175,
+  // releases at 1175+300+5 = 1480; r3 gets it at 1540.
+  const std::vector<Event> want = {{110, 0, "got"}, {160, 1, "got"}, {1175, 2, "got"}, {1540, 3, "got"}};
+  EXPECT_EQ(log, want);
+  EXPECT_EQ(lock->acquisitions, 4u);
+  EXPECT_EQ(lock->read_acquisitions, 3u);
+  EXPECT_EQ(lock->contended, 2u);
+  EXPECT_EQ(lock->wait_cycles, (1175u - 200) + (1540u - 250));
+  EXPECT_EQ(lock->hold_cycles, (1115u - 110) + (665u - 160) + (1480u - 1175) + (1645u - 1540));
+}
