@@ -213,7 +213,7 @@ void Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, AccessType type, uns
   // VM exit (reason 48), handler, VM entry; the access then retries. The SDM
   // invalidates cached mappings of the faulting GPA on the exit (§28.3.3.1);
   // none is cached here, since the walk that faulted filled nothing.
-  vm_exit(Exit::kEptViolation, [&] { return hv_.handle_ept_violation(thread_, id_, gpa, qual, type); }, gpa,
+  vm_exit(Exit::kEptViolation, [&] { return hv_.handle_ept_violation(thread_, id_, gpa, qual); }, gpa,
           qual);
 }
 

@@ -69,8 +69,7 @@ const Memslot* Hypervisor::lookup(ExecContext& ctx, Addr gpa) {
   return slot;
 }
 
-bool Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual,
-                                      AccessType access) {
+bool Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual) {
   ++ept_violations;
   // The faulting access as the exit qualification reports it (KVM derives the
   // fault's error code from it): a guest paging-structure access with EPT A/D
@@ -78,7 +77,6 @@ bool Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa,
   const AccessType type = (qual & qual::kWrite) ? AccessType::Write
                           : (qual & qual::kFetch) ? AccessType::Exec
                                                   : AccessType::Read;
-  (void)access;
   ctx.charge(p_.costs.ept_violation);
   const Memslot* slot = lookup(ctx, gpa);
   if (!slot) {
@@ -98,7 +96,7 @@ bool Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa,
   const Leaf leaf = mmu_.find_leaf(gpa);
   const bool logged = dirty_.logged(gpa);
   if (leaf.level && type == AccessType::Write && !(leaf.value & kWrite)) {
-    logging_fault = handle_write_protected(ctx, *slot, gpa);
+    logging_fault = handle_write_protected(ctx, gpa);
   } else if (!leaf.level) {
     const Cycles t0 = ctx.now();
     MapResult r;
@@ -126,7 +124,7 @@ bool Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa,
   return logging_fault;
 }
 
-bool Hypervisor::handle_write_protected(ExecContext& ctx, const Memslot& slot, Addr gpa) {
+bool Hypervisor::handle_write_protected(ExecContext& ctx, Addr gpa) {
   ++wp_faults;
   const bool pml = dirty_.pml();
   Leaf leaf = mmu_.find_leaf(gpa);
@@ -157,7 +155,6 @@ bool Hypervisor::handle_write_protected(ExecContext& ctx, const Memslot& slot, A
     ctx.charge(dirty_.params().mark_page);
     dirty_.mark(gpa);
   }
-  (void)slot;
   return true;
 }
 

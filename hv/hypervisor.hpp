@@ -109,13 +109,13 @@ class Hypervisor {
   }
 
   /// EPT-violation exit handler (KVM: handle_ept_violation → kvm_mmu_page_fault
-  /// → kvm_tdp_mmu_map): maps a missing page; for a write to a page that
-  /// dirty logging write-protected, splits a huge page and/or restores W and
-  /// marks the page dirty. Runs between VM exit and VM entry, which the vCPU
+  /// → kvm_tdp_mmu_map). The faulting access is decoded from the exit
+  /// qualification, as KVM derives its error code from it. Maps a missing
+  /// page; for a write to a page that dirty logging write-protected, splits a
+  /// huge page and/or restores W and marks the page dirty. Runs between VM exit and VM entry, which the vCPU
   /// charges. Returns true if the exit was caused by dirty logging. Throws
   /// vmxsim::Error if no memslot covers `gpa`.
-  bool handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual,
-                            AccessType type);
+  bool handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual);
 
   /// Done at the start of every VM exit (KVM's __vmx_handle_exit flushes the
   /// PML buffer first): drain `v`'s PML log into the dirty bitmap.
@@ -159,7 +159,7 @@ class Hypervisor {
 
  private:
   const Memslot* lookup(ExecContext& ctx, Addr gpa);
-  bool handle_write_protected(ExecContext& ctx, const Memslot& slot, Addr gpa);
+  bool handle_write_protected(ExecContext& ctx, Addr gpa);
   void drain_pml(ExecContext& ctx, pml::Engine& e);
 
   HvParams p_;

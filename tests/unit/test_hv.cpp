@@ -109,7 +109,7 @@ TEST(Hypervisor, EptViolationMapsAndChargesEachStep) {
   models::PhysMem mem{models::PhysMemParams{}};
   hv::Hypervisor hv(p, mem);
   test::FakeContext ctx;
-  hv.handle_ept_violation(ctx, 0, 0x12345000, 0x182, AccessType::Write);
+  hv.handle_ept_violation(ctx, 0, 0x12345000, 0x182);
   EXPECT_EQ(hv.ept_violations, 1u);
   EXPECT_EQ(hv.mmu().maps[2], 1u);
   EXPECT_EQ(hv.mmu_lock().acquisitions, 1u);
@@ -128,7 +128,7 @@ TEST(Hypervisor, UnresolvableGpaIsAClearError) {
   hv::Hypervisor hv(hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check")), mem);
   test::FakeContext ctx;
   try {
-    hv.handle_ept_violation(ctx, 3, 0x100000, 0x181, AccessType::Read);
+    hv.handle_ept_violation(ctx, 3, 0x100000, 0x181);
     FAIL() << "expected an error";
   } catch (const Error& e) {
     const std::string m = e.what();
