@@ -27,6 +27,8 @@ HvCosts HvCosts::from(const Cfg& c) {
   k.gfn_to_pfn = c.u64("gfn_to_pfn", k.gfn_to_pfn);
   k.ipi_send = c.u64("ipi_send", k.ipi_send);
   k.tlb_flush = c.u64("tlb_flush", k.tlb_flush);
+  k.fast_pf_walk = c.u64("fast_pf_walk", k.fast_pf_walk);
+  k.fast_pf_cmpxchg = c.u64("fast_pf_cmpxchg", k.fast_pf_cmpxchg);
   return k;
 }
 
@@ -36,6 +38,7 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check) {
   p.costs = HvCosts::from(costs);
   p.lock = LockCosts::from(costs);
   p.mmu_lock = hv.choice("mmu_lock", "rw", {"rw", "spin"}) == "rw" ? LockKind::kRw : LockKind::kSpin;
+  p.fault_path = hv.choice("fault_path", p.fault_path, FaultPathRegistry::instance().names());
   p.mmu = MmuParams::from(ept, hv.section("mmu"), costs);
   p.dirty_log = DirtyLogParams::from(hv.section("dirty_log"), costs);
   p.memslots = MemslotSpec::from(hv);
@@ -59,6 +62,7 @@ Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
     slots_.add(s);
   }
   dirty_.attach(slots_);
+  fault_path_ = FaultPathRegistry::instance().create(p_.fault_path, "hv.fault_path");
 }
 
 const Memslot* Hypervisor::lookup(ExecContext& ctx, Addr gpa) {
@@ -89,6 +93,12 @@ bool Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa,
          "it to hv.memslots or keep the workload inside guest memory";
     throw Error(m.str());
   }
+  return fault_path_->handle(ctx, *this, vcpu, *slot, gpa, type);
+}
+
+bool Hypervisor::slow_path(ExecContext& ctx, unsigned /*vcpu*/, const Memslot& slot, Addr gpa,
+                           AccessType type) {
+  ++slow_faults_;
   // KVM's TDP MMU resolves faults holding mmu_lock for read: entries change
   // by compare-and-exchange, and each change here happens at one instant.
   mmu_lock_.acquire(ctx, LockMode::kRead);
@@ -107,13 +117,13 @@ bool Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa,
     // the page is writable and clean, so its first write is logged.
     if (logged && !dirty_.pml()) {
       const bool w = type == AccessType::Write;
-      r = mmu_.map(ctx, *slot, gpa, 1, w, w);
+      r = mmu_.map(ctx, slot, gpa, 1, w, w);
       if (w) {
         ctx.charge(dirty_.params().mark_page);
         dirty_.mark(gpa);
       }
     } else {
-      r = mmu_.map(ctx, *slot, gpa, logged ? 1 : 3, true, !logged);
+      r = mmu_.map(ctx, slot, gpa, logged ? 1 : 3, true, !logged);
     }
     if (tl_)
       tl_->span(ctx.thread_id(), "map", t0, ctx.now(),
@@ -151,11 +161,19 @@ bool Hypervisor::handle_write_protected(ExecContext& ctx, Addr gpa) {
   // (fast_pf_fix_direct_spte + mark_page_dirty_in_slot, here under the lock).
   ctx.charge(p_.mmu.spte_set);
   mmu_.update(leaf.at, kWrite | kDirty, 0);
-  if (dirty_.logged(gpa)) {
-    ctx.charge(dirty_.params().mark_page);
-    dirty_.mark(gpa);
-  }
+  mark_dirty(ctx, gpa);
   return true;
+}
+
+void Hypervisor::mark_dirty(ExecContext& ctx, Addr gpa) {
+  if (!dirty_.logged(gpa)) return;
+  ctx.sync();  // the bitmap is shared
+  ctx.charge(dirty_.params().mark_page);
+  dirty_.mark(gpa);
+}
+
+void Hypervisor::trace_instant(ExecContext& ctx, const char* name, Addr gpa) {
+  if (tl_) tl_->instant(ctx.thread_id(), name, ctx.now(), TraceArgs().hex("gpa", gpa).str());
 }
 
 void Hypervisor::drain_pml(ExecContext& ctx, pml::Engine& e) {
@@ -286,6 +304,11 @@ void Hypervisor::register_stats(Stats& s) const {
   s.counter("hv.remote_flushes", &remote_flushes);
   s.counter("hv.kicks", &kicks);
   s.counter("hv.wp_faults", &wp_faults);
+  s.counter("hv.fault.slow", &slow_faults_);
+  s.counter("hv.fault.fast_fixed", &fast_.fixed);
+  s.counter("hv.fault.fast_spurious", &fast_.spurious);
+  s.counter("hv.fault.fast_retries", &fast_.retries);
+  s.counter("hv.fault.fast_to_slow", &fast_.to_slow);
   s.counter("hv.pml.drains", &pml_drains);
   s.counter("hv.pml.drained", &pml_drained);
   s.counter("hv.dirty_log.since_cycles", &logging_since);

@@ -10,6 +10,7 @@
 
 #include "ept/entry.hpp"
 #include "hv/dirty_log.hpp"
+#include "hv/fault_path.hpp"
 #include "hv/lock.hpp"
 #include "hv/memslots.hpp"
 #include "hv/mmu.hpp"
@@ -75,6 +76,8 @@ struct HvCosts {
   Cycles gfn_to_pfn = 400;        // host page lookup (get_user_pages fast path)
   Cycles ipi_send = 1000;         // sending one IPI (a kick): ICR write and its exit fast path
   Cycles tlb_flush = 200;         // INVEPT single-context on one vCPU
+  Cycles fast_pf_walk = 60;       // fast path: lockless walk to the leaf (KVM's fast_page_fault)
+  Cycles fast_pf_cmpxchg = 25;    // fast path: the compare-and-exchange setting W
   static HvCosts from(const Cfg& costs);
 };
 
@@ -82,12 +85,18 @@ struct HvParams {
   HvCosts costs;
   LockCosts lock;
   LockKind mmu_lock = LockKind::kRw;  // hv.mmu_lock: rw (KVM's TDP MMU) | spin
+  std::string fault_path = "slow";    // hv.fault_path: slow | fast (hv/fault_path.hpp)
   MmuParams mmu;
   DirtyLogParams dirty_log;
   std::vector<MemslotSpec> memslots;
   bool oracle = false;  // check.dirty_log
   /// Reads hv.*, ept.* and check.*.
   static HvParams from(const Cfg& hv, const Cfg& ept, const Cfg& check);
+};
+
+/// The fast path's counters (hv.fault.*).
+struct FastPathStats {
+  std::uint64_t fixed = 0, spurious = 0, retries = 0, to_slow = 0;
 };
 
 class Hypervisor {
@@ -116,6 +125,14 @@ class Hypervisor {
   /// charges. Returns true if the exit was caused by dirty logging. Throws
   /// vmxsim::Error if no memslot covers `gpa`.
   bool handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual);
+  /// The slow path: under mmu_lock (for read with the rw kind), map a missing
+  /// page or fix a write-protected one. Returns true if dirty logging caused it.
+  bool slow_path(ExecContext& ctx, unsigned vcpu, const Memslot& slot, Addr gpa, AccessType type);
+  /// mark_page_dirty_in_slot(), if `gpa` is being logged.
+  void mark_dirty(ExecContext& ctx, Addr gpa);
+  void trace_instant(ExecContext& ctx, const char* name, Addr gpa);
+  models::PhysMem& phys() { return mem_; }
+  FastPathStats& fast_stats() { return fast_; }
 
   /// Done at the start of every VM exit (KVM's __vmx_handle_exit flushes the
   /// PML buffer first): drain `v`'s PML log into the dirty bitmap.
@@ -170,6 +187,9 @@ class Hypervisor {
   DirtyLog dirty_;
   DirtyOracle oracle_;
   std::vector<VcpuHandle*> vcpus_;
+  std::unique_ptr<FaultPath> fault_path_;
+  FastPathStats fast_;
+  std::uint64_t slow_faults_ = 0;
   Trace* tl_ = nullptr;
 };
 
