@@ -3,21 +3,13 @@
 
 #include <fstream>
 
+#include "error_of.hpp"
 #include "sim/config.hpp"
 #include "sim/simulation.hpp"
 
 using namespace vmxsim;
+using vmxsim::test::error_of;
 
-namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-}  // namespace
 
 TEST(Config, DefaultsAreRecordedInTheEffectiveConfig) {
   ConfigTracker t(json::object(), "c.json");

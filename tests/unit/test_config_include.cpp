@@ -9,22 +9,16 @@
 #include <fstream>
 #include <functional>
 
+#include "error_of.hpp"
 #include "sim/config.hpp"
 #include "sim/simulation.hpp"
 
 using namespace vmxsim;
+using vmxsim::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 // A fresh folder for the current test: <TempDir>/ConfigInclude_<test>_<pid>/.
 std::string test_dir() {
