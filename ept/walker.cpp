@@ -57,20 +57,23 @@ EptWalk Walker::translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpo
   // SDM §28.3.5: A in every entry used; D in the leaf on a write. Each update
   // is a locked compare-and-exchange; a lost race re-reads and retries, as the
   // hardware's atomic update would.
-  const std::uint64_t leaf_want = kAccessed | (type == AccessType::Write ? kDirty : 0);
-  bool any = false;
-  for (unsigned i = 0; i < n; ++i)
-    any |= (vals[i] & (i + 1 == n ? leaf_want : kAccessed)) != (i + 1 == n ? leaf_want : kAccessed);
+  const auto want_of = [&](unsigned i) {
+    return kAccessed | (i + 1 == n && type == AccessType::Write ? kDirty : 0);
+  };
   // SDM §28.3.6: before an access that must set an A or D flag, a full PML log
   // (index outside the log) causes a PML-full exit instead; no flag is set.
-  if (any && pml_ && !pml_->may_set_flags()) {
-    w.ok = false;
-    w.pml_full = true;
-    return w;
+  if (pml_) {
+    bool any = false;
+    for (unsigned i = 0; i < n; ++i) any |= (vals[i] & want_of(i)) != want_of(i);
+    if (any && !pml_->may_set_flags()) {
+      w.ok = false;
+      w.pml_full = true;
+      return w;
+    }
   }
   for (unsigned i = 0; i < n; ++i) {
     const bool leaf = i + 1 == n;
-    std::uint64_t want = kAccessed | (leaf && type == AccessType::Write ? kDirty : 0);
+    const std::uint64_t want = want_of(i);
     std::uint64_t cur = vals[i];  // nothing ran since the read: the walk is one instant
     while ((cur & want) != want) {
       if (mem_.cmpxchg(used[i], cur, cur | want)) {
@@ -97,6 +100,12 @@ std::uint8_t rights_of(std::uint64_t e) {
 std::uint8_t combine(std::uint8_t acc, std::uint8_t e) {
   // W and U need every level; XD on any level forbids execution.
   return std::uint8_t((acc & e & (kRightWrite | kRightUser)) | ((acc | e) & kRightNoExec));
+}
+// Guest #PF error code (SDM Vol. 3A §4.7): bit 0 protection violation (else
+// not present), bit 1 write, bit 2 user-mode access, bit 4 instruction fetch.
+std::uint32_t pf_error(bool protection, AccessType type) {
+  return (protection ? 1u : 0u) | (type == AccessType::Write ? 2u : 0u) | 4u |
+         (type == AccessType::Exec ? 16u : 0u);
 }
 }  // namespace
 
@@ -130,6 +139,7 @@ Walk2d Walker::translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, Ac
   Addr used[5];  // HPAs of guest entries read
   std::uint64_t vals[5];
   unsigned used_levels[5];
+  std::uint8_t rights_to[5];  // rights combined down to and including each entry
   unsigned n = 0;
   std::uint64_t e = 0;
   for (;; --level) {
@@ -152,17 +162,18 @@ Walk2d Walker::translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, Ac
     used_levels[n++] = level;
     if (!guest::present(e)) {
       w.status = WalkStatus::kGuestFault;
-      w.pf_error = (type == AccessType::Write ? 2u : 0u) | 4u | (type == AccessType::Exec ? 16u : 0u);
+      w.pf_error = pf_error(false, type);
       return w;
     }
     rights = combine(rights, rights_of(e));
+    rights_to[n - 1] = rights;
     if (guest::is_leaf(e, level)) break;
     table = guest::entry_addr(e, level);
   }
   if ((type == AccessType::Write && !(rights & kRightWrite)) ||
       (type == AccessType::Exec && (rights & kRightNoExec))) {
     w.status = WalkStatus::kGuestFault;
-    w.pf_error = 1u | (type == AccessType::Write ? 2u : 0u) | 4u | (type == AccessType::Exec ? 16u : 0u);
+    w.pf_error = pf_error(true, type);
     return w;
   }
 
@@ -188,12 +199,13 @@ Walk2d Walker::translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, Ac
       }
     }
     if (leaf) guest_dirty = (cur & guest::kDirty) != 0;
-    // Cache the non-leaf entries just used (PML4E, PDPTE, PDE caches).
+    // Cache the non-leaf entries just used (PML4E, PDPTE, PDE caches), with
+    // the rights combined down to each, so a walk starting there keeps the
+    // restrictions of the levels above (SDM §4.10.3).
     if (pwc && !leaf && used_levels[i] >= 2)
       pwc->fill_guest(used_levels[i], g.ctx, gva,
-                      models::PwcGuestEntry{guest::entry_addr(cur, used_levels[i]), rights_of(cur)});
+                      models::PwcGuestEntry{guest::entry_addr(cur, used_levels[i]), rights_to[i]});
   }
-  // PWC rights must be the ANDed rights down to that entry; recompute on fill.
   w.status = WalkStatus::kOk;
   w.hpa = f.hpa;
   w.page_shift = std::uint8_t(std::min<unsigned>(gshift, f.page_shift));

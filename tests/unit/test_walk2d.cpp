@@ -221,3 +221,21 @@ TEST(Walk2d, PagingStructureCachesCutReferencesExactly) {
   EXPECT_EQ(g.walk(0x400000, AccessType::Read, &no_ept).refs, 24u);
   EXPECT_EQ(g.walk(0x401000, AccessType::Read, &no_ept).refs, 4u + 1 + 4);
 }
+
+TEST(Walk2d, PagingStructureCacheKeepsTheRightsOfTheLevelsAbove) {
+  // A read-only PDPTE forbids writes below it. Once a read has cached the PDE
+  // (whose own entry is writable), a write that starts its walk at the PDE
+  // cache must still see the PDPTE's R/W = 0 (SDM §4.10.3: a PSC entry holds
+  // the rights combined down to it).
+  Guest g;
+  const auto tables = g.map(0x400000, 0x800000);
+  const Addr pdpte = g.hpa(tables[1]) + guest::index_at(0x400000, 3) * 8;
+  g.mem.write(pdpte, g.mem.read(pdpte) & ~guest::kWritable);
+  models::Pwc pwc(models::PwcParams{});
+  ASSERT_EQ(g.walk(0x400000, AccessType::Read, &pwc).status, WalkStatus::kOk);
+  EXPECT_EQ(g.walk(0x400000, AccessType::Write).status, WalkStatus::kGuestFault);  // no caches
+  const Walk2d w = g.walk(0x400000, AccessType::Write, &pwc);  // starts at the PDE cache
+  EXPECT_EQ(w.guest_refs, 1u);
+  EXPECT_EQ(w.status, WalkStatus::kGuestFault);
+  EXPECT_EQ(w.pf_error, 1u | 2u | 4u);
+}
