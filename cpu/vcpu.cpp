@@ -116,8 +116,7 @@ Addr Vcpu::translate(Addr va, AccessType type) {
   const bool write = type == AccessType::Write;
   if (const models::TlbEntry* e = l1_.lookup(tctx_, va)) {
     thread_.charge(l1_.hit_cycles());
-    if ((e->perms & need) && (!write || e->dirty))
-      return e->hpa_base + (va & ((Addr{1} << e->page_shift) - 1));
+    if ((e->perms & need) && (!write || e->dirty)) return e->translate(va);
     ++hit_rewalks;
   } else {
     const models::TlbEntry* e2 = l2_.lookup(tctx_, va);
@@ -126,7 +125,7 @@ Addr Vcpu::translate(Addr va, AccessType type) {
       if ((e2->perms & need) && (!write || e2->dirty)) {
         const models::TlbEntry copy = *e2;
         l1_.fill(tctx_, va, copy);
-        return copy.hpa_base + (va & ((Addr{1} << copy.page_shift) - 1));
+        return copy.translate(va);
       }
       ++hit_rewalks;
     }
@@ -146,7 +145,7 @@ Addr Vcpu::walk_and_fill(Addr va, AccessType type) {
       const ept::Walk2d w = walker_.translate_2d(eptp_, paging_, va, type, &pwc_);
       account_walk(w.refs, w.cycles);
       if (w.status == ept::WalkStatus::kEptViolation) {
-        ept_violation_exit(w.fault_gpa, w.qual, type, tries);
+        ept_violation_exit(w.fault_gpa, w.qual, tries);
         continue;
       }
       if (w.status == ept::WalkStatus::kPmlFull) {
@@ -173,26 +172,20 @@ Addr Vcpu::walk_and_fill(Addr va, AccessType type) {
                       std::to_string(p_.max_exits_per_access) + " guest faults and VM exits (cpu.max_exits_per_access)");
         continue;
       }
-      e.page_shift = w.page_shift;
-      e.hpa_base = w.hpa & ~((Addr{1} << w.page_shift) - 1);
-      e.perms = w.perms;
-      e.dirty = w.dirty;
+      e = models::TlbEntry::of_walk(w.hpa, w.page_shift, w.perms, w.dirty);
     } else {
       const ept::EptWalk w = walker_.translate(eptp_, va, type);
       account_walk(w.refs, w.cycles);
       if (!w.ok) {
         if (w.pml_full) pml_full_exit(tries);
-        else ept_violation_exit(va, w.qual, type, tries);
+        else ept_violation_exit(va, w.qual, tries);
         continue;
       }
-      e.page_shift = w.page_shift;
-      e.hpa_base = w.hpa & ~((Addr{1} << w.page_shift) - 1);
-      e.perms = w.perms;
-      e.dirty = w.dirty;
+      e = models::TlbEntry::of_walk(w.hpa, w.page_shift, w.perms, w.dirty);
     }
     l2_.fill(tctx_, va, e);
     l1_.fill(tctx_, va, e);
-    return e.hpa_base + (va & ((Addr{1} << e.page_shift) - 1));
+    return e.translate(va);
   }
 }
 
@@ -205,7 +198,7 @@ void Vcpu::account_walk(std::uint32_t refs, Cycles cycles) {
   thread_.charge(cycles);
 }
 
-void Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, AccessType type, unsigned& tries) {
+void Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries) {
   if (++tries > p_.max_exits_per_access)
     throw Error("vcpu" + std::to_string(id_) + ": the access to GPA " + hex(gpa) + " still faults after " +
                 std::to_string(p_.max_exits_per_access) +
@@ -272,7 +265,7 @@ Addr Vcpu::write_gpa(Addr gpa) {
     thread_.charge(w.cycles);
     if (w.ok) return w.hpa;
     if (w.pml_full) pml_full_exit(tries);
-    else ept_violation_exit(gpa, w.qual, AccessType::Write, tries);
+    else ept_violation_exit(gpa, w.qual, tries);
   }
 }
 

@@ -114,7 +114,8 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   void vm_exit(Exit reason, Handler handler, Addr gpa = ~Addr{0}, std::uint64_t qual = 0);
   void service_requests();
   void account_walk(std::uint32_t refs, Cycles cycles);
-  void ept_violation_exit(Addr gpa, std::uint64_t qual, AccessType type, unsigned& tries);
+  /// The hypervisor decodes the access from `qual`, as KVM does.
+  void ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries);
   void pml_full_exit(unsigned& tries);
   void sync();
   void take_requests();  // in guest mode, at a sync: an external-interrupt exit

@@ -75,6 +75,13 @@ struct TlbEntry {
   std::uint8_t perms = 0;    // bit 0 R, bit 1 W, bit 2 X, as the walk granted
   bool dirty = false;        // the leaf's D was set by or before the filling walk;
                              // a write through an entry without it re-walks (to set D)
+
+  /// The entry for a walk that translated to `hpa` with a page of `shift`.
+  static TlbEntry of_walk(Addr hpa, std::uint8_t shift, std::uint8_t perms, bool dirty) {
+    return TlbEntry{hpa & ~((Addr{1} << shift) - 1), shift, perms, dirty};
+  }
+  /// The HPA this entry gives `va` (which it covers).
+  Addr translate(Addr va) const { return hpa_base + (va & ((Addr{1} << page_shift) - 1)); }
 };
 
 class Tlb {
