@@ -21,6 +21,8 @@ VcpuParams VcpuParams::from(const Cfg& cpu) {
   VcpuParams p;
   p.access_cycles = cpu.u64("access_cycles", p.access_cycles);
   p.max_exits_per_access = std::uint32_t(cpu.u64("max_exits_per_access", p.max_exits_per_access));
+  p.interrupt_window_cycles = cpu.u64("interrupt_window_cycles", p.interrupt_window_cycles);
+  if (p.interrupt_window_cycles == 0) cpu.fail("interrupt_window_cycles", "expected at least 1");
   if (p.max_exits_per_access == 0) cpu.fail("max_exits_per_access", "expected at least 1");
   return p;
 }
@@ -55,6 +57,8 @@ Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const
     paging_.ept_ctx = tctx_.ept;
   }
   walker_.set_pml(pml_.get());
+  thread_.set_jitter(p.jitter_cycles, p.seed);
+  thread_.set_window(p.interrupt_window_cycles);
   check_writes_ = hv_.oracle_on();
   hv_.attach_vcpu(id, this);
   SC_THREAD(run);
@@ -72,10 +76,10 @@ void Vcpu::run() {
         // quantum, as the IPI would interrupt the guest; and before the access.
         const Cycles end = thread_.now() + a.gap + p_.access_cycles;
         while (thread_.next_yield() < end) {
-          thread_.charge(thread_.next_yield() - thread_.now());
+          thread_.advance(thread_.next_yield() - thread_.now());
           sync();
         }
-        thread_.charge(end - thread_.now());
+        thread_.advance(end - thread_.now());
         if (thread_.yield_due()) sync();
         ++accesses;
         const Addr hpa = translate(a.addr, a.type);
@@ -105,7 +109,9 @@ void Vcpu::run() {
 
 void Vcpu::sync() {
   thread_.sync();
-  if (requests_) take_requests();
+  // A posted IPI interrupts the guest at the next interrupt window (see
+  // sim::SimThread::set_window): a fixed grid, so the same at any quantum.
+  if (requests_ && thread_.window_due()) take_requests();
 }
 
 Addr Vcpu::translate(Addr va, AccessType type) {
@@ -115,12 +121,12 @@ Addr Vcpu::translate(Addr va, AccessType type) {
   const std::uint8_t need = std::uint8_t(ept::needed_perm(type));
   const bool write = type == AccessType::Write;
   if (const models::TlbEntry* e = l1_.lookup(tctx_, va)) {
-    thread_.charge(l1_.hit_cycles());
+    thread_.advance(l1_.hit_cycles());
     if ((e->perms & need) && (!write || e->dirty)) return e->translate(va);
     ++hit_rewalks;
   } else {
     const models::TlbEntry* e2 = l2_.lookup(tctx_, va);
-    thread_.charge(l2_.hit_cycles());  // the STLB lookup latency, hit or miss
+    thread_.advance(l2_.hit_cycles());  // the STLB lookup latency, hit or miss
     if (e2) {
       if ((e2->perms & need) && (!write || e2->dirty)) {
         const models::TlbEntry copy = *e2;
@@ -195,7 +201,7 @@ void Vcpu::account_walk(std::uint32_t refs, Cycles cycles) {
   walk_cycles += cycles;
   walk_refs_hist.add(refs);
   walk_cycles_hist.add(cycles);
-  thread_.charge(cycles);
+  thread_.advance(cycles);
 }
 
 void Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries) {
@@ -233,11 +239,11 @@ void Vcpu::vm_exit(Exit reason, Handler handler, Addr gpa, std::uint64_t qual) {
       tl_->span(id_, "guest #PF", pf_start_, start, hv::TraceArgs().hex("gva", pf_gva_).hex("error", pf_error_).str());
   }
   const hv::HvCosts& c = hv_.costs();
-  thread_.charge(c.vm_exit);
+  thread_.advance(c.vm_exit);
   hv_.on_vm_exit(thread_, *this);  // KVM flushes the PML buffer at every exit
   const bool logging = handler();
   service_requests();  // KVM handles pending requests before re-entering
-  thread_.charge(c.vm_entry);
+  thread_.advance(c.vm_entry);
   thread_.sync();
   in_guest_ = true;
   cycles_hypervisor += thread_.now() - start;
@@ -262,7 +268,7 @@ Addr Vcpu::write_gpa(Addr gpa) {
     sync();
     const ept::EptWalk w = walker_.translate(eptp_, gpa, AccessType::Write);
     ++guest_kernel_walks;
-    thread_.charge(w.cycles);
+    thread_.advance(w.cycles);
     if (w.ok) return w.hpa;
     if (w.pml_full) pml_full_exit(tries);
     else ept_violation_exit(gpa, w.qual, tries);

@@ -39,6 +39,10 @@ namespace vmxsim::cpu {
 struct VcpuParams {
   Cycles access_cycles = 1;                 // cpu.access_cycles: cost of an access that hits the L1 TLB
   std::uint32_t max_exits_per_access = 64;  // cpu.max_exits_per_access: livelock guard
+  // cpu.interrupt_window_cycles: a posted IPI (kick, remote TLB flush) is taken
+  // at the next multiple of this many cycles; 1,000 cycles = 0.4 us at 2.5 GHz,
+  // within the ~1-3 us native TLB-shootdown latency (docs/config.md).
+  Cycles interrupt_window_cycles = 1000;
   bool paging = true;                       // workload.paging: trace addresses are GVAs
   models::TlbLevelParams l1, l2;
   models::PwcParams pwc;
@@ -46,6 +50,8 @@ struct VcpuParams {
   pml::PmlParams pml;
   bool with_pml = false;                    // hv.dirty_log.mode is pml: each vCPU gets an engine
   Cycles quantum = 1000;
+  Cycles jitter_cycles = 0;                 // sim.jitter_cycles (sim::SimThread::set_jitter)
+  std::uint64_t seed = 1;                   // sim.seed
   static VcpuParams from(const Cfg& cpu);   // reads cpu.access_cycles, cpu.max_exits_per_access
 };
 

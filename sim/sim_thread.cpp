@@ -1,16 +1,40 @@
 #include "sim/sim_thread.hpp"
 
+#include <algorithm>
+
 #include "sim/error.hpp"
 
 namespace vmxsim::sim {
+
+namespace {
+constexpr std::uint64_t kJitterStream = 0x6a17'0000;  // keeps jitter streams clear of other seed streams
+}
 
 SimThread::SimThread(unsigned id, Cycles quantum)
     : id_(id), quantum_(quantum ? quantum : 1), next_yield_(quantum_) {
   if (id >= kMaxThreads) throw Error("too many simulated threads (at most 1024)");
 }
 
+void SimThread::set_jitter(Cycles max, std::uint64_t seed) {
+  jitter_max_ = max;
+  // A stream per thread id, apart from the vCPUs' replacement-policy seeds.
+  jitter_state_ = mix_seed(seed, kJitterStream + id_);
+}
+
+void SimThread::set_window(Cycles w) {
+  window_ = w;
+  next_window_ = w ? (t_ / w + 1) * w : ~Cycles{0};
+  next_yield_ = std::min(next_yield_, next_window_);
+}
+
+void SimThread::plan_next_yield() {
+  window_due_ = t_ >= next_window_;
+  if (window_due_) next_window_ = (t_ / window_ + 1) * window_;
+  next_yield_ = std::min(t_ + quantum_, next_window_);
+}
+
 void SimThread::sync() {
-  next_yield_ = t_ + quantum_;
+  plan_next_yield();
   const std::uint64_t target = t_ * kSlotsPerCycle + id_;
   const std::uint64_t now = sc_core::sc_time_stamp().value();
   if (target <= now) return;  // resumed by a lock handoff at or past our instant
@@ -23,7 +47,7 @@ void SimThread::sync() {
 void SimThread::block() {
   ++kernel_waits;
   sc_core::wait(wake_event_);
-  next_yield_ = t_ + quantum_;
+  plan_next_yield();
 }
 
 void SimThread::wake(Cycles t) {

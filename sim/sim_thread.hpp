@@ -17,6 +17,7 @@
 #include <systemc>
 
 #include "hv/exec_context.hpp"
+#include "sim/hash.hpp"
 
 namespace vmxsim::sim {
 
@@ -27,8 +28,30 @@ class SimThread final : public hv::ExecContext {
  public:
   SimThread(unsigned id, Cycles quantum);
 
+  /// `sim.jitter_cycles`: every charge() (a hypervisor, VMM or guest-kernel
+  /// step, which all go through hv::ExecContext) takes 0..max extra cycles,
+  /// drawn from this thread's own SplitMix64 stream of `seed`. Each thread's
+  /// draws depend only on its own sequence of steps, so a run stays a pure
+  /// function of (config, seed) at any quantum, while a sweep over seeds
+  /// perturbs the relative timing of racing threads.
+  void set_jitter(Cycles max, std::uint64_t seed);
+
   Cycles now() const override { return t_; }
-  void charge(Cycles c) override { t_ += c; }
+  /// Interrupt windows every `w` cycles (0: none): sync() then also stops
+  /// at each multiple of `w`, and window_due() says whether the last sync
+  /// passed one. A vCPU takes posted requests (IPIs) only there, so their
+  /// delivery time depends on the requester's time alone, never on the
+  /// quantum (docs/architecture.md, "Requests and acknowledgements").
+  void set_window(Cycles w);
+  bool window_due() const { return window_due_; }
+
+  /// A hypervisor-side step (jittered).
+  void charge(Cycles c) override {
+    t_ += c;
+    if (jitter_max_) t_ += splitmix64(jitter_state_) % (jitter_max_ + 1);
+  }
+  /// The hardware's own time (guest compute, TLB, walks, exit/entry): never jittered.
+  void advance(Cycles c) { t_ += c; }
   void sync() override;
   unsigned thread_id() const override { return id_; }
   void block() override;
@@ -45,10 +68,16 @@ class SimThread final : public hv::ExecContext {
   std::uint64_t kernel_waits = 0;  // syncs that really waited in the kernel
 
  private:
+  void plan_next_yield();
   Cycles t_ = 0;
   unsigned id_;
   Cycles quantum_;
   Cycles next_yield_;
+  Cycles window_ = 0;
+  Cycles next_window_ = ~Cycles{0};
+  bool window_due_ = false;
+  Cycles jitter_max_ = 0;
+  std::uint64_t jitter_state_ = 0;
   sc_core::sc_event wake_event_;
 };
 

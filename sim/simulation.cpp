@@ -39,6 +39,7 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
   p.quantum = sim.u64("quantum_cycles", p.quantum);
   if (p.quantum == 0) sim.fail("quantum_cycles", "expected at least 1");
   p.seed = sim.u64("seed", p.seed);
+  p.jitter_cycles = sim.u64("jitter_cycles", p.jitter_cycles);
 
   const Cfg cpu = root.section("cpu");
   p.vcpus = unsigned(cpu.u64("vcpus", p.vcpus));
@@ -47,6 +48,8 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
   if (!(p.freq_ghz > 0)) cpu.fail("freq_ghz", "expected a positive number");
   p.vcpu = cpu::VcpuParams::from(cpu);
   p.vcpu.quantum = p.quantum;
+  p.vcpu.jitter_cycles = p.jitter_cycles;
+  p.vcpu.seed = p.seed;
 
   const Cfg tlb = root.section("tlb");
   p.vcpu.l1 = models::TlbLevelParams::from(tlb.section("l1"), default_l1());
@@ -105,6 +108,7 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline) : p_(p), tl_(time
   if (vmm_->active())
     vmm_thread_ = std::make_unique<VmmThread>("vmm", *vmm_, p_.quantum, control_,
                                               [this] { return control_.finished_count() == p_.vcpus; });
+  if (vmm_thread_) vmm_thread_->set_jitter(p_.jitter_cycles, p_.seed);
   if (vmm_thread_ && tl_) tl_->name_thread(kVmmThreadId, "vmm");
   for (const auto& v : vcpus_) v->register_stats(stats_);
   hv_->register_stats(stats_);

@@ -26,6 +26,7 @@ struct SimParams {
   unsigned vcpus = 1;
   Cycles quantum = 1000;
   std::uint64_t seed = 1;
+  Cycles jitter_cycles = 0;  // sim.jitter_cycles: 0..N extra cycles per hypervisor step
   double freq_ghz = 2.5;
   cpu::VcpuParams vcpu;  // with TLB, PWC, memory-hierarchy and quantum parameters
   cpu::GuestParams guest;

@@ -20,6 +20,7 @@ class VmmThread : public sc_core::sc_module {
   VmmThread(sc_core::sc_module_name name, hv::Vmm& vmm, Cycles quantum, RunControl& control,
             std::function<bool()> workload_done);
   hv::ExecContext& context() { return thread_; }
+  void set_jitter(Cycles max, std::uint64_t seed) { thread_.set_jitter(max, seed); }
 
  private:
   void run();

@@ -163,7 +163,7 @@ TEST(CliErrors, UnknownKey) {
   expect_error("run " + p, "unknown key 'tlb.l1.arays' (known keys here: arrays, hit_cycles, replacement)");
   expect_error("run " + p + " --set tlb.l1.arrays.4k.entrys=3", "unknown key 'tlb.l1.arays'");
   const std::string q = write_file("unknown2.json", R"({"cpu": {"vcpus": 1}})");
-  expect_error("run " + q + " --set sim.quantum=5", "unknown key 'sim.quantum' (known keys here: quantum_cycles, seed)");
+  expect_error("run " + q + " --set sim.quantum=5", "unknown key 'sim.quantum' (known keys here: jitter_cycles, quantum_cycles, seed)");
 }
 
 TEST(CliErrors, WrongType) {
