@@ -60,6 +60,7 @@ Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const
   thread_.set_jitter(p.jitter_cycles, p.seed);
   thread_.set_window(p.interrupt_window_cycles);
   check_writes_ = hv_.oracle_on();
+  check_track_ = hv_.track_oracle_on();
   hv_.attach_vcpu(id, this);
   SC_THREAD(run);
   set_stack_size(std::size_t(1) << 20);  // hypervisor paths run on this stack too
@@ -76,7 +77,8 @@ void Vcpu::run() {
         // quantum, as the IPI would interrupt the guest; and before the access.
         const Cycles end = thread_.now() + a.gap + p_.access_cycles;
         while (thread_.next_yield() < end) {
-          thread_.advance(thread_.next_yield() - thread_.now());
+          // (a walk or an exit may have run past the planned yield: sync now)
+          if (thread_.next_yield() > thread_.now()) thread_.advance(thread_.next_yield() - thread_.now());
           sync();
         }
         thread_.advance(end - thread_.now());
@@ -91,6 +93,7 @@ void Vcpu::run() {
           hv_.note_write(id_, hpa, thread_.now());
           if (crosses) hv_.note_write(id_, hpa2, thread_.now());
         }
+        if (a.type == AccessType::Write && check_track_) check_tracked_write(hpa, crosses ? hpa2 : hpa);
         if (control_.stopping()) return;
       }
     }
@@ -111,7 +114,7 @@ void Vcpu::sync() {
   thread_.sync();
   // A posted IPI interrupts the guest at the next interrupt window (see
   // sim::SimThread::set_window): a fixed grid, so the same at any quantum.
-  if (requests_ && thread_.window_due()) take_requests();
+  if (thread_.take_window() && requests_) take_requests();
 }
 
 Addr Vcpu::translate(Addr va, AccessType type) {
@@ -151,7 +154,8 @@ Addr Vcpu::walk_and_fill(Addr va, AccessType type) {
       const ept::Walk2d w = walker_.translate_2d(eptp_, paging_, va, type, &pwc_);
       account_walk(w.refs, w.cycles);
       if (w.status == ept::WalkStatus::kEptViolation) {
-        ept_violation_exit(w.fault_gpa, w.qual, tries);
+        const hv::FaultOutcome o = ept_violation_exit(w.fault_gpa, w.qual, tries);
+        if (o.emulated) return emulated(o.hpa);
         continue;
       }
       if (w.status == ept::WalkStatus::kPmlFull) {
@@ -183,8 +187,12 @@ Addr Vcpu::walk_and_fill(Addr va, AccessType type) {
       const ept::EptWalk w = walker_.translate(eptp_, va, type);
       account_walk(w.refs, w.cycles);
       if (!w.ok) {
-        if (w.pml_full) pml_full_exit(tries);
-        else ept_violation_exit(va, w.qual, tries);
+        if (w.pml_full) {
+          pml_full_exit(tries);
+          continue;
+        }
+        const hv::FaultOutcome o = ept_violation_exit(va, w.qual, tries);
+        if (o.emulated) return emulated(o.hpa);
         continue;
       }
       e = models::TlbEntry::of_walk(w.hpa, w.page_shift, w.perms, w.dirty);
@@ -193,6 +201,21 @@ Addr Vcpu::walk_and_fill(Addr va, AccessType type) {
     l1_.fill(tctx_, va, e);
     return e.translate(va);
   }
+}
+
+void Vcpu::check_tracked_write(Addr hpa, Addr hpa2) {
+  // The write-track oracle: a write that completed without the hypervisor
+  // emulating it. Whether its page is tracked is shared state: sync first
+  // (this never takes requests, so the check does not perturb the run).
+  const bool emulated = write_emulated_;
+  write_emulated_ = false;
+  if (emulated) return;  // (a page-crossing write counts as emulated if either half was)
+  for (Addr h : {hpa, hpa2})
+    if (hv_.track_configured_hpa(h)) {
+      thread_.sync();
+      hv_.note_untrapped_write(thread_, id_, h);
+      if (hpa2 == hpa) break;
+    }
 }
 
 void Vcpu::account_walk(std::uint32_t refs, Cycles cycles) {
@@ -204,7 +227,14 @@ void Vcpu::account_walk(std::uint32_t refs, Cycles cycles) {
   thread_.advance(cycles);
 }
 
-void Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries) {
+Addr Vcpu::emulated(Addr hpa) {
+  // The hypervisor completed the write (a write-tracked page): nothing is
+  // cached, and the write-track oracle must not count it as untrapped.
+  write_emulated_ = true;
+  return hpa;
+}
+
+hv::FaultOutcome Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries) {
   if (++tries > p_.max_exits_per_access)
     throw Error("vcpu" + std::to_string(id_) + ": the access to GPA " + hex(gpa) + " still faults after " +
                 std::to_string(p_.max_exits_per_access) +
@@ -212,8 +242,15 @@ void Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries) {
   // VM exit (reason 48), handler, VM entry; the access then retries. The SDM
   // invalidates cached mappings of the faulting GPA on the exit (§28.3.3.1);
   // none is cached here, since the walk that faulted filled nothing.
-  vm_exit(Exit::kEptViolation, [&] { return hv_.handle_ept_violation(thread_, id_, gpa, qual); }, gpa,
-          qual);
+  hv::FaultOutcome out;
+  vm_exit(
+      Exit::kEptViolation,
+      [&] {
+        out = hv_.handle_ept_violation(thread_, id_, gpa, qual);
+        return out.logging;
+      },
+      gpa, qual);
+  return out;
 }
 
 void Vcpu::pml_full_exit(unsigned& tries) {
@@ -245,6 +282,7 @@ void Vcpu::vm_exit(Exit reason, Handler handler, Addr gpa, std::uint64_t qual) {
   service_requests();  // KVM handles pending requests before re-entering
   thread_.advance(c.vm_entry);
   thread_.sync();
+  thread_.take_window();  // requests were serviced just above
   in_guest_ = true;
   cycles_hypervisor += thread_.now() - start;
   if (logging) cycles_dirty_logging += thread_.now() - start;
@@ -270,8 +308,12 @@ Addr Vcpu::write_gpa(Addr gpa) {
     ++guest_kernel_walks;
     thread_.advance(w.cycles);
     if (w.ok) return w.hpa;
-    if (w.pml_full) pml_full_exit(tries);
-    else ept_violation_exit(gpa, w.qual, tries);
+    if (w.pml_full) {
+      pml_full_exit(tries);
+      continue;
+    }
+    const hv::FaultOutcome o = ept_violation_exit(gpa, w.qual, tries);
+    if (o.emulated) return o.hpa;  // the hypervisor did the store (a write-tracked page table)
   }
 }
 

@@ -121,7 +121,9 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   void service_requests();
   void account_walk(std::uint32_t refs, Cycles cycles);
   /// The hypervisor decodes the access from `qual`, as KVM does.
-  void ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries);
+  hv::FaultOutcome ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries);
+  Addr emulated(Addr hpa);
+  void check_tracked_write(Addr hpa, Addr hpa2);
   void pml_full_exit(unsigned& tries);
   void sync();
   void take_requests();  // in guest mode, at a sync: an external-interrupt exit
@@ -147,6 +149,8 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   std::vector<hv::Ack*> acks_;
   bool in_guest_ = true;
   bool check_writes_ = false;  // the dirty-log oracle is on
+  bool check_track_ = false;   // the write-track oracle is on
+  bool write_emulated_ = false;  // the current write was completed by the hypervisor
   // The timeline (null: off). Guest-run stretches and guest #PF handlers are
   // spans; an exit inside a #PF handler splits it around the exit.
   hv::Trace* tl_ = nullptr;

@@ -25,6 +25,10 @@ inline constexpr std::uint64_t kAddrMask = 0x000F'FFFF'FFFF'F000ull;  // bits 51
 // in 58 (arch/x86/kvm/mmu/spte.h, EPT_SPTE_HOST_WRITABLE / EPT_SPTE_MMU_WRITABLE).
 inline constexpr std::uint64_t kHostWritable = 1ull << 57;
 inline constexpr std::uint64_t kMmuWritable = 1ull << 58;
+// Bits 56:52 hold the spte_id fault path's identification (hv/fault_paths.cpp):
+// a vCPU id + 1, or one shared bit (52). Any path that sets W clears them.
+inline constexpr unsigned kSpteIdShift = 52;
+inline constexpr std::uint64_t kSpteIdMask = 0x1Full << kSpteIdShift;
 inline constexpr std::uint64_t kSuppressVe = 1ull << 63;
 
 enum MemType : std::uint8_t { kUncacheable = 0, kWriteBack = 6 };

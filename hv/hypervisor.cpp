@@ -29,6 +29,8 @@ HvCosts HvCosts::from(const Cfg& c) {
   k.tlb_flush = c.u64("tlb_flush", k.tlb_flush);
   k.fast_pf_walk = c.u64("fast_pf_walk", k.fast_pf_walk);
   k.fast_pf_cmpxchg = c.u64("fast_pf_cmpxchg", k.fast_pf_cmpxchg);
+  k.barrier = c.u64("barrier", k.barrier);
+  k.emulate_write = c.u64("emulate_write", k.emulate_write);
   return k;
 }
 
@@ -39,6 +41,8 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check) {
   p.lock = LockCosts::from(costs);
   p.mmu_lock = hv.choice("mmu_lock", "rw", {"rw", "spin"}) == "rw" ? LockKind::kRw : LockKind::kSpin;
   p.fault_path = hv.choice("fault_path", p.fault_path, FaultPathRegistry::instance().names());
+  p.spte_id_unique = hv.section("spte_id").boolean("unique", p.spte_id_unique);
+  p.page_track = PageTrackParams::from(hv, check);
   p.mmu = MmuParams::from(ept, hv.section("mmu"), costs);
   p.dirty_log = DirtyLogParams::from(hv.section("dirty_log"), costs);
   p.memslots = MemslotSpec::from(hv);
@@ -50,7 +54,7 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check) {
 
 Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
     : p_(p), mem_(mem), mmu_(mem, p.mmu), mmu_lock_("mmu_lock", p.lock, p.mmu_lock), dirty_(p.dirty_log),
-      oracle_(p.oracle) {
+      oracle_(p.oracle), track_(p.page_track) {
   std::uint32_t id = 0;
   for (const auto& spec : p_.memslots) {
     Memslot s;
@@ -73,7 +77,7 @@ const Memslot* Hypervisor::lookup(ExecContext& ctx, Addr gpa) {
   return slot;
 }
 
-bool Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual) {
+FaultOutcome Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual) {
   ++ept_violations;
   // The faulting access as the exit qualification reports it (KVM derives the
   // fault's error code from it): a guest paging-structure access with EPT A/D
@@ -93,37 +97,61 @@ bool Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa,
          "it to hv.memslots or keep the workload inside guest memory";
     throw Error(m.str());
   }
-  return fault_path_->handle(ctx, *this, vcpu, *slot, gpa, type);
+  const FaultOutcome out = fault_path_->handle(ctx, *this, vcpu, *slot, gpa, type);
+  if (out.emulated && (qual & qual::kGlaValid) && !(qual & qual::kFinalTranslation)) {
+    std::ostringstream m;
+    m << "vcpu" << vcpu << ": the guest page walker's accessed/dirty update of GPA 0x" << std::hex << gpa
+      << std::dec << " at cycle " << ctx.now()
+      << " hit a write-tracked page (hv.page_track); tracking a guest page-table page is not modelled: "
+         "track data pages only";
+    throw Error(m.str());
+  }
+  return out;
 }
 
-bool Hypervisor::slow_path(ExecContext& ctx, unsigned /*vcpu*/, const Memslot& slot, Addr gpa,
-                           AccessType type) {
+FaultOutcome Hypervisor::slow_path(ExecContext& ctx, unsigned /*vcpu*/, const Memslot& slot, Addr gpa,
+                                   AccessType type) {
   ++slow_faults_;
   // KVM's TDP MMU resolves faults holding mmu_lock for read: entries change
   // by compare-and-exchange, and each change here happens at one instant.
   mmu_lock_.acquire(ctx, LockMode::kRead);
-  bool logging_fault = false;
+  FaultOutcome out;
   const Leaf leaf = mmu_.find_leaf(gpa);
   const bool logged = dirty_.logged(gpa);
-  if (leaf.level && type == AccessType::Write && !(leaf.value & kWrite)) {
-    logging_fault = handle_write_protected(ctx, gpa);
+  const bool write = type == AccessType::Write;
+  const bool tracked = track_.tracked(gpa);
+  if (leaf.level && write && !(leaf.value & kWrite)) {
+    if (tracked) out = emulate_write(ctx, slot, gpa);
+    else out.logging = handle_write_protected(ctx, gpa);
   } else if (!leaf.level) {
     const Cycles t0 = ctx.now();
     MapResult r;
     ctx.charge(p_.costs.gfn_to_pfn);
     // A dirty-logged slot is mapped with 4 KiB pages only (KVM disallows huge
-    // pages there). Under write-protection logging, a read maps the page
-    // read-only and a write maps it writable and marks it dirty; under PML
-    // the page is writable and clean, so its first write is logged.
-    if (logged && !dirty_.pml()) {
-      const bool w = type == AccessType::Write;
-      r = mmu_.map(ctx, slot, gpa, 1, w, w);
-      if (w) {
+    // pages there), and so is any huge region holding a write-tracked page.
+    // Under write-protection logging, a read maps the page read-only and a
+    // write maps it writable and marks it dirty; under PML the page is
+    // writable and clean, so its first write is logged. A tracked page is
+    // mapped read-only and not MMU-writable, and a write to it is emulated.
+    unsigned cap = logged ? 1 : 3;
+    while (cap > 1 && track_.any()) {
+      const Addr size = Addr{1} << level_shift(cap);
+      const Addr base = gpa & ~(size - 1);
+      if (!track_.tracked_in(base, base + size)) break;
+      --cap;
+    }
+    if (tracked) {
+      r = mmu_.map(ctx, slot, gpa, 1, false, false);
+      if (r.installed) mmu_.update(mmu_.find_leaf(gpa).at, 0, kMmuWritable);
+      if (write) out = emulate_write(ctx, slot, gpa);
+    } else if (logged && !dirty_.pml()) {
+      r = mmu_.map(ctx, slot, gpa, 1, write, write);
+      if (write) {
         ctx.charge(dirty_.params().mark_page);
         dirty_.mark(gpa);
       }
     } else {
-      r = mmu_.map(ctx, slot, gpa, logged ? 1 : 3, true, !logged);
+      r = mmu_.map(ctx, slot, gpa, cap, true, !logged);
     }
     if (tl_)
       tl_->span(ctx.thread_id(), "map", t0, ctx.now(),
@@ -131,38 +159,57 @@ bool Hypervisor::slow_path(ExecContext& ctx, unsigned /*vcpu*/, const Memslot& s
   }
   // else: another vCPU resolved it first (a spurious fault).
   mmu_lock_.release(ctx);
-  return logging_fault;
+  return out;
 }
 
-bool Hypervisor::handle_write_protected(ExecContext& ctx, Addr gpa) {
-  ++wp_faults;
-  const bool pml = dirty_.pml();
+FaultOutcome Hypervisor::emulate_write(ExecContext& ctx, const Memslot& slot, Addr gpa) {
+  // kvm_mmu_page_fault → x86_emulate_instruction: the write goes through
+  // kvm_write_guest, which marks the page dirty, and the page stays protected.
+  const Cycles t0 = ctx.now();
+  ++track_.emulated;
+  ctx.charge(p_.costs.emulate_write);
+  mark_dirty(ctx, gpa);
+  if (tl_) tl_->span(ctx.thread_id(), "emulate write", t0, ctx.now(), TraceArgs().hex("gpa", gpa).str());
+  return {dirty_.logged(gpa), true, slot.hpa + (gpa - slot.gpa)};
+}
+
+Leaf Hypervisor::split_to_4k(ExecContext& ctx, Addr gpa,
+                             const std::function<std::uint64_t(std::uint64_t, unsigned)>& child) {
   Leaf leaf = mmu_.find_leaf(gpa);
-  // A huge page write-protected for logging is split on the write fault, as
-  // KVM (tdp_mmu_split_huge_page) and Xen do; down to 4 KiB.
   while (leaf.level > 1) {
     const unsigned child_level = leaf.level - 1;
     const Cycles t0 = ctx.now();
-    mmu_.split(ctx, leaf, [pml, child_level](std::uint64_t parent) {
-      // wp: children stay write-protected. pml: 4 KiB children are writable
-      // and clean, so PML logs each one's first write; huge children (from a
-      // 1 GiB split) stay write-protected and are split again on their first
-      // write — a writable huge child would log only the first 4 KiB page
-      // written in it.
-      return pml && child_level == 1 ? ((parent | kWrite) & ~kDirty) : (parent & ~kWrite);
-    });
+    mmu_.split(ctx, leaf, [&child, child_level](std::uint64_t parent) { return child(parent, child_level); });
     if (tl_)
       tl_->span(ctx.thread_id(), "split", t0, ctx.now(),
                 TraceArgs().hex("gpa", leaf.gpa).num("level", leaf.level).str());
     leaf = mmu_.find_leaf(gpa);
   }
-  if (pml) return true;  // the retried write sets D and is logged
-  // wp: restore W (the page is MMU-writable) and mark it dirty
-  // (fast_pf_fix_direct_spte + mark_page_dirty_in_slot, here under the lock).
+  return leaf;
+}
+
+bool Hypervisor::handle_write_protected(ExecContext& ctx, Addr gpa) {
+  ++wp_faults;
+  const bool pml = dirty_.pml();
+  // A huge page write-protected for logging is split on the write fault, as
+  // KVM (tdp_mmu_split_huge_page) and Xen do; down to 4 KiB.
+  // wp: children stay write-protected. pml: 4 KiB children are writable and
+  // clean, so PML logs each one's first write; huge children (from a 1 GiB
+  // split) stay write-protected and are split again on their first write — a
+  // writable huge child would log only the first 4 KiB page written in it.
+  const Leaf leaf = split_to_4k(ctx, gpa, [pml](std::uint64_t parent, unsigned child_level) {
+    return pml && child_level == 1 ? ((parent | kWrite) & ~kDirty) : (parent & ~kWrite);
+  });
+  const bool logged = dirty_.logged(gpa);
+  if (leaf.value & kWrite) return logged;  // pml: the split made it writable; the retried write is logged
+  // Restore W (and MMU-writable, which a since-removed write track cleared),
+  // dropping any spte_id identification; under wp logging also set D and mark
+  // the page dirty (fast_pf_fix_direct_spte + mark_page_dirty_in_slot, here
+  // under the lock). Under PML, D stays as it is: clean pages are logged.
   ctx.charge(p_.mmu.spte_set);
-  mmu_.update(leaf.at, kWrite | kDirty, 0);
+  mmu_.update(leaf.at, kWrite | kMmuWritable | (pml ? 0 : kDirty), kSpteIdMask);
   mark_dirty(ctx, gpa);
-  return true;
+  return logged;
 }
 
 void Hypervisor::mark_dirty(ExecContext& ctx, Addr gpa) {
@@ -299,6 +346,55 @@ void Hypervisor::clear_dirty_log(ExecContext& ctx, const std::vector<Addr>& page
   if (tl_) tl_->span(ctx.thread_id(), "CLEAR", t0, ctx.now(), TraceArgs().num("pages", pages.size()).str());
 }
 
+void Hypervisor::add_page_track(ExecContext& ctx, std::size_t range) {
+  const PageTrackSpec& r = track_.ranges().at(range);
+  const Cycles t0 = ctx.now();
+  const bool pml = dirty_.pml();
+  ++track_.adds;
+  mmu_lock_.acquire(ctx, LockMode::kWrite);
+  // The flag first, then a full barrier, then the entries: a lockless path
+  // that checks the flag after changing the entry sees one or the other.
+  track_.set(range, true);
+  ctx.charge(p_.costs.barrier);
+  const std::uint64_t clear = fault_path_->track_protect_clear();
+  for (Addr gpa = r.gpa; gpa < r.gpa + r.size; gpa += kPageSize4K) {
+    ctx.charge(dirty_.params().protect_page);
+    if (!mmu_.find_leaf(gpa).level) continue;
+    // KVM disallows huge pages over a tracked page: split to 4 KiB, each
+    // child as its parent (clean under PML, so a logged child's next write is logged).
+    const Leaf l = split_to_4k(ctx, gpa, [pml](std::uint64_t parent, unsigned) {
+      return pml ? parent & ~kDirty : parent;
+    });
+    mmu_.update(l.at, 0, clear);
+  }
+  mmu_lock_.release(ctx);
+  flush_remote_tlbs(ctx, -1);
+  track_.enforce(range, true);
+  if (tl_)
+    tl_->span(ctx.thread_id(), "page-track add", t0, ctx.now(),
+              TraceArgs().hex("gpa", r.gpa).hex("size", r.size).str());
+}
+
+void Hypervisor::remove_page_track(ExecContext& ctx, std::size_t range) {
+  const Cycles t0 = ctx.now();
+  ++track_.removes;
+  mmu_lock_.acquire(ctx, LockMode::kWrite);
+  track_.enforce(range, false);
+  track_.set(range, false);
+  mmu_lock_.release(ctx);
+  if (tl_) tl_->span(ctx.thread_id(), "page-track remove", t0, ctx.now(), TraceArgs().hex("gpa", track_.ranges()[range].gpa).str());
+}
+
+void Hypervisor::note_untrapped_write(ExecContext& ctx, unsigned vcpu, Addr hpa) {
+  const Memslot* s = slots_.find_hpa(hpa);
+  if (!s) return;
+  const Addr gpa = s->gpa + (hpa - s->hpa);
+  const std::uint64_t before = track_.bypassed;
+  track_.write(vcpu, gpa, ctx.now());
+  if (tl_ && track_.bypassed != before)
+    tl_->instant(ctx.thread_id(), "oracle: track bypassed", ctx.now(), TraceArgs().hex("gpa", gpa).str());
+}
+
 void Hypervisor::register_stats(Stats& s) const {
   s.counter("hv.ept_violations", &ept_violations);
   s.counter("hv.remote_flushes", &remote_flushes);
@@ -315,6 +411,7 @@ void Hypervisor::register_stats(Stats& s) const {
   dirty_.register_stats(s, "hv.dirty_log");
   mmu_.register_stats(s, "hv.mmu");
   mmu_lock_.register_stats(s, "hv.lock.mmu_lock");
+  track_.register_stats(s, "hv.page_track");
 }
 
 }  // namespace vmxsim::hv

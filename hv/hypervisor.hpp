@@ -4,6 +4,7 @@
 // hv::ExecContext and charges hv.costs for each step.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "hv/lock.hpp"
 #include "hv/memslots.hpp"
 #include "hv/mmu.hpp"
+#include "hv/page_track.hpp"
 #include "hv/trace.hpp"
 
 namespace vmxsim {
@@ -78,6 +80,8 @@ struct HvCosts {
   Cycles tlb_flush = 200;         // INVEPT single-context on one vCPU
   Cycles fast_pf_walk = 60;       // fast path: lockless walk to the leaf (KVM's fast_page_fault)
   Cycles fast_pf_cmpxchg = 25;    // fast path: the compare-and-exchange setting W
+  Cycles barrier = 33;            // a full memory barrier (MFENCE; Agner Fog's tables, Skylake)
+  Cycles emulate_write = 2000;    // emulating a guest write to a write-tracked page (x86_emulate_instruction)
   static HvCosts from(const Cfg& costs);
 };
 
@@ -85,7 +89,9 @@ struct HvParams {
   HvCosts costs;
   LockCosts lock;
   LockKind mmu_lock = LockKind::kRw;  // hv.mmu_lock: rw (KVM's TDP MMU) | spin
-  std::string fault_path = "slow";    // hv.fault_path: slow | fast (hv/fault_path.hpp)
+  std::string fault_path = "slow";    // hv.fault_path: slow | fast | spte_id | unsafe (hv/fault_path.hpp)
+  bool spte_id_unique = true;         // hv.spte_id.unique: the identification is the vCPU id, else one shared bit
+  PageTrackParams page_track;         // hv.page_track, check.page_track
   MmuParams mmu;
   DirtyLogParams dirty_log;
   std::vector<MemslotSpec> memslots;
@@ -124,15 +130,35 @@ class Hypervisor {
   /// huge page and/or restores W and marks the page dirty. Runs between VM exit and VM entry, which the vCPU
   /// charges. Returns true if the exit was caused by dirty logging. Throws
   /// vmxsim::Error if no memslot covers `gpa`.
-  bool handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual);
+  FaultOutcome handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual);
   /// The slow path: under mmu_lock (for read with the rw kind), map a missing
-  /// page or fix a write-protected one. Returns true if dirty logging caused it.
-  bool slow_path(ExecContext& ctx, unsigned vcpu, const Memslot& slot, Addr gpa, AccessType type);
+  /// page, fix a write-protected one, or emulate a write to a tracked one.
+  FaultOutcome slow_path(ExecContext& ctx, unsigned vcpu, const Memslot& slot, Addr gpa, AccessType type);
   /// mark_page_dirty_in_slot(), if `gpa` is being logged.
   void mark_dirty(ExecContext& ctx, Addr gpa);
   void trace_instant(ExecContext& ctx, const char* name, Addr gpa);
   models::PhysMem& phys() { return mem_; }
   FastPathStats& fast_stats() { return fast_; }
+  bool spte_id_unique() const { return p_.spte_id_unique; }
+  PageTrack& page_track() { return track_; }
+
+  // Write tracking, from a VMM thread (KVM: kvm_write_track_add_gfn /
+  // kvm_write_track_remove_gfn on each page of the range).
+  /// Under mmu_lock for write: set the range's flag, split huge leaves over
+  /// it, clear the fault path's track_protect_clear() bits on its leaves;
+  /// then flush remote TLBs. Returns when no vCPU can write a page of the
+  /// range without a VM exit (the oracle enforces the range from then).
+  void add_page_track(ExecContext& ctx, std::size_t range);
+  /// Clear the flag (the entries stay protected until their next fault).
+  void remove_page_track(ExecContext& ctx, std::size_t range);
+  /// The write-track oracle's view of a guest write that completed without
+  /// an exit (the vCPU knows the HPA; it has synced).
+  bool track_oracle_on() const { return track_.oracle_on(); }
+  bool track_configured_hpa(Addr hpa) const {
+    const Memslot* s = slots_.find_hpa(hpa);
+    return s && track_.configured(s->gpa + (hpa - s->hpa));
+  }
+  void note_untrapped_write(ExecContext& ctx, unsigned vcpu, Addr hpa);
 
   /// Done at the start of every VM exit (KVM's __vmx_handle_exit flushes the
   /// PML buffer first): drain `v`'s PML log into the dirty bitmap.
@@ -177,6 +203,10 @@ class Hypervisor {
  private:
   const Memslot* lookup(ExecContext& ctx, Addr gpa);
   bool handle_write_protected(ExecContext& ctx, Addr gpa);
+  FaultOutcome emulate_write(ExecContext& ctx, const Memslot& slot, Addr gpa);
+  /// Split huge leaves until `gpa` is mapped by a 4 KiB one; `child` gives
+  /// each child's flags from its parent's (Mmu::split). Returns that leaf.
+  Leaf split_to_4k(ExecContext& ctx, Addr gpa, const std::function<std::uint64_t(std::uint64_t, unsigned)>& child);
   void drain_pml(ExecContext& ctx, pml::Engine& e);
 
   HvParams p_;
@@ -186,6 +216,7 @@ class Hypervisor {
   Lock mmu_lock_;
   DirtyLog dirty_;
   DirtyOracle oracle_;
+  PageTrack track_;
   std::vector<VcpuHandle*> vcpus_;
   std::unique_ptr<FaultPath> fault_path_;
   FastPathStats fast_;

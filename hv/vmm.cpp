@@ -1,5 +1,7 @@
 #include "hv/vmm.hpp"
 
+#include <algorithm>
+
 #include "hv/exec_context.hpp"
 #include "hv/hypervisor.hpp"
 #include "sim/config.hpp"
@@ -46,6 +48,30 @@ void Vmm::run(ExecContext& ctx, const std::function<bool()>& workload_done) {
     if (p_.rounds == 0 || r < p_.rounds) collect(ctx);
   }
   collect(ctx);  // the vCPUs have stopped: the final collection
+}
+
+void Vmm::run_page_track(ExecContext& ctx, const std::function<bool()>& workload_done) {
+  struct Event {
+    Cycles t;
+    bool remove;
+    std::size_t range;
+  };
+  std::vector<Event> events;
+  const auto& ranges = hv_.page_track().ranges();
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    events.push_back({ranges[i].add_cycles, false, i});
+    if (ranges[i].remove_cycles) events.push_back({ranges[i].remove_cycles, true, i});
+  }
+  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+    return a.t != b.t ? a.t < b.t : a.remove < b.remove;
+  });
+  for (const Event& e : events) {
+    if (e.t > ctx.now()) ctx.charge(e.t - ctx.now());
+    ctx.sync();
+    if (workload_done()) return;
+    if (e.remove) hv_.remove_page_track(ctx, e.range);
+    else hv_.add_page_track(ctx, e.range);
+  }
 }
 
 void Vmm::register_stats(Stats& s) const {

@@ -38,6 +38,10 @@ class Vmm {
   /// The scenario. `workload_done()` tells when every vCPU has finished; then
   /// one final collection runs (the oracle's definition) and run() returns.
   void run(ExecContext& ctx, const std::function<bool()>& workload_done);
+  /// The write-tracking schedule (hv.page_track): add and remove each range
+  /// at its times, in time order (ties: add before remove, then range order),
+  /// until the workload ends.
+  void run_page_track(ExecContext& ctx, const std::function<bool()>& workload_done);
 
   void register_stats(Stats& s) const;
   std::uint64_t rounds = 0, pages_reported = 0, cycles_collecting = 0;

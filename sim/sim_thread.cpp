@@ -28,8 +28,10 @@ void SimThread::set_window(Cycles w) {
 }
 
 void SimThread::plan_next_yield() {
-  window_due_ = t_ >= next_window_;
-  if (window_due_) next_window_ = (t_ / window_ + 1) * window_;
+  if (t_ >= next_window_) {
+    window_due_ = true;
+    next_window_ = (t_ / window_ + 1) * window_;
+  }
   next_yield_ = std::min(t_ + quantum_, next_window_);
 }
 

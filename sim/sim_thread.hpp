@@ -38,12 +38,18 @@ class SimThread final : public hv::ExecContext {
 
   Cycles now() const override { return t_; }
   /// Interrupt windows every `w` cycles (0: none): sync() then also stops
-  /// at each multiple of `w`, and window_due() says whether the last sync
-  /// passed one. A vCPU takes posted requests (IPIs) only there, so their
+  /// at each multiple of `w`, and take_window() says whether a sync passed
+  /// one. A vCPU takes posted requests (IPIs) only there, so their
   /// delivery time depends on the requester's time alone, never on the
   /// quantum (docs/architecture.md, "Requests and acknowledgements").
   void set_window(Cycles w);
-  bool window_due() const { return window_due_; }
+  /// Whether a sync passed a window boundary since the last call (which
+  /// consumes it): any sync notes the boundary, only the owner acts on it.
+  bool take_window() {
+    const bool d = window_due_;
+    window_due_ = false;
+    return d;
+  }
 
   /// A hypervisor-side step (jittered).
   void charge(Cycles c) override {

@@ -105,11 +105,20 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline) : p_(p), tl_(time
     if (tl_) tl_->name_thread(i, "vcpu" + std::to_string(i));
   }
   vmm_ = std::make_unique<hv::Vmm>(p_.vmm, *hv_);
-  if (vmm_->active())
-    vmm_thread_ = std::make_unique<VmmThread>("vmm", *vmm_, p_.quantum, control_,
-                                              [this] { return control_.finished_count() == p_.vcpus; });
-  if (vmm_thread_) vmm_thread_->set_jitter(p_.jitter_cycles, p_.seed);
-  if (vmm_thread_ && tl_) tl_->name_thread(kVmmThreadId, "vmm");
+  auto workload_done = [this] { return control_.finished_count() == p_.vcpus; };
+  if (vmm_->active()) {
+    vmm_thread_ = std::make_unique<VmmThread>("vmm", kVmmThreadId, p_.quantum, control_,
+                                              [this, workload_done](hv::ExecContext& ctx) { vmm_->run(ctx, workload_done); });
+    vmm_thread_->set_jitter(p_.jitter_cycles, p_.seed);
+    if (tl_) tl_->name_thread(kVmmThreadId, "vmm");
+  }
+  if (hv_->page_track().any()) {
+    track_thread_ = std::make_unique<VmmThread>(
+        "vmm_track", kVmmTrackThreadId, p_.quantum, control_,
+        [this, workload_done](hv::ExecContext& ctx) { vmm_->run_page_track(ctx, workload_done); });
+    track_thread_->set_jitter(p_.jitter_cycles, p_.seed);
+    if (tl_) tl_->name_thread(kVmmTrackThreadId, "vmm page-track");
+  }
   for (const auto& v : vcpus_) v->register_stats(stats_);
   hv_->register_stats(stats_);
   vmm_->register_stats(stats_);

@@ -4,16 +4,15 @@
 
 namespace vmxsim::sim {
 
-VmmThread::VmmThread(sc_core::sc_module_name name, hv::Vmm& vmm, Cycles quantum, RunControl& control,
-                     std::function<bool()> workload_done)
-    : sc_module(name), vmm_(vmm), thread_(kVmmThreadId, quantum), control_(control), done_(std::move(workload_done)) {
+VmmThread::VmmThread(sc_core::sc_module_name name, unsigned id, Cycles quantum, RunControl& control, Body body)
+    : sc_module(name), thread_(id, quantum), control_(control), body_(std::move(body)) {
   SC_THREAD(run);
   set_stack_size(std::size_t(1) << 20);
 }
 
 void VmmThread::run() {
   try {
-    vmm_.run(thread_, done_);
+    body_(thread_);
   } catch (...) {
     control_.fail(std::current_exception());
   }

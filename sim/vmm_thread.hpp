@@ -1,4 +1,5 @@
-// sim::VmmThread — the SystemC thread the userspace VMM (hv::Vmm) runs in.
+// sim::VmmThread — a SystemC thread of the userspace VMM (hv::Vmm): the
+// dirty-logging loop, or the write-tracking schedule.
 #pragma once
 #include <functional>
 
@@ -11,23 +12,23 @@ namespace vmxsim::sim {
 
 class RunControl;
 
-/// The VMM thread's id: after every vCPU (at most 512), below kMaxThreads.
-inline constexpr unsigned kVmmThreadId = 1000;
+/// The VMM threads' ids: after every vCPU (at most 512), below kMaxThreads.
+inline constexpr unsigned kVmmThreadId = 1000;       // dirty logging
+inline constexpr unsigned kVmmTrackThreadId = 1001;  // write tracking
 
 class VmmThread : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(VmmThread);
-  VmmThread(sc_core::sc_module_name name, hv::Vmm& vmm, Cycles quantum, RunControl& control,
-            std::function<bool()> workload_done);
+  using Body = std::function<void(hv::ExecContext&)>;
+  VmmThread(sc_core::sc_module_name name, unsigned id, Cycles quantum, RunControl& control, Body body);
   hv::ExecContext& context() { return thread_; }
   void set_jitter(Cycles max, std::uint64_t seed) { thread_.set_jitter(max, seed); }
 
  private:
   void run();
-  hv::Vmm& vmm_;
   SimThread thread_;
   RunControl& control_;
-  std::function<bool()> done_;
+  Body body_;
 };
 
 }  // namespace vmxsim::sim

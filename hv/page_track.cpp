@@ -1,0 +1,65 @@
+#include "hv/page_track.hpp"
+
+#include "sim/config.hpp"
+#include "sim/stats.hpp"
+
+namespace vmxsim::hv {
+
+PageTrackParams PageTrackParams::from(const Cfg& hv, const Cfg& check) {
+  PageTrackParams p;
+  for (const Cfg& r : hv.list("page_track", json::array())) {
+    PageTrackSpec s;
+    s.gpa = r.bytes("gpa", 0);
+    s.size = r.bytes("size", kPageSize4K);
+    s.add_cycles = r.u64("add_cycles", 0);
+    s.remove_cycles = r.u64("remove_cycles", 0);
+    if (s.gpa % kPageSize4K) r.fail("gpa", "expected a multiple of 4 KiB");
+    if (s.size == 0 || s.size % kPageSize4K) r.fail("size", "expected a non-zero multiple of 4 KiB");
+    if (s.remove_cycles && s.remove_cycles <= s.add_cycles)
+      r.fail("remove_cycles", "expected 0 (never) or later than add_cycles");
+    p.ranges.push_back(s);
+  }
+  p.oracle = check.boolean("page_track", p.oracle);
+  return p;
+}
+
+PageTrack::PageTrack(const PageTrackParams& p)
+    : p_(p), active_(p.ranges.size(), false), enforced_(p.ranges.size(), false) {}
+
+bool PageTrack::tracked(Addr gpa) const {
+  for (std::size_t i = 0; i < active_.size(); ++i)
+    if (active_[i] && in(p_.ranges[i], gpa)) return true;
+  return false;
+}
+
+bool PageTrack::tracked_in(Addr begin, Addr end) const {
+  for (std::size_t i = 0; i < active_.size(); ++i) {
+    const PageTrackSpec& r = p_.ranges[i];
+    if (active_[i] && r.gpa < end && begin < r.gpa + r.size) return true;
+  }
+  return false;
+}
+
+bool PageTrack::configured(Addr gpa) const {
+  for (const PageTrackSpec& r : p_.ranges)
+    if (in(r, gpa)) return true;
+  return false;
+}
+
+void PageTrack::write(unsigned vcpu, Addr gpa, Cycles t) {
+  for (std::size_t i = 0; i < enforced_.size(); ++i)
+    if (enforced_[i] && in(p_.ranges[i], gpa)) {
+      ++bypassed;
+      if (first_.size() < kKeptBypasses) first_.push_back({vcpu, gpa, t});
+      return;
+    }
+}
+
+void PageTrack::register_stats(Stats& s, const std::string& prefix) const {
+  s.counter(prefix + ".adds", &adds);
+  s.counter(prefix + ".removes", &removes);
+  s.counter(prefix + ".emulated_writes", &emulated);
+  s.counter("check.track_bypassed", &bypassed);
+}
+
+}  // namespace vmxsim::hv

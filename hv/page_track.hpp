@@ -1,0 +1,77 @@
+// hv::PageTrack — KVM's write tracking (arch/x86/kvm/mmu/page_track.c): GPA
+// ranges whose every guest write must trap, as a shadowed guest page table's
+// must. The VMM thread adds and removes the configured ranges
+// (`hv.page_track`) at their times through hv::Hypervisor, which runs the
+// write-protect path of the chosen fault path; this class keeps the flags and
+// the write-track oracle.
+//
+// The oracle: a range is *enforced* from the instant its add returned (its
+// TLB flush done) until its removal starts. A guest write that completes on
+// an enforced page without a VM exit is a bypass (stat check.track_bypassed).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/types.hpp"
+
+namespace vmxsim {
+class Cfg;
+class Stats;
+}
+
+namespace vmxsim::hv {
+
+struct PageTrackSpec {
+  Addr gpa = 0;
+  std::uint64_t size = 0;
+  Cycles add_cycles = 0;     // when the VMM adds it
+  Cycles remove_cycles = 0;  // when the VMM removes it; 0 = never
+};
+
+struct PageTrackParams {
+  std::vector<PageTrackSpec> ranges;  // hv.page_track
+  bool oracle = true;                 // check.page_track
+  static PageTrackParams from(const Cfg& hv, const Cfg& check);
+};
+
+class PageTrack {
+ public:
+  explicit PageTrack(const PageTrackParams& p);
+  const std::vector<PageTrackSpec>& ranges() const { return p_.ranges; }
+  bool any() const { return !p_.ranges.empty(); }
+
+  /// The per-page write-protect flag (KVM: the gfn's write-track count is
+  /// non-zero; the 2012 fast-path proposal's per-page flag).
+  bool tracked(Addr gpa) const;
+  /// Some tracked page lies in [begin, end) (KVM disallows huge pages there).
+  bool tracked_in(Addr begin, Addr end) const;
+  void set(std::size_t range, bool on) { active_[range] = on; }
+
+  // The oracle.
+  bool oracle_on() const { return p_.oracle && any(); }
+  /// Some configured range contains `gpa` (a cheap filter, no shared state).
+  bool configured(Addr gpa) const;
+  void enforce(std::size_t range, bool on) { enforced_[range] = on; }
+  /// A guest write to `gpa` completed at `t` without a VM exit.
+  void write(unsigned vcpu, Addr gpa, Cycles t);
+  struct Bypass {
+    unsigned vcpu;
+    Addr gpa;
+    Cycles t;
+  };
+  /// The first bypasses (at most kKeptBypasses), in the order they happened.
+  const std::vector<Bypass>& bypasses() const { return first_; }
+
+  void register_stats(Stats& s, const std::string& prefix) const;
+  std::uint64_t adds = 0, removes = 0, emulated = 0, bypassed = 0;
+
+ private:
+  static constexpr std::size_t kKeptBypasses = 64;  // enough to report; the counter has them all
+  static bool in(const PageTrackSpec& r, Addr gpa) { return gpa >= r.gpa && gpa - r.gpa < r.size; }
+  PageTrackParams p_;
+  std::vector<bool> active_, enforced_;
+  std::vector<Bypass> first_;
+};
+
+}  // namespace vmxsim::hv
