@@ -68,7 +68,7 @@ class FastPath final : public FaultPath {
       if (p == Probe::kSlow) break;
       // The exchange happens a walk later than the read: a write-protect in
       // between changes the entry, and the exchange fails.
-      ctx.charge(hv.costs().fast_pf_cmpxchg);
+      ctx.charge(hv.costs().fast_pf_cmpxchg + hv.lockless_delay());
       ctx.sync();
       std::uint64_t expected = l.value;
       if (hv.phys().cmpxchg(l.at, expected, l.value | kWrite)) {
@@ -122,7 +122,7 @@ class SpteIdPath final : public FaultPath {
       ctx.sync();
       if (hv.page_track().tracked(gpa)) break;  // write-protected: the slow path emulates (the mark stays)
       // 3. Exchange the identified value for a writable one.
-      ctx.charge(c.fast_pf_cmpxchg);
+      ctx.charge(c.fast_pf_cmpxchg + hv.lockless_delay());
       ctx.sync();
       expected = marked;
       if (hv.phys().cmpxchg(l.at, expected, (marked & ~kSpteIdMask) | kWrite)) {
@@ -153,7 +153,7 @@ class UnsafePath final : public FaultPath {
     if (p == Probe::kSpurious) return {};
     if (p == Probe::kSlow) return to_slow(ctx, hv, vcpu, slot, gpa, type);
     hv.mark_dirty(ctx, gpa);  // the bug: marked before the entry is writable
-    ctx.charge(hv.costs().fast_pf_cmpxchg);
+    ctx.charge(hv.costs().fast_pf_cmpxchg + hv.lockless_delay());
     ctx.sync();
     hv.phys().write(l.at, l.value | kWrite);  // a plain store of a stale value
     return fixed(ctx, hv, gpa, "store");

@@ -42,6 +42,7 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check) {
   p.mmu_lock = hv.choice("mmu_lock", "rw", {"rw", "spin"}) == "rw" ? LockKind::kRw : LockKind::kSpin;
   p.fault_path = hv.choice("fault_path", p.fault_path, FaultPathRegistry::instance().names());
   p.spte_id_unique = hv.section("spte_id").boolean("unique", p.spte_id_unique);
+  p.lockless_delay = hv.u64("lockless_delay_cycles", p.lockless_delay);
   p.page_track = PageTrackParams::from(hv, check);
   p.mmu = MmuParams::from(ept, hv.section("mmu"), costs);
   p.dirty_log = DirtyLogParams::from(hv.section("dirty_log"), costs);

@@ -90,6 +90,10 @@ struct HvParams {
   LockCosts lock;
   LockKind mmu_lock = LockKind::kRw;  // hv.mmu_lock: rw (KVM's TDP MMU) | spin
   std::string fault_path = "slow";    // hv.fault_path: slow | fast | spte_id | unsafe (hv/fault_path.hpp)
+  // hv.lockless_delay_cycles: extra cycles a lockless fault path spends
+  // between its last check and its update — the vCPU interrupted or preempted
+  // there. 0 by default; the race scenarios (configs/races/) widen the window.
+  Cycles lockless_delay = 0;
   bool spte_id_unique = true;         // hv.spte_id.unique: the identification is the vCPU id, else one shared bit
   PageTrackParams page_track;         // hv.page_track, check.page_track
   MmuParams mmu;
@@ -140,6 +144,7 @@ class Hypervisor {
   models::PhysMem& phys() { return mem_; }
   FastPathStats& fast_stats() { return fast_; }
   bool spte_id_unique() const { return p_.spte_id_unique; }
+  Cycles lockless_delay() const { return p_.lockless_delay; }
   PageTrack& page_track() { return track_; }
 
   // Write tracking, from a VMM thread (KVM: kvm_write_track_add_gfn /

@@ -59,6 +59,8 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
   p.guest = cpu::GuestParams::from(root.section("guest"));
   p.host = models::PhysMemParams::from(root.section("host"));
   p.hv = hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"));
+  if (p.hv.fault_path == "spte_id" && p.hv.spte_id_unique && p.vcpus > 31)
+    root.section("hv").section("spte_id").fail("unique", "true identifies a fault by vCPU id + 1 in entry bits 56:52, so at most 31 vCPUs (cpu.vcpus is " + std::to_string(p.vcpus) + ")");
   p.vcpu.pml = pml::PmlParams::from(root.section("pml"));
   p.vcpu.with_pml = p.hv.dirty_log.mode == "pml";
   p.vmm = hv::VmmParams::from(root.section("vmm"));

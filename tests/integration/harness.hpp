@@ -23,7 +23,10 @@ inline const std::string kData = kSrc + "/tests/integration/data";
 /// A temp path unique to the running test.
 inline std::string tmp(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return ::testing::TempDir() + "/vmxsim_" + info->test_suite_name() + "_" + info->name() + "_" + name;
+  std::string id = std::string(info->test_suite_name()) + "_" + info->name();
+  for (char& c : id)
+    if (c == '/') c = '_';  // parameterised tests: "Prefix/Suite", "Test/param"
+  return ::testing::TempDir() + "/vmxsim_" + id + "_" + name;
 }
 
 inline std::string slurp(const std::string& path) {
