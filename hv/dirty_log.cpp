@@ -32,6 +32,11 @@ void DirtyLog::enable(Addr begin, Addr end) {
   end_ = end;
 }
 
+void DirtyLog::disable() {
+  enabled_ = false;
+  for (SlotBits& b : slots_) std::fill(b.bits.begin(), b.bits.end(), 0);
+}
+
 DirtyLog::SlotBits* DirtyLog::bits_for(Addr gpa) {
   for (SlotBits& b : slots_)
     if (b.slot->contains(gpa)) return &b;

@@ -47,6 +47,8 @@ class DirtyLog {
   /// Start logging [begin, end) (KVM_MEM_LOG_DIRTY_PAGES on the slots, or a
   /// VRAM-style range). The EPT protection is the caller's job.
   void enable(Addr begin, Addr end);
+  /// Stop logging (the bitmap is dropped, as KVM frees it).
+  void disable();
   /// Is `gpa` in a logged range (and in a memslot)?
   bool logged(Addr gpa) const { return enabled_ && gpa >= begin_ && gpa < end_; }
 

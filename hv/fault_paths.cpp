@@ -5,6 +5,7 @@
 #include "hv/exec_context.hpp"
 #include "hv/fault_path.hpp"
 #include "hv/hypervisor.hpp"
+#include "hv/rcu.hpp"
 #include "models/phys_mem.hpp"
 
 namespace vmxsim::hv {
@@ -61,11 +62,20 @@ class FastPath final : public FaultPath {
                       AccessType type) override {
     // With A/D bits on, only write faults on present entries qualify.
     if (type != AccessType::Write) return hv.slow_path(ctx, vcpu, slot, gpa, type);
+    FaultOutcome out;
+    if (lockless(ctx, hv, gpa, out)) return out;
+    return to_slow(ctx, hv, vcpu, slot, gpa, type);
+  }
+
+ private:
+  // True if resolved without the lock (into `out`); false: take the slow path.
+  static bool lockless(ExecContext& ctx, Hypervisor& hv, Addr gpa, FaultOutcome& out) {
+    RcuReadGuard rcu(hv.rcu(), ctx);  // walk_shadow_page_lockless_begin/end
     for (unsigned tries = 0; tries < kMaxTries; ++tries) {
       Leaf l;
       const Probe p = probe(ctx, hv, gpa, l);
-      if (p == Probe::kSpurious) return {};
-      if (p == Probe::kSlow) break;
+      if (p == Probe::kSpurious) return true;
+      if (p == Probe::kSlow) return false;
       // The exchange happens a walk later than the read: a write-protect in
       // between changes the entry, and the exchange fails.
       ctx.charge(hv.costs().fast_pf_cmpxchg + hv.lockless_delay());
@@ -75,12 +85,13 @@ class FastPath final : public FaultPath {
         // W 0→1, then mark the page dirty; D stays clear (a PML double-log is
         // harmless, and it avoids a flush).
         hv.mark_dirty(ctx, gpa);
-        return fixed(ctx, hv, gpa, "cmpxchg ok");
+        out = fixed(ctx, hv, gpa, "cmpxchg ok");
+        return true;
       }
       ++hv.fast_stats().retries;
       hv.trace_instant(ctx, "cmpxchg fail", gpa);
     }
-    return to_slow(ctx, hv, vcpu, slot, gpa, type);
+    return false;
   }
 };
 
@@ -100,13 +111,22 @@ class SpteIdPath final : public FaultPath {
   FaultOutcome handle(ExecContext& ctx, Hypervisor& hv, unsigned vcpu, const Memslot& slot, Addr gpa,
                       AccessType type) override {
     if (type != AccessType::Write) return hv.slow_path(ctx, vcpu, slot, gpa, type);
+    FaultOutcome out;
+    if (lockless(ctx, hv, vcpu, gpa, out)) return out;
+    return to_slow(ctx, hv, vcpu, slot, gpa, type);
+  }
+  std::uint64_t track_protect_clear() const override { return kWrite | kSpteIdMask; }
+
+ private:
+  static bool lockless(ExecContext& ctx, Hypervisor& hv, unsigned vcpu, Addr gpa, FaultOutcome& out) {
+    RcuReadGuard rcu(hv.rcu(), ctx);
     const HvCosts& c = hv.costs();
     const std::uint64_t id = hv.spte_id_unique() ? (std::uint64_t(vcpu) + 1) << kSpteIdShift : 1ull << kSpteIdShift;
     for (unsigned tries = 0; tries < kMaxTries; ++tries) {
       Leaf l;
       const Probe p = probe(ctx, hv, gpa, l);
-      if (p == Probe::kSpurious) return {};
-      if (p == Probe::kSlow) break;
+      if (p == Probe::kSpurious) return true;
+      if (p == Probe::kSlow) return false;
       // 1. Identify: our id replaces any other in the entry.
       ctx.charge(c.fast_pf_cmpxchg);
       ctx.sync();
@@ -120,21 +140,21 @@ class SpteIdPath final : public FaultPath {
       // 2. Full barrier, then the page's write-protect flag.
       ctx.charge(c.barrier);
       ctx.sync();
-      if (hv.page_track().tracked(gpa)) break;  // write-protected: the slow path emulates (the mark stays)
+      if (hv.page_track().tracked(gpa)) return false;  // write-protected: the slow path emulates (the mark stays)
       // 3. Exchange the identified value for a writable one.
       ctx.charge(c.fast_pf_cmpxchg + hv.lockless_delay());
       ctx.sync();
       expected = marked;
       if (hv.phys().cmpxchg(l.at, expected, (marked & ~kSpteIdMask) | kWrite)) {
         hv.mark_dirty(ctx, gpa);
-        return fixed(ctx, hv, gpa, "cmpxchg ok");
+        out = fixed(ctx, hv, gpa, "cmpxchg ok");
+        return true;
       }
       ++hv.fast_stats().retries;
       hv.trace_instant(ctx, "cmpxchg fail", gpa);
     }
-    return to_slow(ctx, hv, vcpu, slot, gpa, type);
+    return false;
   }
-  std::uint64_t track_protect_clear() const override { return kWrite | kSpteIdMask; }
 };
 
 /// A demonstrator of the bug class, NOT a model of any shipped KVM: it checks
@@ -148,15 +168,20 @@ class UnsafePath final : public FaultPath {
   FaultOutcome handle(ExecContext& ctx, Hypervisor& hv, unsigned vcpu, const Memslot& slot, Addr gpa,
                       AccessType type) override {
     if (type != AccessType::Write) return hv.slow_path(ctx, vcpu, slot, gpa, type);
-    Leaf l;
-    const Probe p = probe(ctx, hv, gpa, l);
-    if (p == Probe::kSpurious) return {};
-    if (p == Probe::kSlow) return to_slow(ctx, hv, vcpu, slot, gpa, type);
-    hv.mark_dirty(ctx, gpa);  // the bug: marked before the entry is writable
-    ctx.charge(hv.costs().fast_pf_cmpxchg + hv.lockless_delay());
-    ctx.sync();
-    hv.phys().write(l.at, l.value | kWrite);  // a plain store of a stale value
-    return fixed(ctx, hv, gpa, "store");
+    {
+      RcuReadGuard rcu(hv.rcu(), ctx);
+      Leaf l;
+      const Probe p = probe(ctx, hv, gpa, l);
+      if (p == Probe::kSpurious) return {};
+      if (p == Probe::kFixable) {
+        hv.mark_dirty(ctx, gpa);  // the bug: marked before the entry is writable
+        ctx.charge(hv.costs().fast_pf_cmpxchg + hv.lockless_delay());
+        ctx.sync();
+        hv.phys().write(l.at, l.value | kWrite);  // a plain store of a stale value
+        return fixed(ctx, hv, gpa, "store");
+      }
+    }
+    return to_slow(ctx, hv, vcpu, slot, gpa, type);
   }
 };
 

@@ -55,7 +55,7 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check) {
 
 Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
     : p_(p), mem_(mem), mmu_(mem, p.mmu), mmu_lock_("mmu_lock", p.lock, p.mmu_lock), dirty_(p.dirty_log),
-      oracle_(p.oracle), track_(p.page_track) {
+      oracle_(p.oracle), track_(p.page_track), rcu_(mem) {
   std::uint32_t id = 0;
   for (const auto& spec : p_.memslots) {
     Memslot s;
@@ -347,6 +347,28 @@ void Hypervisor::clear_dirty_log(ExecContext& ctx, const std::vector<Addr>& page
   if (tl_) tl_->span(ctx.thread_id(), "CLEAR", t0, ctx.now(), TraceArgs().num("pages", pages.size()).str());
 }
 
+void Hypervisor::disable_dirty_log(ExecContext& ctx) {
+  const Cycles t0 = ctx.now();
+  const Addr begin = dirty_.begin(), end = dirty_.end();
+  mmu_lock_.acquire(ctx, LockMode::kWrite);
+  dirty_.disable();
+  for (VcpuHandle* v : vcpus_)
+    if (v && v->pml_engine()) v->pml_engine()->enable(false);
+  std::vector<Addr> unlinked;
+  mmu_.zap_collapsible(ctx, begin, end, [this](Addr gpa, unsigned level) {
+    unsigned steps = 0;
+    const Memslot* s = slots_.find(gpa, steps);
+    const Addr size = Addr{1} << level_shift(level);
+    return s && mmu_.max_level(*s, gpa) >= level && !track_.tracked_in(gpa, gpa + size);
+  }, unlinked);
+  mmu_lock_.release(ctx);
+  flush_remote_tlbs(ctx, -1);  // no vCPU may still walk through the unlinked tables
+  const std::size_t n = unlinked.size();
+  rcu_.call(ctx, std::move(unlinked));
+  if (tl_)
+    tl_->span(ctx.thread_id(), "disable dirty log", t0, ctx.now(), TraceArgs().num("tables_unlinked", n).str());
+}
+
 void Hypervisor::add_page_track(ExecContext& ctx, std::size_t range) {
   const PageTrackSpec& r = track_.ranges().at(range);
   const Cycles t0 = ctx.now();
@@ -413,6 +435,7 @@ void Hypervisor::register_stats(Stats& s) const {
   mmu_.register_stats(s, "hv.mmu");
   mmu_lock_.register_stats(s, "hv.lock.mmu_lock");
   track_.register_stats(s, "hv.page_track");
+  rcu_.register_stats(s, "hv.rcu");
 }
 
 }  // namespace vmxsim::hv

@@ -16,6 +16,7 @@
 #include "hv/memslots.hpp"
 #include "hv/mmu.hpp"
 #include "hv/page_track.hpp"
+#include "hv/rcu.hpp"
 #include "hv/trace.hpp"
 
 namespace vmxsim {
@@ -146,6 +147,7 @@ class Hypervisor {
   bool spte_id_unique() const { return p_.spte_id_unique; }
   Cycles lockless_delay() const { return p_.lockless_delay; }
   PageTrack& page_track() { return track_; }
+  Rcu& rcu() { return rcu_; }
 
   // Write tracking, from a VMM thread (KVM: kvm_write_track_add_gfn /
   // kvm_write_track_remove_gfn on each page of the range).
@@ -190,6 +192,11 @@ class Hypervisor {
   /// (wp: W; pml: D), then flush TLBs. When it returns, the pages count as
   /// copied for the oracle.
   void clear_dirty_log(ExecContext& ctx, const std::vector<Addr>& pages);
+  /// KVM_MEM_LOG_DIRTY_PAGES cleared: stop logging (PML off on every vCPU),
+  /// then kvm_mmu_recover_huge_pages under mmu_lock for write — zap the
+  /// tables that stand where a huge page may be again — flush remote TLBs,
+  /// and hand the unlinked tables to RCU. Later faults map huge pages.
+  void disable_dirty_log(ExecContext& ctx);
 
   /// The dirty-log oracle's view of a guest write (the vCPU knows the HPA).
   bool oracle_on() const { return oracle_.on(); }
@@ -222,6 +229,7 @@ class Hypervisor {
   DirtyLog dirty_;
   DirtyOracle oracle_;
   PageTrack track_;
+  Rcu rcu_;
   std::vector<VcpuHandle*> vcpus_;
   std::unique_ptr<FaultPath> fault_path_;
   FastPathStats fast_;

@@ -134,6 +134,44 @@ Addr Mmu::split(ExecContext& ctx, const Leaf& l,
   return t;
 }
 
+namespace {
+// Freeze every entry of a table being removed and collect it and the tables
+// below it (KVM: handle_removed_pt).
+void unlink(models::PhysMem& mem, Addr table, unsigned level, std::vector<Addr>& out) {
+  out.push_back(table);
+  for (unsigned i = 0; i < 512; ++i) {
+    const Addr at = table + Addr(i) * 8;
+    const std::uint64_t e = mem.read(at);
+    if (present(e) && !is_leaf(e, level)) unlink(mem, entry_addr(e), level - 1, out);
+    mem.write(at, kFrozenSpte);
+  }
+}
+}  // namespace
+
+void Mmu::zap_collapsible(ExecContext& ctx, Addr begin, Addr end,
+                          const std::function<bool(Addr, unsigned)>& huge_ok, std::vector<Addr>& unlinked) {
+  // Top down, so a range that can be 1 GiB again is zapped whole.
+  std::function<void(Addr, unsigned, Addr)> walk = [&](Addr table, unsigned level, Addr base) {
+    const Addr size = Addr{1} << level_shift(level);
+    for (unsigned i = 0; i < 512; ++i) {
+      const Addr gpa = base + Addr(i) * size;
+      if (gpa + size <= begin || gpa >= end) continue;
+      const Addr at = table + Addr(i) * 8;
+      const std::uint64_t e = mem_.read(at);
+      if (!present(e) || is_leaf(e, level)) continue;
+      ctx.charge(p_.pt_level);
+      if (level <= 3 && huge_ok(gpa, level)) {
+        mem_.write(at, 0);
+        ++zapped;
+        unlink(mem_, entry_addr(e), level - 1, unlinked);
+      } else if (level > 2) {
+        walk(entry_addr(e), level - 1, gpa);
+      }
+    }
+  };
+  walk(eptp_.root(), p_.levels, 0);
+}
+
 std::uint64_t Mmu::update(Addr at, std::uint64_t set, std::uint64_t clear) {
   std::uint64_t old = mem_.read(at);
   while (!mem_.cmpxchg(at, old, (old | set) & ~clear)) {
@@ -148,6 +186,7 @@ void Mmu::register_stats(Stats& s, const std::string& prefix) const {
   s.counter(prefix + ".maps_1g", &maps[3]);
   s.counter(prefix + ".tables_allocated", &tables_allocated);
   s.counter(prefix + ".already_mapped", &already_mapped);
+  s.counter(prefix + ".zapped", &zapped);
 }
 
 }  // namespace vmxsim::hv

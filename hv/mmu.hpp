@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "ept/entry.hpp"
 #include "hv/memslots.hpp"
@@ -33,6 +34,10 @@ struct MmuParams {
   Cycles split_entry = 4;  // writing one child entry when splitting a huge page
   static MmuParams from(const Cfg& ept, const Cfg& mmu, const Cfg& costs);
 };
+
+/// What a zapped table's entries hold until it is freed (KVM's FROZEN_SPTE,
+/// formerly REMOVED_SPTE: not present, and never a value a walker read).
+inline constexpr std::uint64_t kFrozenSpte = ept::kSuppressVe | 0x5a0;
 
 struct MapResult {
   unsigned level = 0;     // level of the leaf now covering the GPA
@@ -74,6 +79,14 @@ class Mmu {
   /// the new table's HPA. Caller holds mmu_lock.
   Addr split(ExecContext& ctx, const Leaf& l,
              const std::function<std::uint64_t(std::uint64_t parent)>& child_flags);
+  /// KVM's kvm_mmu_recover_huge_pages (tdp_mmu_zap_collapsible_spte): every
+  /// non-leaf entry over [begin, end) whose range could now be one leaf
+  /// (`huge_ok(gpa, level)`) is cleared; each page-table page below it has
+  /// its entries frozen (kFrozenSpte, so a lockless compare-and-exchange on a
+  /// stale pointer fails) and goes to `unlinked`, for the caller to free
+  /// after a TLB flush and an RCU grace period. Caller holds mmu_lock for write.
+  void zap_collapsible(ExecContext& ctx, Addr begin, Addr end,
+                       const std::function<bool(Addr gpa, unsigned level)>& huge_ok, std::vector<Addr>& unlinked);
   /// Atomically set and clear bits of a leaf: compare-and-exchange until it
   /// sticks (another thread — the walker — may be setting A/D meanwhile).
   /// Returns the old value.
@@ -84,6 +97,7 @@ class Mmu {
   std::uint64_t tables_allocated = 0;
   std::uint64_t already_mapped = 0;
   std::uint64_t splits = 0;
+  std::uint64_t zapped = 0;  // non-leaf entries zapped so that huge pages can return
 
  private:
   models::PhysMem& mem_;

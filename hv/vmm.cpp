@@ -18,6 +18,8 @@ VmmParams VmmParams::from(const Cfg& vmm) {
   p.size = d.bytes("size", p.size);
   p.period_cycles = d.u64("period_cycles", p.period_cycles);
   p.rounds = d.u64("rounds", p.rounds);
+  p.disable = d.boolean("disable", p.disable);
+  if (p.disable && p.rounds == 0) d.fail("disable", "true needs rounds of at least 1 (logging stops after them)");
   if (p.period_cycles == 0) d.fail("period_cycles", "expected at least 1");
   if (p.gpa % kPageSize4K || p.size % kPageSize4K) d.fail(p.gpa % kPageSize4K ? "gpa" : "size", "expected a multiple of 4 KiB");
   return p;
@@ -46,6 +48,11 @@ void Vmm::run(ExecContext& ctx, const std::function<bool()>& workload_done) {
     ctx.sync();
     if (workload_done()) break;
     if (p_.rounds == 0 || r < p_.rounds) collect(ctx);
+    if (p_.disable && r + 1 == p_.rounds) {
+      // Migration cancelled, or VRAM tracking over: KVM_MEM_LOG_DIRTY_PAGES off.
+      hv_.disable_dirty_log(ctx);
+      return;
+    }
   }
   collect(ctx);  // the vCPUs have stopped: the final collection
 }

@@ -27,6 +27,7 @@ struct VmmParams {
   std::uint64_t size = 0;
   Cycles period_cycles = 2'500'000;  // vmm.dirty_log.period_cycles: 1 ms at 2.5 GHz
   std::uint64_t rounds = 0;      // vmm.dirty_log.rounds: 0 = until the workload ends
+  bool disable = false;          // vmm.dirty_log.disable: after `rounds` collections, turn logging off
   static VmmParams from(const Cfg& vmm);
 };
 

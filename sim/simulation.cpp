@@ -64,6 +64,8 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
   p.vcpu.pml = pml::PmlParams::from(root.section("pml"));
   p.vcpu.with_pml = p.hv.dirty_log.mode == "pml";
   p.vmm = hv::VmmParams::from(root.section("vmm"));
+  if (p.vmm.disable && p.hv.oracle)
+    root.section("vmm").section("dirty_log").fail("disable", "true cannot go with check.dirty_log: the oracle judges a migration, which ends with logging still on");
 
   const Cfg workload = root.section("workload");
   p.trace = workload.str("trace", "");

@@ -137,7 +137,7 @@ TEST_P(QuantumInvariance, StatsAndEventOrderMatchAtQuantumOne) {
 
 INSTANTIATE_TEST_SUITE_P(Races, QuantumInvariance,
                          ::testing::Values("clear_race.json", "clear_race_unsafe.json", "track_race.json",
-                                           "track_race_shared_id.json"),
+                                           "track_race_shared_id.json", "zap_race.json"),
                          [](const ::testing::TestParamInfo<const char*>& i) {
                            std::string n = i.param;
                            return n.substr(0, n.find('.'));
@@ -158,6 +158,31 @@ TEST(Races, TimelineShowsTheExchangesAndTheBypass) {
   const std::string tl2 = tmp("tl2.json");
   stats_of("track_race.json", "--timeline " + tl2, nullptr, nullptr, "u.json");
   EXPECT_NE(slurp(tl2).find("\"cmpxchg fail\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vmxsim::test
+
+namespace vmxsim::test {
+namespace {
+
+TEST(Races, ZappedTablesWaitForTheLocklessFaultsGracePeriod) {
+  int rc = 0;
+  std::string err;
+  const json s = stats_of("zap_race.json", "", &rc, &err);
+  ASSERT_EQ(rc, 0) << err;
+  EXPECT_GE(s["hv.mmu.zapped"].get<int>(), 1);
+  EXPECT_EQ(s["hv.rcu.freed_pages"], s["hv.mmu.zapped"]);  // one 4 KiB table under each zapped 2 MiB entry
+  EXPECT_EQ(s["hv.rcu.pending_pages"], 0);
+  EXPECT_GE(s["hv.rcu.callbacks_waited"].get<int>(), 1);  // a lockless fault was in flight
+  EXPECT_GT(s["hv.rcu.wait_cycles"].get<int>(), 0);
+  EXPECT_GE(s["hv.fault.fast_retries"].get<int>(), 1);    // its exchange met a frozen entry
+  EXPECT_GT(s["hv.mmu.maps_2m"].get<int>(), s["hv.mmu.splits"].get<int>());  // huge pages came back
+  // Without the stall, no fault is in flight at the zap: nothing waits.
+  const json q = stats_of("zap_race.json", "--set hv.lockless_delay_cycles=0", &rc, &err, "nodelay.json");
+  ASSERT_EQ(rc, 0) << err;
+  EXPECT_EQ(q["hv.rcu.callbacks_waited"], 0);
+  EXPECT_EQ(q["hv.rcu.freed_pages"], q["hv.mmu.zapped"]);
 }
 
 }  // namespace

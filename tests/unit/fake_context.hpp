@@ -12,11 +12,12 @@ class FakeContext : public hv::ExecContext {
   Cycles now() const override { return t; }
   void charge(Cycles c) override { t += c; }
   void sync() override { ++syncs; }
-  unsigned thread_id() const override { return 0; }
+  unsigned thread_id() const override { return id; }
   void block() override { throw std::logic_error("FakeContext cannot block"); }
   void wake(Cycles) override { throw std::logic_error("FakeContext cannot be woken"); }
   Cycles t = 0;
   unsigned syncs = 0;
+  unsigned id = 0;
 };
 
 }  // namespace vmxsim::test
