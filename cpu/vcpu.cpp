@@ -282,7 +282,11 @@ void Vcpu::vm_exit(Exit reason, Handler handler, Addr gpa, std::uint64_t qual) {
   service_requests();  // KVM handles pending requests before re-entering
   thread_.advance(c.vm_entry);
   thread_.sync();
-  thread_.take_window();  // requests were serviced just above
+  // vcpu_enter_guest() sets IN_GUEST_MODE, then re-checks requests: one posted
+  // while we were outside guest mode (its poster did not wait for us) is
+  // taken now, or the guest would run on a TLB the poster thinks is flushed.
+  while (requests_) service_requests();
+  thread_.take_window();
   in_guest_ = true;
   cycles_hypervisor += thread_.now() - start;
   if (logging) cycles_dirty_logging += thread_.now() - start;

@@ -90,8 +90,12 @@ class DirtyOracle {
   void write(unsigned vcpu, Addr gpa, Cycles t) {
     if (!on_ || !started_ || gpa < begin_ || gpa >= end_ || t < start_) return;
     Page& p = pages_[gpa >> kPageShift4K];
-    p.last_write = t;
-    p.vcpu = vcpu;
+    // vCPUs report unsynchronised writes, so one may arrive after a later one
+    // by another vCPU: keep the latest.
+    if (!p.written || t >= p.last_write) {
+      p.last_write = t;
+      p.vcpu = vcpu;
+    }
     p.written = true;
   }
   /// `gpa` was copied (its CLEAR completed) at `t`.
