@@ -3,6 +3,7 @@
 // takes milliseconds.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -219,4 +220,25 @@ TEST(Sweep, UsageErrorsExit2) {
   const CliResult def = run_sh("cd " + d + " && " + sweep_cmd("spec.json --jobs 1"));
   EXPECT_EQ(def.rc, 0) << def.err;
   EXPECT_NE(def.out.find("spec.sweep/results.csv has 1 of 1"), std::string::npos) << def.out;
+}
+
+TEST(Sweep, InterruptStopsTheChildrenAndKeepsCompletedPoints) {
+  // Point 0 takes milliseconds, point 1 minutes: SIGINT arrives while point 1 runs.
+  const std::string d = fresh_dir("sigint");
+  std::ofstream(d + "/spec.json") << R"({"base": ")" + kSrc + R"(/configs/quickstart.json",
+      "grid": {"workload.generator.accesses_per_vcpu": [1000, 500000000]}})";
+  const std::string out = d + "/out";
+  const CliResult r = run_sh(sweep_cmd(d + "/spec.json --out " + out + " --jobs 1") + " & pid=$!; " +
+                             "for i in $(seq 200); do ls " + out + "/points/*.json >/dev/null 2>&1 && break; sleep 0.05; done; " +
+                             "sleep 0.3; kill -INT $pid; wait $pid; echo rc=$?; pgrep -f '[-]-stats " + out + "' || echo no-children");  // [-]: not this shell's own line
+  EXPECT_NE(r.out.find("rc=130\nno-children"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.err.find("interrupted: 1 point(s) finished and are kept"), std::string::npos) << r.err;
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(out + "/points")) files.push_back(e.path().extension().string());
+  std::sort(files.begin(), files.end());
+  // Point 0's record and log, point 1's log; no record for point 1, no temp files.
+  EXPECT_EQ(files, (std::vector<std::string>{".json", ".log", ".log"}));
+  const auto jl = lines(slurp(out + "/results.jsonl"));
+  ASSERT_EQ(jl.size(), 1u);
+  EXPECT_EQ(json::parse(jl[0])["status"], "ok");
 }
