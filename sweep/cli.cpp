@@ -1,6 +1,7 @@
 #include "sweep/cli.hpp"
 
 #include <iostream>
+#include <string>
 
 #include <boost/program_options.hpp>
 
@@ -35,7 +36,8 @@ int command(const std::vector<std::string>& args) {
   po::options_description desc("options");
   desc.add_options()("help,h", "show this help")(
       "out,o", po::value<std::string>(), "output folder (default: SPEC's name + \".sweep\", in the current folder)")(
-      "jobs,j", po::value<unsigned>(), "points to run at a time (default: one per hardware thread)")(
+      // int, not unsigned: Boost would wrap "-1" into a huge unsigned
+      "jobs,j", po::value<int>(), "points to run at a time (default: one per hardware thread)")(
       "shard", po::value<std::string>(),
       "run only the points whose index % n == i, e.g. 0/4 (for a job array sharing one --out)");
   po::options_description all;
@@ -58,8 +60,9 @@ int command(const std::vector<std::string>& args) {
   o.spec = vm["spec"].as<std::string>();
   if (vm.count("out")) o.out = vm["out"].as<std::string>();
   if (vm.count("jobs")) {
-    o.jobs = vm["jobs"].as<unsigned>();
-    if (o.jobs == 0) return usage_error("--jobs must be at least 1");
+    const int jobs = vm["jobs"].as<int>();
+    if (jobs < 1) return usage_error("--jobs " + std::to_string(jobs) + ": must be at least 1");
+    o.jobs = static_cast<unsigned>(jobs);
   }
   if (vm.count("shard")) {
     try {

@@ -206,7 +206,7 @@ TEST(Sweep, UsageErrorsExit2) {
   const std::string d = fresh_dir("usage");
   const std::string spec = write_spec(d, R"("grid": {"cpu.vcpus": [2]})");
   for (const std::string& args : {std::string("sweep"), "sweep " + spec + " --shard 2/2",
-                                  "sweep " + spec + " --shard x", "sweep " + spec + " --jobs 0",
+                                  "sweep " + spec + " --shard x", "sweep " + spec + " --jobs 0", "sweep " + spec + " --jobs -1",
                                   "sweep " + spec + " --jobs many", "sweep " + spec + " --bogus"}) {
     const CliResult r = run_cli(args);
     EXPECT_EQ(r.rc, 2) << args << ": " << r.err;
@@ -223,12 +223,15 @@ TEST(Sweep, UsageErrorsExit2) {
 }
 
 TEST(Sweep, InterruptStopsTheChildrenAndKeepsCompletedPoints) {
-  // Point 0 takes milliseconds, point 1 minutes: SIGINT arrives while point 1 runs.
+  // Point 0 takes milliseconds, point 1 a minute: SIGINT arrives while point 1 runs.
   const std::string d = fresh_dir("sigint");
   std::ofstream(d + "/spec.json") << R"({"base": ")" + kSrc + R"(/configs/quickstart.json",
-      "grid": {"workload.generator.accesses_per_vcpu": [1000, 500000000]}})";
+      "grid": {"workload.generator.accesses_per_vcpu": [1000, 50000000]}})";
   const std::string out = d + "/out";
-  const CliResult r = run_sh(sweep_cmd(d + "/spec.json --out " + out + " --jobs 1") + " & pid=$!; " +
+  // --foreground: timeout passes SIGINT to the sweep alone (by default it signals its whole
+  // process group, points included), so the test sees whether the sweep stops its points.
+  const CliResult r = run_sh("timeout --foreground 20 " + kBin + " sweep " + d + "/spec.json --out " + out +
+                             " --jobs 1 & pid=$!; " +
                              "for i in $(seq 200); do ls " + out + "/points/*.json >/dev/null 2>&1 && break; sleep 0.05; done; " +
                              "sleep 0.3; kill -INT $pid; wait $pid; echo rc=$?; pgrep -f '[-]-stats " + out + "' || echo no-children");  // [-]: not this shell's own line
   EXPECT_NE(r.out.find("rc=130\nno-children"), std::string::npos) << r.out << r.err;
@@ -241,4 +244,24 @@ TEST(Sweep, InterruptStopsTheChildrenAndKeepsCompletedPoints) {
   const auto jl = lines(slurp(out + "/results.jsonl"));
   ASSERT_EQ(jl.size(), 1u);
   EXPECT_EQ(json::parse(jl[0])["status"], "ok");
+}
+
+TEST(Sweep, AddedValuesReuseFinishedPointsAndAChangedBaseReRunsThem) {
+  const std::string d = fresh_dir("edit");
+  const std::string out = " --out " + d + "/out";
+  const CliResult a = run_cli("sweep " + write_spec(d, R"("grid": {"hv.costs.vm_exit": [1000, 1500]})") + out);
+  EXPECT_NE(a.out.find("2 point(s): 2 run, 0 already complete"), std::string::npos) << a.out << a.err;
+  // A new value: only its point runs, whatever its index now.
+  const CliResult b = run_cli("sweep " + write_spec(d, R"("grid": {"hv.costs.vm_exit": [500, 1000, 1500]})") + out);
+  EXPECT_NE(b.out.find("3 point(s): 1 run, 2 already complete"), std::string::npos) << b.out << b.err;
+  EXPECT_EQ(lines(slurp(d + "/out/results.jsonl")).size(), 3u);
+  // A different fixed override changes every run: the old records are stale.
+  const CliResult c = run_cli("sweep " +
+                              write_spec(d, R"("grid": {"hv.costs.vm_exit": [500, 1000, 1500]}, "set": {"hv.mmu_lock": "spin"})") +
+                              out);
+  EXPECT_NE(c.out.find("3 point(s): 3 run, 0 already complete"), std::string::npos) << c.out << c.err;
+  const auto jl = lines(slurp(d + "/out/results.jsonl"));
+  ASSERT_EQ(jl.size(), 3u);
+  for (const auto& l : jl) EXPECT_EQ(json::parse(l)["stats"]["hv.lock.mmu_lock.contended"], 1) << l;
+  EXPECT_EQ(json::parse(slurp(d + "/out/base_config.json"))["hv"]["mmu_lock"], "spin");
 }
