@@ -1,7 +1,9 @@
 #include "sweep/sweep.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <signal.h>  // kill
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -188,8 +190,9 @@ int run(const Options& o, std::ostream& out, std::ostream& err) {
       }
       const auto it = running.find(pid);
       if (it == running.end()) continue;  // not a point (cannot happen: we start no other child)
-      // A child killed by the user's Ctrl-C (it shares our terminal) is not a failed point.
-      if (g_signal) {
+      // Once interrupted, a point that did not succeed was most likely stopped by
+      // the user's Ctrl-C (it shares our terminal): not a failed point, no record.
+      if (g_signal && !e.ok()) {
         std::remove(it->second.stats_file.c_str());
         running.erase(it);
         stopping = true;
