@@ -4,7 +4,8 @@
 Runs configs/studies/pml_vs_wp_{global,vram}.json in both modes (wp, pml) at
 three GET+CLEAR periods, two runs at a time, and prints a markdown table of
 guest progress while logging (accesses retired per simulated second) and the
-PML/WP ratio. Standard library only; `vmxsim sweep` (planned) will replace it.
+PML/WP ratio. Standard library only. `vmxsim sweep configs/studies/sweep_pml_vs_wp.json`
+runs the global case as one sweep (more periods, with repeats): docs/studies/pml-vs-wp-sweep.md.
 
 usage: scripts/pml_vs_wp.py [--bin build/vmxsim] [--out build/studies/pml_vs_wp] [--set key=value]...
 """

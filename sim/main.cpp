@@ -1,4 +1,4 @@
-// vmxsim command line: `run`, `config show`, --help, --version.
+// vmxsim command line: `run`, `config show`, `sweep`, --help, --version.
 // Exit status: 0 success, 1 a run or config error (one line on stderr),
 // 2 a usage error, 3 a checker violation with --fail-on-violation.
 #include <cstdlib>
@@ -14,6 +14,7 @@
 #include "sim/config.hpp"
 #include "sim/simulation.hpp"
 #include "sim/timeline.hpp"
+#include "sweep/cli.hpp"
 
 namespace po = boost::program_options;
 using namespace vmxsim;
@@ -28,6 +29,8 @@ const char* kUsage =
     "                 simulate CONFIG and print a summary\n"
     "  config show CONFIG [--set key.path=value]...\n"
     "                 print the effective config, every default filled in\n"
+    "  sweep SPEC [--out DIR] [--jobs N] [--shard i/n]\n"
+    "                 run every point of a parameter sweep (docs/sweep.md)\n"
     "\n"
     "CONFIG is a JSON file; its top-level \"include\" key may name other config\n"
     "files (e.g. the hardware presets in configs/hw/) to merge under it.\n"
@@ -209,6 +212,7 @@ int sc_main(int argc, char** argv) {
     }
     if (cmd == "run") return cmd_run(rest);
     if (cmd == "config") return cmd_config(rest);
+    if (cmd == "sweep") return sweep::command(rest);
     throw UsageError("unknown command '" + cmd + "'");
   } catch (const UsageError& e) {
     std::cerr << "vmxsim: " << e.what() << "\n(see vmxsim --help)\n";
