@@ -14,7 +14,7 @@
 #include "sim/config.hpp"
 #include "sim/simulation.hpp"
 #include "sim/timeline.hpp"
-#include "sweep/cli.hpp"
+#include "sim/sweep/cli.hpp"
 
 namespace po = boost::program_options;
 using namespace vmxsim;

@@ -6,9 +6,9 @@
 #include <string>
 
 #include "error_of.hpp"
-#include "sweep/progress.hpp"
-#include "sweep/results.hpp"
-#include "sweep/spec.hpp"
+#include "sim/sweep/progress.hpp"
+#include "sim/sweep/results.hpp"
+#include "sim/sweep/spec.hpp"
 
 using namespace vmxsim::sweep;
 using vmxsim::test::error_of;

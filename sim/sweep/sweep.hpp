@@ -5,7 +5,7 @@
 #include <ostream>
 #include <string>
 
-#include "sweep/spec.hpp"
+#include "sim/sweep/spec.hpp"
 
 namespace vmxsim::sweep {
 

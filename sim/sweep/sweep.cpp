@@ -1,4 +1,4 @@
-#include "sweep/sweep.hpp"
+#include "sim/sweep/sweep.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -12,9 +12,9 @@
 #include <thread>
 #include <vector>
 
-#include "sweep/process.hpp"
-#include "sweep/progress.hpp"
-#include "sweep/results.hpp"
+#include "sim/sweep/process.hpp"
+#include "sim/sweep/progress.hpp"
+#include "sim/sweep/results.hpp"
 
 namespace vmxsim::sweep {
 

@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sweep/spec.hpp"
+#include "sim/sweep/spec.hpp"
 
 namespace vmxsim::sweep {
 

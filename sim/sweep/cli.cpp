@@ -1,11 +1,11 @@
-#include "sweep/cli.hpp"
+#include "sim/sweep/cli.hpp"
 
 #include <iostream>
 #include <string>
 
 #include <boost/program_options.hpp>
 
-#include "sweep/sweep.hpp"
+#include "sim/sweep/sweep.hpp"
 
 namespace po = boost::program_options;
 

@@ -1,4 +1,4 @@
-#include "sweep/process.hpp"
+#include "sim/sweep/process.hpp"
 
 #include <cerrno>
 #include <cstring>

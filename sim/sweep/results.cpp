@@ -1,4 +1,4 @@
-#include "sweep/results.hpp"
+#include "sim/sweep/results.hpp"
 
 #include <cerrno>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "sweep/spec.hpp"
+#include "sim/sweep/spec.hpp"
 
 #include <filesystem>
 #include <fstream>

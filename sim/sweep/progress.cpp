@@ -1,4 +1,4 @@
-#include "sweep/progress.hpp"
+#include "sim/sweep/progress.hpp"
 
 #include <algorithm>
 #include <cmath>
