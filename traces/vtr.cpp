@@ -206,7 +206,66 @@ class VtrDecoder {
   const std::vector<std::uint64_t>& counts() const { return counts_; }
   std::uint64_t records() const { return records_; }
 
-  /// The next record; false after the end marker and a verified trailer.
+  /// Decodes records until `emit(vcpu, access)` has returned true `want`
+  /// times or the trace ends; returns that count. The fast loop reads
+  /// unchecked from a buffer holding at least a whole record and never
+  /// fails: at anything unusual (the end marker, a bad field) it stops at the
+  /// record's start, and next() decodes that record with every check.
+  template <class Emit>
+  std::size_t decode(std::size_t want, Emit&& emit) {
+    std::size_t got = 0;
+    while (got < want && !done_) {
+      if (end_ - pos_ < kMaxRecordBytes && !frame_done_) refill();
+      const std::uint8_t* const base = out_.data();
+      const std::uint8_t* p = base + pos_;
+      if (end_ - pos_ >= kMaxRecordBytes) {
+        const std::uint8_t* const safe = base + end_ - kMaxRecordBytes;
+        std::uint32_t vcpu = vcpu_;
+        std::uint64_t records = records_;
+        VcpuState* const state = state_.data();
+        std::uint64_t* const counts = counts_.data();
+        for (; p <= safe && got < want; ++records) {
+          const std::uint8_t tag = *p;
+          if ((tag & kReservedBits) || (tag & kTypeMask) == kEndMarker) break;
+          const std::uint8_t* q = p + 1;
+          std::uint32_t v = vcpu;
+          if (tag & kHasVcpu) {
+            std::uint64_t x;
+            if (!unchecked_varint(q, x) || x >= vcpus_) break;
+            v = static_cast<std::uint32_t>(x);
+          }
+          if (v >= vcpus_) break;
+          std::uint64_t delta, size = 0, gap = 0;
+          if (!unchecked_varint(q, delta)) break;
+          if ((tag & kHasSize) && (!unchecked_varint(q, size) || size - 1 >= kMaxSize)) break;
+          if ((tag & kHasGap) && (!unchecked_varint(q, gap) || gap > kMaxGap)) break;
+          VcpuState& s = state[v];
+          s.addr += unzigzag(delta);
+          if (tag & kHasSize) s.size = static_cast<std::uint16_t>(size);
+          if (tag & kHasGap) s.gap = static_cast<std::uint32_t>(gap);
+          vcpu = v;
+          ++counts[v];
+          p = q;
+          got += emit(v, Access{s.addr, s.gap, s.size, static_cast<AccessType>(tag & kTypeMask)});
+        }
+        pos_ = static_cast<std::size_t>(p - base);
+        vcpu_ = vcpu;
+        records_ = records;
+        if (p <= safe && got < want) {  // stopped at an unusual record: the checked path
+          Record r;
+          if (next(r)) got += emit(r.vcpu, r.access);
+        }
+      } else {  // the last bytes of the data: checked, one record at a time
+        Record r;
+        if (!next(r)) break;
+        got += emit(r.vcpu, r.access);
+      }
+    }
+    return got;
+  }
+
+  /// The next record, every field checked; false after the end marker and a
+  /// verified trailer.
   bool next(Record& r) {
     if (done_) return false;
     if (end_ - pos_ < kMaxRecordBytes && !frame_done_) refill();
@@ -274,6 +333,28 @@ class VtrDecoder {
          "), before the end marker and trailer");
   }
 
+  /// A LEB128 varint from a buffer known to hold kMaxVarintBytes more; false
+  /// if it exceeds 64 bits.
+  static bool unchecked_varint(const std::uint8_t*& p, std::uint64_t& out) {
+    constexpr std::uint8_t kMore = 0x80, kPayload = 0x7F;
+    constexpr unsigned kLastShift = 63;
+    std::uint64_t b = *p++;
+    if (b < kMore) {
+      out = b;
+      return true;
+    }
+    std::uint64_t v = b & kPayload;
+    for (unsigned shift = 7;; shift += 7) {
+      b = *p++;
+      if (shift == kLastShift && b > 1) return false;
+      v |= (b & kPayload) << shift;
+      if (b < kMore) {
+        out = v;
+        return true;
+      }
+    }
+  }
+
   /// A LEB128 varint of at most 64 bits.
   std::uint64_t varint(const std::uint8_t*& p, const std::uint8_t* end) {
     constexpr std::uint8_t kMore = 0x80, kPayload = 0x7F;
@@ -283,10 +364,7 @@ class VtrDecoder {
     for (unsigned shift = 0;; shift += 7) {
       if (p == end) fail_truncated();
       const std::uint8_t b = *p++;
-      if (shift == kLastShift && b > 1) {
-        pos_ = static_cast<std::size_t>(p - out_.data()) - 1;
-        fail_record("a varint exceeds 64 bits");
-      }
+      if (shift == kLastShift && b > 1) fail_record("a varint exceeds 64 bits");
       v |= static_cast<std::uint64_t>(b & kPayload) << shift;
       if (!(b & kMore)) return v;
     }
@@ -415,9 +493,10 @@ class VtrRecordReader final : public RecordReader {
  public:
   explicit VtrRecordReader(const std::string& path) : d_(path) {}
   std::size_t next(Record* out, std::size_t n) override {
-    std::size_t count = 0;
-    while (count < n && d_.next(out[count])) ++count;
-    return count;
+    return d_.decode(n, [&out](std::uint32_t vcpu, const Access& a) {
+      *out++ = Record{vcpu, a};
+      return true;
+    });
   }
   unsigned declared_vcpus() const override { return d_.vcpus(); }
 
@@ -431,11 +510,12 @@ class VtrSource final : public Source {
  public:
   VtrSource(const std::string& path, unsigned vcpu) : d_(path), vcpu_(vcpu) {}
   std::size_t next(Access* out, std::size_t n) override {
-    std::size_t count = 0;
-    Record r;
-    while (count < n && d_.next(r))
-      if (r.vcpu == vcpu_) out[count++] = r.access;
-    return count;
+    const std::uint32_t mine = vcpu_;
+    return d_.decode(n, [&out, mine](std::uint32_t vcpu, const Access& a) {
+      if (vcpu != mine) return false;
+      *out++ = a;
+      return true;
+    });
   }
 
  private:
@@ -453,13 +533,26 @@ std::unique_ptr<RecordWriter> create_vtr_trace(const std::string& path, unsigned
   return std::make_unique<VtrWriter>(path, vcpus);
 }
 
-TraceInfo validate_vtr_trace(const std::string& path, unsigned vcpus) {
+/// Throws the error for the first record whose vCPU is >= `vcpus`.
+[[noreturn]] void first_out_of_range(const std::string& path, unsigned vcpus) {
   VtrDecoder d(path);
   Record r;
   while (d.next(r))
     if (r.vcpu >= vcpus)
       d.fail("record " + std::to_string(d.records() - 1) + ": vCPU " + std::to_string(r.vcpu) +
              " is out of range (cpu.vcpus is " + std::to_string(vcpus) + ")");
+  d.fail("a vCPU is out of range (cpu.vcpus is " + std::to_string(vcpus) + ")");
+}
+
+TraceInfo validate_vtr_trace(const std::string& path, unsigned vcpus) {
+  VtrDecoder d(path);
+  constexpr std::size_t kChunk = 1 << 16;  // records between checks of the vCPU range
+  // Each vCPU's count is checked against cpu.vcpus; the first record beyond
+  // it is found only then, by a second, checked pass.
+  while (d.decode(kChunk, [](std::uint32_t, const Access&) { return true; }) != 0) {
+  }
+  for (unsigned v = vcpus; v < d.vcpus(); ++v)
+    if (d.counts()[v] != 0) first_out_of_range(path, vcpus);
   TraceInfo info;
   info.accesses = d.records();
   info.per_vcpu.assign(vcpus, 0);
