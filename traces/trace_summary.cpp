@@ -1,5 +1,6 @@
 #include "traces/trace_summary.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 #include <unordered_set>
@@ -74,8 +75,12 @@ std::string to_text(const TraceSummary& s) {
     o << "addresses:    " << hex(s.min_addr) << " to " << hex(s.max_addr) << " (first to last byte)\n";
   else
     o << "addresses:    none\n";
-  for (std::size_t v = 0; v < s.per_vcpu.size(); ++v)
-    o << "vcpu" << v << ":        " << s.per_vcpu[v] << "\n";
+  constexpr std::size_t kLabelWidth = 14;  // the labels above, padded
+  for (std::size_t v = 0; v < s.per_vcpu.size(); ++v) {
+    std::string label = "vcpu" + std::to_string(v) + ":";
+    label.resize(std::max(kLabelWidth, label.size() + 1), ' ');
+    o << label << s.per_vcpu[v] << "\n";
+  }
   return o.str();
 }
 
