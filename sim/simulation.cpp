@@ -95,9 +95,11 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
   }
   if (p_.vcpu.mem.llc_shared) llc_ = models::MemHierarchy::make_llc(p_.vcpu.mem);
   const cpu::VcpuLinks links{*phys_, *hv_, guest_.get(), llc_.get(), control_, tl_, progress_};
+  std::vector<std::unique_ptr<traces::Source>> trace_sources;
+  if (!p_.trace.empty()) trace_sources = traces::open_traces(p_.trace, p_.vcpus);
   for (unsigned i = 0; i < p_.vcpus; ++i) {
     std::unique_ptr<traces::Source> src =
-        p_.trace.empty() ? traces::make_generator(p_.generator, i) : traces::open_trace(p_.trace, i);
+        p_.trace.empty() ? traces::make_generator(p_.generator, i) : std::move(trace_sources[i]);
     // Distinct, deterministic seeds for random replacement: each array of a
     // level adds its index to the level's seed, so levels are spread far apart.
     cpu::VcpuParams vp = p_.vcpu;

@@ -31,4 +31,11 @@ std::unique_ptr<Source> open_trace(const std::string& path, unsigned vcpu) {
   return is_binary_trace(path) ? open_vtr_trace(path, vcpu) : open_text_trace(path, vcpu);
 }
 
+std::vector<std::unique_ptr<Source>> open_traces(const std::string& path, unsigned vcpus) {
+  if (is_binary_trace(path)) return open_vtr_traces(path, vcpus);
+  std::vector<std::unique_ptr<Source>> sources;
+  for (unsigned v = 0; v < vcpus; ++v) sources.push_back(open_text_trace(path, v));
+  return sources;
+}
+
 }  // namespace vmxsim::traces

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "traces/source.hpp"
 
@@ -54,6 +55,10 @@ std::unique_ptr<RecordWriter> create_trace(const std::string& path, unsigned vcp
 TraceInfo validate_trace(const std::string& path, unsigned vcpus);
 /// The accesses of one vCPU, streamed, from a trace of either format.
 std::unique_ptr<Source> open_trace(const std::string& path, unsigned vcpu);
+/// The streams of vCPUs 0..vcpus-1, as open_trace gives them, except that a
+/// binary trace's share one decoder (each record is decoded once, not once
+/// per vCPU). The sources may be used in any order, one at a time.
+std::vector<std::unique_ptr<Source>> open_traces(const std::string& path, unsigned vcpus);
 
 // The formats' own entry points (the dispatchers above choose among them).
 std::unique_ptr<RecordReader> open_text_records(const std::string& path);

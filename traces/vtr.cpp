@@ -60,6 +60,14 @@ std::uint32_t get_u32(const std::uint8_t* p) {
          std::uint32_t{p[3]} << 24;
 }
 
+/// Writes an access field by field (see VtrDecoder::decode).
+inline void put(Access& o, Addr addr, std::uint32_t gap, std::uint16_t size, AccessType type) {
+  o.addr = addr;
+  o.gap = gap;
+  o.size = size;
+  o.type = type;
+}
+
 /// The state a record's omitted fields repeat.
 struct VcpuState {
   Addr addr = 0;
@@ -206,7 +214,7 @@ class VtrDecoder {
   const std::vector<std::uint64_t>& counts() const { return counts_; }
   std::uint64_t records() const { return records_; }
 
-  /// Decodes records until `emit(vcpu, access)` has returned true `want`
+  /// Decodes records until `emit(vcpu, addr, gap, size, type)` has returned true `want`
   /// times or the trace ends; returns that count. The fast loop reads
   /// unchecked from a buffer holding at least a whole record and never
   /// fails: at anything unusual (the end marker, a bad field) it stops at the
@@ -246,19 +254,21 @@ class VtrDecoder {
           vcpu = v;
           ++counts[v];
           p = q;
-          got += emit(v, Access{s.addr, s.gap, s.size, static_cast<AccessType>(tag & kTypeMask)});
+          // Fields, not an Access: a 16-byte temporary copied with two
+          // overlapping 8-byte loads would stall on store forwarding.
+          got += emit(v, s.addr, s.gap, s.size, static_cast<AccessType>(tag & kTypeMask));
         }
         pos_ = static_cast<std::size_t>(p - base);
         vcpu_ = vcpu;
         records_ = records;
         if (p <= safe && got < want) {  // stopped at an unusual record: the checked path
           Record r;
-          if (next(r)) got += emit(r.vcpu, r.access);
+          if (next(r)) got += emit(r.vcpu, r.access.addr, r.access.gap, r.access.size, r.access.type);
         }
       } else {  // the last bytes of the data: checked, one record at a time
         Record r;
         if (!next(r)) break;
-        got += emit(r.vcpu, r.access);
+        got += emit(r.vcpu, r.access.addr, r.access.gap, r.access.size, r.access.type);
       }
     }
     return got;
@@ -493,8 +503,11 @@ class VtrRecordReader final : public RecordReader {
  public:
   explicit VtrRecordReader(const std::string& path) : d_(path) {}
   std::size_t next(Record* out, std::size_t n) override {
-    return d_.decode(n, [&out](std::uint32_t vcpu, const Access& a) {
-      *out++ = Record{vcpu, a};
+    return d_.decode(n, [&out](std::uint32_t vcpu, Addr addr, std::uint32_t gap, std::uint16_t size,
+                               AccessType type) {
+      out->vcpu = vcpu;
+      put(out->access, addr, gap, size, type);
+      ++out;
       return true;
     });
   }
@@ -511,9 +524,10 @@ class VtrSource final : public Source {
   VtrSource(const std::string& path, unsigned vcpu) : d_(path), vcpu_(vcpu) {}
   std::size_t next(Access* out, std::size_t n) override {
     const std::uint32_t mine = vcpu_;
-    return d_.decode(n, [&out, mine](std::uint32_t vcpu, const Access& a) {
+    return d_.decode(n, [&out, mine](std::uint32_t vcpu, Addr addr, std::uint32_t gap,
+                                     std::uint16_t size, AccessType type) {
       if (vcpu != mine) return false;
-      *out++ = a;
+      put(*out++, addr, gap, size, type);
       return true;
     });
   }
@@ -523,7 +537,141 @@ class VtrSource final : public Source {
   std::uint32_t vcpu_;
 };
 
+/// A FIFO of one vCPU's accesses decoded ahead of its turn: a power-of-two
+/// ring that grows on demand up to a fixed capacity.
+class AccessRing {
+ public:
+  static constexpr std::size_t kInitial = 1024;
+
+  explicit AccessRing(std::size_t cap) : cap_(cap) {}
+  bool empty() const { return size_ == 0; }
+  /// False when full at the capacity.
+  bool push(Addr addr, std::uint32_t gap, std::uint16_t size, AccessType type) {
+    if (size_ == buf_.size()) {
+      if (buf_.size() >= cap_) return false;
+      grow();
+    }
+    put(buf_[(head_ + size_) & (buf_.size() - 1)], addr, gap, size, type);
+    ++size_;
+    return true;
+  }
+  /// Moves up to `n` accesses to `out`; returns how many.
+  std::size_t pop(Access* out, std::size_t n) {
+    const std::size_t k = std::min(n, size_);
+    const std::size_t mask = buf_.size() - 1;
+    for (std::size_t i = 0; i < k; ++i) out[i] = buf_[(head_ + i) & mask];
+    head_ = (head_ + k) & mask;
+    size_ -= k;
+    return k;
+  }
+
+ private:
+  void grow() {
+    std::vector<Access> bigger(buf_.empty() ? kInitial : 2 * buf_.size());
+    for (std::size_t i = 0; i < size_; ++i) bigger[i] = buf_[(head_ + i) & (buf_.size() - 1)];
+    buf_.swap(bigger);
+    head_ = 0;
+  }
+
+  std::size_t cap_;
+  std::vector<Access> buf_;
+  std::size_t head_ = 0, size_ = 0;
+};
+
+/// Every vCPU's stream from one decoder, so that a record is decoded once,
+/// not once per vCPU. A vCPU that asks for its next records decodes forward;
+/// the other vCPUs' records wait in their queues. A queue is bounded (memory
+/// stays flat for any file layout): when one would overflow, that vCPU is
+/// detached. It takes what is queued, then re-reads the file with a decoder
+/// of its own, skipping the records it has already taken. Files written
+/// interleaved (`trace gen`, `trace import`) never detach anyone.
+class VtrDemux {
+ public:
+  /// Records a queue may hold: 16 bytes each, so 512 KiB per vCPU at most.
+  static constexpr std::size_t kQueueCap = 1 << 15;
+
+  VtrDemux(std::string path, unsigned vcpus)
+      : path_(std::move(path)), shared_(path_), queues_(vcpus, AccessRing(kQueueCap)), taken_(vcpus, 0),
+        detached_(vcpus, 0),
+        own_(vcpus), own_seen_(vcpus, 0) {}
+
+  std::size_t next(std::uint32_t vcpu, Access* out, std::size_t n) {
+    std::size_t count = queues_[vcpu].pop(out, n);
+    taken_[vcpu] += count;  // before next_own, which skips what was taken
+    if (count < n) {
+      const std::size_t more = detached_[vcpu] ? next_own(vcpu, out + count, n - count)
+                                               : next_shared(vcpu, out + count, n - count);
+      taken_[vcpu] += more;
+      count += more;
+    }
+    return count;
+  }
+
+  bool detached(std::uint32_t vcpu) const { return detached_[vcpu] != 0; }
+
+ private:
+  std::size_t next_shared(std::uint32_t vcpu, Access* out, std::size_t n) {
+    return shared_.decode(n, [&out, vcpu, this](std::uint32_t v, Addr addr, std::uint32_t gap,
+                                                 std::uint16_t size, AccessType type) {
+      if (v == vcpu) {
+        put(*out++, addr, gap, size, type);
+        return true;
+      }
+      enqueue(v, addr, gap, size, type);
+      return false;
+    });
+  }
+
+  /// Another vCPU's record, decoded ahead of its turn.
+  void enqueue(std::uint32_t v, Addr addr, std::uint32_t gap, std::uint16_t size, AccessType type) {
+    if (v >= queues_.size() || detached_[v]) return;
+    if (!queues_[v].push(addr, gap, size, type))
+      detached_[v] = 1;  // this record and v's later ones: v re-reads them
+  }
+
+  std::size_t next_own(std::uint32_t vcpu, Access* out, std::size_t n) {
+    if (!own_[vcpu]) own_[vcpu] = std::make_unique<VtrDecoder>(path_);
+    const std::uint64_t taken = taken_[vcpu];
+    std::uint64_t seen = own_seen_[vcpu];
+    const std::size_t got = own_[vcpu]->decode(
+        n, [&](std::uint32_t v, Addr addr, std::uint32_t gap, std::uint16_t size, AccessType type) {
+          if (v != vcpu) return false;
+          if (seen++ < taken) return false;  // taken already, from the shared decoder
+          put(*out++, addr, gap, size, type);
+          return true;
+        });
+    own_seen_[vcpu] = seen;
+    return got;
+  }
+
+  std::string path_;
+  VtrDecoder shared_;
+  std::vector<AccessRing> queues_;
+  std::vector<std::uint64_t> taken_;       // records each vCPU has taken so far
+  std::vector<std::uint8_t> detached_;
+  std::vector<std::unique_ptr<VtrDecoder>> own_;  // a detached vCPU's decoder, once its queue is empty
+  std::vector<std::uint64_t> own_seen_;  // records of the vCPU its own decoder has passed
+};
+
+class VtrDemuxSource final : public Source {
+ public:
+  VtrDemuxSource(std::shared_ptr<VtrDemux> demux, std::uint32_t vcpu)
+      : demux_(std::move(demux)), vcpu_(vcpu) {}
+  std::size_t next(Access* out, std::size_t n) override { return demux_->next(vcpu_, out, n); }
+
+ private:
+  std::shared_ptr<VtrDemux> demux_;
+  std::uint32_t vcpu_;
+};
+
 }  // namespace
+
+std::vector<std::unique_ptr<Source>> open_vtr_traces(const std::string& path, unsigned vcpus) {
+  auto demux = std::make_shared<VtrDemux>(path, vcpus);
+  std::vector<std::unique_ptr<Source>> sources;
+  for (std::uint32_t v = 0; v < vcpus; ++v) sources.push_back(std::make_unique<VtrDemuxSource>(demux, v));
+  return sources;
+}
 
 std::unique_ptr<RecordReader> open_vtr_records(const std::string& path) {
   return std::make_unique<VtrRecordReader>(path);
@@ -549,7 +697,9 @@ TraceInfo validate_vtr_trace(const std::string& path, unsigned vcpus) {
   constexpr std::size_t kChunk = 1 << 16;  // records between checks of the vCPU range
   // Each vCPU's count is checked against cpu.vcpus; the first record beyond
   // it is found only then, by a second, checked pass.
-  while (d.decode(kChunk, [](std::uint32_t, const Access&) { return true; }) != 0) {
+  while (d.decode(kChunk, [](std::uint32_t, Addr, std::uint32_t, std::uint16_t, AccessType) {
+    return true;
+  }) != 0) {
   }
   for (unsigned v = vcpus; v < d.vcpus(); ++v)
     if (d.counts()[v] != 0) first_out_of_range(path, vcpus);

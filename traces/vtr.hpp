@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "traces/trace_file.hpp"
 
@@ -49,6 +50,10 @@ std::unique_ptr<RecordWriter> create_vtr_trace(const std::string& path, unsigned
 /// As validate_text_trace: every record decoded and checked, the trailer's
 /// counts and the zstd checksum verified; throws Error("path: ...") otherwise.
 TraceInfo validate_vtr_trace(const std::string& path, unsigned vcpus);
+/// One vCPU's accesses, from its own decoder (which decodes every record).
 std::unique_ptr<Source> open_vtr_trace(const std::string& path, unsigned vcpu);
+/// Every vCPU's accesses from one shared decoder, so each record is decoded
+/// about once; memory stays bounded for any record order (see VtrDemux).
+std::vector<std::unique_ptr<Source>> open_vtr_traces(const std::string& path, unsigned vcpus);
 
 }  // namespace vmxsim::traces

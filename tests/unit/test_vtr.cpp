@@ -199,6 +199,56 @@ TEST(Vtr, LargeMultiVcpuTraceMatchesTheGenerator) {
   }
 }
 
+// open_traces shares one decoder among the vCPUs of a .vtr; whatever the
+// file's record order and the order the vCPUs read in, each gets exactly its
+// own records. A blocked layout (all of vCPU 0, then all of vCPU 1, ...)
+// overflows the bounded queues, so vCPUs detach and re-read on their own.
+TEST(Vtr, SharedDecoderGivesEachVcpuItsStreamForAnyLayout) {
+  constexpr unsigned kVcpus = 3;
+  constexpr std::uint32_t kPerVcpu = 40000;  // more than a queue holds
+  Scratch s;
+  const auto access_of = [](std::uint32_t v, std::uint32_t i) {
+    return Access{0x100000000ull * v + 64ull * i + (i * 7919u) % 4096, i % 3, static_cast<std::uint16_t>(1 + i % 8),
+                  static_cast<AccessType>((i + v) % 3)};
+  };
+  for (const bool blocked : {false, true}) {
+    SCOPED_TRACE(blocked ? "blocked" : "interleaved");
+    const std::string path = s.path(blocked ? "blocked.vtr" : "interleaved.vtr");
+    {
+      auto w = create_trace(path, kVcpus);
+      if (blocked) {
+        for (std::uint32_t v = 0; v < kVcpus; ++v)
+          for (std::uint32_t i = 0; i < kPerVcpu; ++i) w->write(Record{v, access_of(v, i)});
+      } else {
+        for (std::uint32_t i = 0; i < kPerVcpu; ++i)
+          for (std::uint32_t v = 0; v < kVcpus; ++v) w->write(Record{v, access_of(v, i)});
+      }
+      w->finish();
+    }
+    auto sources = open_traces(path, kVcpus);
+    ASSERT_EQ(sources.size(), kVcpus);
+    std::vector<std::uint32_t> next(kVcpus, 0);
+    std::vector<Access> buf(1000);
+    // Read round-robin with batch sizes that differ per vCPU and per turn.
+    for (bool any = true; any;) {
+      any = false;
+      for (std::uint32_t v = 0; v < kVcpus; ++v) {
+        const std::size_t want = 1 + (next[v] * 31 + v * 97) % buf.size();
+        const std::size_t n = sources[v]->next(buf.data(), want);
+        any |= n != 0;
+        for (std::size_t k = 0; k < n; ++k, ++next[v]) {
+          const Access e = access_of(v, next[v]);
+          ASSERT_EQ(buf[k].addr, e.addr) << v << " " << next[v];
+          ASSERT_EQ(buf[k].gap, e.gap);
+          ASSERT_EQ(buf[k].size, e.size);
+          ASSERT_EQ(buf[k].type, e.type);
+        }
+      }
+    }
+    EXPECT_EQ(next, std::vector<std::uint32_t>(kVcpus, kPerVcpu));
+  }
+}
+
 TEST(Vtr, EmptyTraceAndVcpuRange) {
   Scratch s;
   write_records(s.path("empty.vtr"), 0, {});
