@@ -89,19 +89,16 @@ std::string dir_of(const std::string& path) {
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
 
-// Loads CONFIG, applies --set overrides, reads every component's params.
-sim::SimParams load(const po::variables_map& vm, json* effective) {
-  if (!vm.count("config")) throw UsageError("missing CONFIG argument");
-  const std::string path = vm["config"].as<std::string>();
+// Loads the config at `path`, applies the `sets` overrides (key.path=value),
+// reads every component's params.
+sim::SimParams load(const std::string& path, const std::vector<std::string>& sets, json* effective) {
   ConfigOrigins origins;
   json doc = load_config_file(path, &origins);  // CONFIG merged with the files it includes
   std::vector<std::string> keys;
-  if (vm.count("set")) {
-    for (const auto& s : vm["set"].as<std::vector<std::string>>()) {
-      apply_override(doc, s);
-      keys.push_back(s.substr(0, s.find('=')));
-      origins.assign(keys.back(), "");  // from the command line, not a file
-    }
+  for (const auto& s : sets) {
+    apply_override(doc, s);
+    keys.push_back(s.substr(0, s.find('=')));
+    origins.assign(keys.back(), "");  // from the command line, not a file
   }
   // A relative workload.trace resolves against the folder of the file that
   // set it (an included file's, when it came from one).
@@ -112,6 +109,16 @@ sim::SimParams load(const po::variables_map& vm, json* effective) {
       sim::SimParams::read(tracker, dir_of(trace_file.empty() ? path : trace_file), keys);
   if (effective) *effective = tracker.effective();
   return p;
+}
+
+std::vector<std::string> sets_of(const po::variables_map& vm) {
+  return vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+// CONFIG and --set from the command line.
+sim::SimParams load(const po::variables_map& vm, json* effective) {
+  if (!vm.count("config")) throw UsageError("missing CONFIG argument");
+  return load(vm["config"].as<std::string>(), sets_of(vm), effective);
 }
 
 int cmd_run(const std::vector<std::string>& args) {
@@ -346,9 +353,7 @@ int cmd_trace_gen(const std::vector<std::string>& args) {
     return 0;
   }
   const auto files = positionals(vm, {"files"}, 2, false, usage);
-  po::variables_map config_vm = vm;
-  config_vm.insert({"config", po::variable_value(files[0], false)});
-  const sim::SimParams p = load(config_vm, nullptr);
+  const sim::SimParams p = load(files[0], sets_of(vm), nullptr);
   const std::string& out = files[1];
   writing(out, [&] {
     auto writer = traces::create_trace(out, p.vcpus);
