@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "traces/source.hpp"
+#include "traces/trace_file.hpp"
 
 namespace {
 
@@ -95,5 +96,85 @@ void BM_TextTraceValidate(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTraceLines));
 }
 BENCHMARK(BM_TextTraceValidate)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+// ---- binary traces (.vtr) -----------------------------------------------------
+
+namespace {
+
+/// The same 1M accesses as BenchTrace, as a .vtr file.
+class BenchVtr {
+ public:
+  static const std::string& path() {
+    static BenchVtr trace;
+    return trace.path_;
+  }
+
+ private:
+  BenchVtr()
+      : path_((std::filesystem::temp_directory_path() /
+               ("vmxsim_bench_" + std::to_string(::getpid()) + ".vtr"))
+                  .string()) {
+    GeneratorParams p;
+    p.accesses_per_vcpu = kTraceLines;
+    p.base = 0x7f0000000000;
+    p.gap_cycles = 3;
+    auto src = make_generator(p, 0);
+    auto out = create_trace(path_, 1);
+    std::vector<Access> buf(kBatch);
+    Record r;
+    while (std::size_t n = src->next(buf.data(), kBatch))
+      for (std::size_t i = 0; i < n; ++i) {
+        r.access = buf[i];
+        out->write(r);
+      }
+    out->finish();
+  }
+  ~BenchVtr() { std::filesystem::remove(path_); }
+  std::string path_;
+};
+
+void BM_VtrRead(benchmark::State& state) {
+  const std::string& path = BenchVtr::path();
+  std::vector<Access> buf(kBatch);
+  std::size_t total = 0;
+  for (auto _ : state) {
+    auto src = open_trace(path, 0);
+    while (std::size_t n = src->next(buf.data(), kBatch)) total += n;
+  }
+  if (total != state.iterations() * kTraceLines) state.SkipWithError("short read");
+  state.SetItemsProcessed(static_cast<std::int64_t>(total));
+}
+BENCHMARK(BM_VtrRead)->Unit(benchmark::kMillisecond);
+
+void BM_VtrValidate(benchmark::State& state) {
+  const std::string& path = BenchVtr::path();
+  for (auto _ : state) benchmark::DoNotOptimize(validate_trace(path, 1).accesses);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTraceLines));
+}
+BENCHMARK(BM_VtrValidate)->Unit(benchmark::kMillisecond);
+
+void BM_VtrWrite(benchmark::State& state) {
+  const std::string path = BenchVtr::path() + ".out.vtr";
+  std::vector<Access> buf(kBatch);
+  for (auto _ : state) {
+    GeneratorParams p;
+    p.accesses_per_vcpu = kTraceLines;
+    p.base = 0x7f0000000000;
+    auto src = make_generator(p, 0);
+    auto out = create_trace(path, 1);
+    Record r;
+    while (std::size_t n = src->next(buf.data(), kBatch))
+      for (std::size_t i = 0; i < n; ++i) {
+        r.access = buf[i];
+        out->write(r);
+      }
+    out->finish();
+  }
+  std::filesystem::remove(path);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTraceLines));
+}
+BENCHMARK(BM_VtrWrite)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "sim/config.hpp"
+#include "sim/progress.hpp"
 #include "sim/run_control.hpp"
 
 namespace vmxsim::cpu {
@@ -45,7 +46,8 @@ Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const
       eptp_(links.hv.eptp()),
       source_(std::move(source)),
       control_(links.control),
-      tl_(links.trace) {
+      tl_(links.trace),
+      progress_(links.progress) {
   // KVM gives each vCPU its own VPID, allocated from 1 (VPID 0 is the host's).
   tctx_.vpid = std::uint16_t(id + 1);
   tctx_.pcid = guest_ ? 1 : 0;  // one guest process; PCID 0 with paging off
@@ -70,6 +72,7 @@ void Vcpu::run() {
   try {
     std::array<Access, 256> buf;
     for (std::size_t n; (n = source_->next(buf.data(), buf.size())) != 0;) {
+      if (progress_) progress_->advance(n);  // per batch: nothing per access
       for (std::size_t i = 0; i < n; ++i) {
         const Access& a = buf[i];
         // The gap is guest compute: sync at every quantum boundary inside it,

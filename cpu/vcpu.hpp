@@ -31,6 +31,7 @@ namespace vmxsim {
 class Cfg;
 namespace sim {
 class RunControl;
+class Progress;
 }
 }  // namespace vmxsim
 
@@ -63,6 +64,7 @@ struct VcpuLinks {
   models::CacheLevel* shared_llc;    // null: private LLC
   sim::RunControl& control;
   hv::Trace* trace = nullptr;        // the timeline (--timeline), or null: off
+  sim::Progress* progress = nullptr; // the progress bar, or null: off
 };
 
 /// VM-exit reasons the model produces, in stats order (SDM Appendix C).
@@ -154,6 +156,7 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   // The timeline (null: off). Guest-run stretches and guest #PF handlers are
   // spans; an exit inside a #PF handler splits it around the exit.
   hv::Trace* tl_ = nullptr;
+  sim::Progress* progress_ = nullptr;  // told of each batch taken from the source
   Cycles run_start_ = 0;       // the last VM entry (or the start)
   bool in_pf_ = false;
   Cycles pf_start_ = 0;        // the current #PF span segment's start

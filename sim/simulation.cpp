@@ -5,7 +5,9 @@
 #include <sstream>
 
 #include "sim/hash.hpp"
+#include "sim/progress.hpp"
 #include "sim/timeline.hpp"
+#include "traces/trace_file.hpp"
 
 namespace vmxsim::sim {
 
@@ -80,10 +82,14 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
   return p;
 }
 
-Simulation::Simulation(const SimParams& p, Timeline* timeline) : p_(p), tl_(timeline) {
+Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progress)
+    : p_(p), tl_(timeline), progress_(progress) {
   // Check the whole trace before any simulated time passes, so a bad line
-  // fails fast with its file:line.
-  if (!p_.trace.empty()) traces::validate_text_trace(p_.trace, p_.vcpus);
+  // or record fails fast with its file:line or record.
+  if (!p_.trace.empty())
+    expected_ = traces::validate_trace(p_.trace, p_.vcpus).accesses;
+  else
+    expected_ = p_.generator.accesses_per_vcpu * p_.vcpus;
 
   phys_ = std::make_unique<models::PhysMem>(p_.host);
   hv_ = std::make_unique<hv::Hypervisor>(p_.hv, *phys_);
@@ -95,10 +101,12 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline) : p_(p), tl_(time
     guest_ = std::make_unique<cpu::GuestOs>(p_.guest, *phys_, std::move(ram));
   }
   if (p_.vcpu.mem.llc_shared) llc_ = models::MemHierarchy::make_llc(p_.vcpu.mem);
-  const cpu::VcpuLinks links{*phys_, *hv_, guest_.get(), llc_.get(), control_, tl_};
+  const cpu::VcpuLinks links{*phys_, *hv_, guest_.get(), llc_.get(), control_, tl_, progress_};
+  std::vector<std::unique_ptr<traces::Source>> trace_sources;
+  if (!p_.trace.empty()) trace_sources = traces::open_traces(p_.trace, p_.vcpus);
   for (unsigned i = 0; i < p_.vcpus; ++i) {
     std::unique_ptr<traces::Source> src =
-        p_.trace.empty() ? traces::make_generator(p_.generator, i) : traces::open_text_trace(p_.trace, i);
+        p_.trace.empty() ? traces::make_generator(p_.generator, i) : std::move(trace_sources[i]);
     // Distinct, deterministic seeds for random replacement: each array of a
     // level adds its index to the level's seed, so levels are spread far apart.
     cpu::VcpuParams vp = p_.vcpu;
@@ -137,8 +145,10 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline) : p_(p), tl_(time
 Simulation::~Simulation() = default;
 
 void Simulation::run() {
+  if (progress_) progress_->start(expected_);
   const auto t0 = std::chrono::steady_clock::now();
   sc_core::sc_start();
+  if (progress_) progress_->finish();
   host_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   control_.rethrow();
   accesses_ = total_accesses();

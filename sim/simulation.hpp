@@ -19,6 +19,7 @@
 namespace vmxsim::sim {
 
 class Timeline;
+class Progress;
 
 /// Every parameter of a run, read from the config by each component's own
 /// reader (defaults live beside each component).
@@ -47,7 +48,8 @@ class Simulation {
  public:
   /// `timeline`, if given, records the run (docs/timeline.md); it must
   /// outlive run(). Null: nothing is recorded, at no cost.
-  explicit Simulation(const SimParams& p, Timeline* timeline = nullptr);
+  /// `progress`, if given, is started by run() with the expected access count.
+  explicit Simulation(const SimParams& p, Timeline* timeline = nullptr, Progress* progress = nullptr);
   ~Simulation();
 
   /// Runs to the end of every vCPU's stream. Throws vmxsim::Error on a
@@ -61,12 +63,17 @@ class Simulation {
   /// A few human-readable lines.
   std::string summary() const;
   std::uint64_t total_accesses() const;
+  /// The accesses the run will take: from the trace's validation pass, or
+  /// vCPUs × workload.generator.accesses_per_vcpu.
+  std::uint64_t expected_accesses() const { return expected_; }
   /// Dirty-log oracle violations found after the run (empty with check.dirty_log off).
   const std::vector<hv::DirtyOracle::Loss>& losses() const { return losses_; }
 
  private:
   SimParams p_;
   Timeline* tl_;
+  Progress* progress_;
+  std::uint64_t expected_ = 0;
   RunControl control_;
   std::unique_ptr<models::PhysMem> phys_;
   std::unique_ptr<hv::Hypervisor> hv_;

@@ -17,13 +17,14 @@
 #include <string_view>
 
 #include "sim/error.hpp"
+#include "traces/line_reader.hpp"
 #include "traces/source.hpp"
+#include "traces/trace_file.hpp"
 
 namespace vmxsim::traces {
 
 namespace {
 
-constexpr std::size_t kReadChunk = 64 * 1024;  // grows only for a longer line
 constexpr std::uint64_t kMaxAccessSize = kPageSize4K;
 constexpr std::uint16_t kDefaultSize = 8;  // the format's defaults
 constexpr std::uint32_t kDefaultGap = 0;
@@ -174,66 +175,6 @@ class Fields {
   const char* end_;
 };
 
-/// Reads a file line by line through one buffer: constant memory (bounded by
-/// the longest line), no per-line allocation.
-class LineReader {
- public:
-  explicit LineReader(std::string path)
-      : path_(std::move(path)), file_(std::fopen(path_.c_str(), "rb"), &std::fclose) {
-    if (!file_) throw Error(path_ + ": cannot open trace file");
-    buf_.resize(kReadChunk);
-  }
-
-  /// The next line without its end-of-line; false at the end of the file.
-  bool next(std::string_view& line) {
-    for (;;) {
-      const char* begin = buf_.data() + begin_;
-      const auto* nl = static_cast<const char*>(std::memchr(begin, '\n', end_ - begin_));
-      if (nl) {
-        line = std::string_view(begin, static_cast<std::size_t>(nl - begin));
-        begin_ += line.size() + 1;
-        break;
-      }
-      if (eof_) {
-        if (begin_ == end_) return false;
-        line = std::string_view(begin, end_ - begin_);  // last line has no '\n'
-        begin_ = end_;
-        break;
-      }
-      refill();
-    }
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    ++line_no_;
-    return true;
-  }
-
-  std::uint64_t line_no() const { return line_no_; }
-  const std::string& path() const { return path_; }
-
- private:
-  void refill() {
-    // Keep the partial line, moved to the front; grow only if it fills the buffer.
-    std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
-    end_ -= begin_;
-    begin_ = 0;
-    if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);
-    const std::size_t got = std::fread(buf_.data() + end_, 1, buf_.size() - end_, file_.get());
-    end_ += got;
-    if (got == 0) {
-      if (std::ferror(file_.get())) throw Error(path_ + ": cannot read trace file");
-      eof_ = true;
-    }
-  }
-
-  std::string path_;
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
-  std::vector<char> buf_;
-  std::size_t begin_ = 0;  // unread data is buf_[begin_, end_)
-  std::size_t end_ = 0;
-  bool eof_ = false;
-  std::uint64_t line_no_ = 0;
-};
-
 /// A text trace being read: lines with accesses, parsed in two steps so that a
 /// reader of one vCPU can skip other vCPUs' lines after the first field.
 class TraceReader {
@@ -328,7 +269,67 @@ class TextTraceSource final : public Source {
   bool done_ = false;
 };
 
+/// Every record of a text trace, vCPUs limited to what a trace file may use.
+class TextRecordReader final : public RecordReader {
+ public:
+  explicit TextRecordReader(const std::string& path) : reader_(path) {}
+
+  std::size_t next(Record* out, std::size_t n) override {
+    std::size_t count = 0;
+    std::uint64_t v = 0;
+    std::string_view text;
+    while (count < n && reader_.next_line(v, text)) {
+      if (v >= kMaxTraceVcpus)
+        reader_.fail("vCPU " + std::string(text) + " is out of range (a trace has at most " +
+                     std::to_string(kMaxTraceVcpus) + " vCPUs)");
+      out[count].vcpu = static_cast<std::uint32_t>(v);
+      out[count].access = reader_.parse_rest();
+      ++count;
+    }
+    return count;
+  }
+  unsigned declared_vcpus() const override { return 0; }
+
+ private:
+  TraceReader reader_;
+};
+
+constexpr std::size_t kWriteBuffer = 1 << 20;
+
+/// Writes the canonical form: `<vcpu> <R|W|X> 0x<lower-case hex> <size> <gap>`,
+/// every field present, one space between fields, LF line ends.
+class TextWriter final : public RecordWriter {
+ public:
+  explicit TextWriter(std::string path)
+      : path_(std::move(path)), file_(std::fopen(path_.c_str(), "wb"), &std::fclose) {
+    if (!file_) throw Error(path_ + ": cannot write trace file");
+    std::setvbuf(file_.get(), nullptr, _IOFBF, kWriteBuffer);
+  }
+  void write(const Record& r) override {
+    const Access& a = r.access;
+    std::fprintf(file_.get(), "%u %c 0x%llx %u %u\n", unsigned{r.vcpu}, access_char(a.type),
+                 static_cast<unsigned long long>(a.addr), unsigned{a.size}, unsigned{a.gap});
+  }
+  void finish() override {
+    std::FILE* f = file_.release();
+    const bool bad = std::ferror(f) != 0;
+    if ((std::fclose(f) != 0) | bad) throw Error(path_ + ": error writing trace file");
+  }
+
+ private:
+  std::string path_;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
+};
+
 }  // namespace
+
+std::unique_ptr<RecordReader> open_text_records(const std::string& path) {
+  return std::make_unique<TextRecordReader>(path);
+}
+
+std::unique_ptr<RecordWriter> create_text_trace(const std::string& path) {
+  return std::make_unique<TextWriter>(path);
+}
 
 TraceInfo validate_text_trace(const std::string& path, unsigned vcpus) {
   TraceInfo info;
