@@ -55,41 +55,59 @@ FaultOutcome to_slow(ExecContext& ctx, Hypervisor& hv, unsigned vcpu, const Mems
   return hv.slow_path(ctx, vcpu, slot, gpa, type);
 }
 
-/// Today's KVM: mmu.c fast_page_fault() → fast_pf_fix_direct_spte().
-class FastPath final : public FaultPath {
+/// The final compare-and-exchange that makes the entry writable, at this
+/// (synced) instant; on success mark the page dirty (fast_pf_fix_direct_spte:
+/// W 0→1, then mark_page_dirty_in_slot; D stays clear — a PML double-log is
+/// harmless, and it avoids a flush).
+bool exchange(ExecContext& ctx, Hypervisor& hv, Addr gpa, Addr at, std::uint64_t expected, std::uint64_t desired,
+              FaultOutcome& out) {
+  if (hv.phys().cmpxchg(at, expected, desired)) {
+    hv.mark_dirty(ctx, gpa);
+    out = fixed(ctx, hv, gpa, "cmpxchg ok");
+    return true;
+  }
+  ++hv.fast_stats().retries;
+  hv.trace_instant(ctx, "cmpxchg fail", gpa);
+  return false;
+}
+
+/// A path that tries to fix write faults without mmu_lock, inside an RCU
+/// read-side section (walk_shadow_page_lockless_begin/end), and falls back to
+/// the slow path after leaving it.
+class LocklessPath : public FaultPath {
  public:
   FaultOutcome handle(ExecContext& ctx, Hypervisor& hv, unsigned vcpu, const Memslot& slot, Addr gpa,
-                      AccessType type) override {
-    // With A/D bits on, only write faults on present entries qualify.
+                      AccessType type) final {
+    // With A/D bits on, only write faults on present entries qualify
+    // (page_fault_can_be_fast).
     if (type != AccessType::Write) return hv.slow_path(ctx, vcpu, slot, gpa, type);
     FaultOutcome out;
-    if (lockless(ctx, hv, gpa, out)) return out;
-    return to_slow(ctx, hv, vcpu, slot, gpa, type);
+    bool done;
+    {
+      RcuReadGuard rcu(hv.rcu(), ctx);
+      done = attempt(ctx, hv, vcpu, gpa, out);
+    }
+    return done ? out : to_slow(ctx, hv, vcpu, slot, gpa, type);
   }
 
- private:
-  // True if resolved without the lock (into `out`); false: take the slow path.
-  static bool lockless(ExecContext& ctx, Hypervisor& hv, Addr gpa, FaultOutcome& out) {
-    RcuReadGuard rcu(hv.rcu(), ctx);  // walk_shadow_page_lockless_begin/end
+ protected:
+  /// True if resolved without the lock (into `out`); false: take the slow path.
+  virtual bool attempt(ExecContext& ctx, Hypervisor& hv, unsigned vcpu, Addr gpa, FaultOutcome& out) = 0;
+};
+
+/// Today's KVM: mmu.c fast_page_fault() → fast_pf_fix_direct_spte().
+class FastPath final : public LocklessPath {
+ protected:
+  bool attempt(ExecContext& ctx, Hypervisor& hv, unsigned /*vcpu*/, Addr gpa, FaultOutcome& out) override {
     for (unsigned tries = 0; tries < kMaxTries; ++tries) {
       Leaf l;
       const Probe p = probe(ctx, hv, gpa, l);
-      if (p == Probe::kSpurious) return true;
-      if (p == Probe::kSlow) return false;
+      if (p != Probe::kFixable) return p == Probe::kSpurious;
       // The exchange happens a walk later than the read: a write-protect in
       // between changes the entry, and the exchange fails.
       ctx.charge(hv.costs().fast_pf_cmpxchg + hv.lockless_delay());
       ctx.sync();
-      std::uint64_t expected = l.value;
-      if (hv.phys().cmpxchg(l.at, expected, l.value | kWrite)) {
-        // W 0→1, then mark the page dirty; D stays clear (a PML double-log is
-        // harmless, and it avoids a flush).
-        hv.mark_dirty(ctx, gpa);
-        out = fixed(ctx, hv, gpa, "cmpxchg ok");
-        return true;
-      }
-      ++hv.fast_stats().retries;
-      hv.trace_instant(ctx, "cmpxchg fail", gpa);
+      if (exchange(ctx, hv, gpa, l.at, l.value, l.value | kWrite, out)) return true;
     }
     return false;
   }
@@ -106,27 +124,18 @@ class FastPath final : public FaultPath {
 /// an earlier vCPU expects: vCPU0 marks and passes the flag check, the page is
 /// write-protected (mark cleared), vCPU2 marks again and sees the flag, and
 /// vCPU0's exchange then succeeds on a write-tracked page.
-class SpteIdPath final : public FaultPath {
+class SpteIdPath final : public LocklessPath {
  public:
-  FaultOutcome handle(ExecContext& ctx, Hypervisor& hv, unsigned vcpu, const Memslot& slot, Addr gpa,
-                      AccessType type) override {
-    if (type != AccessType::Write) return hv.slow_path(ctx, vcpu, slot, gpa, type);
-    FaultOutcome out;
-    if (lockless(ctx, hv, vcpu, gpa, out)) return out;
-    return to_slow(ctx, hv, vcpu, slot, gpa, type);
-  }
   std::uint64_t track_protect_clear() const override { return kWrite | kSpteIdMask; }
 
- private:
-  static bool lockless(ExecContext& ctx, Hypervisor& hv, unsigned vcpu, Addr gpa, FaultOutcome& out) {
-    RcuReadGuard rcu(hv.rcu(), ctx);
+ protected:
+  bool attempt(ExecContext& ctx, Hypervisor& hv, unsigned vcpu, Addr gpa, FaultOutcome& out) override {
     const HvCosts& c = hv.costs();
     const std::uint64_t id = hv.spte_id_unique() ? (std::uint64_t(vcpu) + 1) << kSpteIdShift : 1ull << kSpteIdShift;
     for (unsigned tries = 0; tries < kMaxTries; ++tries) {
       Leaf l;
       const Probe p = probe(ctx, hv, gpa, l);
-      if (p == Probe::kSpurious) return true;
-      if (p == Probe::kSlow) return false;
+      if (p != Probe::kFixable) return p == Probe::kSpurious;
       // 1. Identify: our id replaces any other in the entry.
       ctx.charge(c.fast_pf_cmpxchg);
       ctx.sync();
@@ -144,14 +153,7 @@ class SpteIdPath final : public FaultPath {
       // 3. Exchange the identified value for a writable one.
       ctx.charge(c.fast_pf_cmpxchg + hv.lockless_delay());
       ctx.sync();
-      expected = marked;
-      if (hv.phys().cmpxchg(l.at, expected, (marked & ~kSpteIdMask) | kWrite)) {
-        hv.mark_dirty(ctx, gpa);
-        out = fixed(ctx, hv, gpa, "cmpxchg ok");
-        return true;
-      }
-      ++hv.fast_stats().retries;
-      hv.trace_instant(ctx, "cmpxchg fail", gpa);
+      if (exchange(ctx, hv, gpa, l.at, marked, (marked & ~kSpteIdMask) | kWrite, out)) return true;
     }
     return false;
   }
@@ -163,25 +165,18 @@ class SpteIdPath final : public FaultPath {
 /// re-protect the page (the store then undoes the protection, and later
 /// writes go unlogged), and a page-track add can clear W and MMU-writable
 /// (the store restores W on a tracked page).
-class UnsafePath final : public FaultPath {
- public:
-  FaultOutcome handle(ExecContext& ctx, Hypervisor& hv, unsigned vcpu, const Memslot& slot, Addr gpa,
-                      AccessType type) override {
-    if (type != AccessType::Write) return hv.slow_path(ctx, vcpu, slot, gpa, type);
-    {
-      RcuReadGuard rcu(hv.rcu(), ctx);
-      Leaf l;
-      const Probe p = probe(ctx, hv, gpa, l);
-      if (p == Probe::kSpurious) return {};
-      if (p == Probe::kFixable) {
-        hv.mark_dirty(ctx, gpa);  // the bug: marked before the entry is writable
-        ctx.charge(hv.costs().fast_pf_cmpxchg + hv.lockless_delay());
-        ctx.sync();
-        hv.phys().write(l.at, l.value | kWrite);  // a plain store of a stale value
-        return fixed(ctx, hv, gpa, "store");
-      }
-    }
-    return to_slow(ctx, hv, vcpu, slot, gpa, type);
+class UnsafePath final : public LocklessPath {
+ protected:
+  bool attempt(ExecContext& ctx, Hypervisor& hv, unsigned /*vcpu*/, Addr gpa, FaultOutcome& out) override {
+    Leaf l;
+    const Probe p = probe(ctx, hv, gpa, l);
+    if (p != Probe::kFixable) return p == Probe::kSpurious;
+    hv.mark_dirty(ctx, gpa);  // the bug: marked before the entry is writable
+    ctx.charge(hv.costs().fast_pf_cmpxchg + hv.lockless_delay());
+    ctx.sync();
+    hv.phys().write(l.at, l.value | kWrite);  // a plain store of a stale value
+    out = fixed(ctx, hv, gpa, "store");
+    return true;
   }
 };
 
