@@ -77,24 +77,27 @@ class BenchTrace {
   std::string path_;
 };
 
-void BM_TextTraceRead(benchmark::State& state) {
-  const std::string& path = BenchTrace::path();
+// Reads every access of `path` (text or .vtr, by extension) per iteration.
+void read_all(benchmark::State& state, const std::string& path) {
   std::vector<Access> buf(kBatch);
   std::size_t total = 0;
   for (auto _ : state) {
-    auto src = open_text_trace(path, 0);
+    auto src = open_trace(path, 0);
     while (std::size_t n = src->next(buf.data(), kBatch)) total += n;
   }
   if (total != state.iterations() * kTraceLines) state.SkipWithError("short read");
   state.SetItemsProcessed(static_cast<std::int64_t>(total));
 }
-BENCHMARK(BM_TextTraceRead)->Unit(benchmark::kMillisecond);
 
-void BM_TextTraceValidate(benchmark::State& state) {
-  const std::string& path = BenchTrace::path();
-  for (auto _ : state) benchmark::DoNotOptimize(validate_text_trace(path, 1).accesses);
+void validate_all(benchmark::State& state, const std::string& path) {
+  for (auto _ : state) benchmark::DoNotOptimize(validate_trace(path, 1).accesses);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTraceLines));
 }
+
+void BM_TextTraceRead(benchmark::State& state) { read_all(state, BenchTrace::path()); }
+BENCHMARK(BM_TextTraceRead)->Unit(benchmark::kMillisecond);
+
+void BM_TextTraceValidate(benchmark::State& state) { validate_all(state, BenchTrace::path()); }
 BENCHMARK(BM_TextTraceValidate)->Unit(benchmark::kMillisecond);
 
 }  // namespace
@@ -135,24 +138,10 @@ class BenchVtr {
   std::string path_;
 };
 
-void BM_VtrRead(benchmark::State& state) {
-  const std::string& path = BenchVtr::path();
-  std::vector<Access> buf(kBatch);
-  std::size_t total = 0;
-  for (auto _ : state) {
-    auto src = open_trace(path, 0);
-    while (std::size_t n = src->next(buf.data(), kBatch)) total += n;
-  }
-  if (total != state.iterations() * kTraceLines) state.SkipWithError("short read");
-  state.SetItemsProcessed(static_cast<std::int64_t>(total));
-}
+void BM_VtrRead(benchmark::State& state) { read_all(state, BenchVtr::path()); }
 BENCHMARK(BM_VtrRead)->Unit(benchmark::kMillisecond);
 
-void BM_VtrValidate(benchmark::State& state) {
-  const std::string& path = BenchVtr::path();
-  for (auto _ : state) benchmark::DoNotOptimize(validate_trace(path, 1).accesses);
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTraceLines));
-}
+void BM_VtrValidate(benchmark::State& state) { validate_all(state, BenchVtr::path()); }
 BENCHMARK(BM_VtrValidate)->Unit(benchmark::kMillisecond);
 
 void BM_VtrWrite(benchmark::State& state) {
