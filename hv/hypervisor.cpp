@@ -113,21 +113,31 @@ FaultOutcome Hypervisor::handle_ept_violation(ExecContext& ctx, unsigned vcpu, A
 FaultOutcome Hypervisor::slow_path(ExecContext& ctx, unsigned /*vcpu*/, const Memslot& slot, Addr gpa,
                                    AccessType type) {
   ++slow_faults_;
+  const bool write = type == AccessType::Write;
+  // page_fault_handle_page_track(): a write to a write-tracked page is
+  // emulated before anything else, without the lock or the host page.
+  ctx.sync();  // the flag is shared
+  if (write && track_.tracked(gpa)) return emulate_write(ctx, slot, gpa);
+  // kvm_faultin_pfn(): the host page, before taking mmu_lock, on every fault.
+  ctx.charge(p_.costs.gfn_to_pfn);
   // KVM's TDP MMU resolves faults holding mmu_lock for read: entries change
   // by compare-and-exchange, and each change here happens at one instant.
   mmu_lock_.acquire(ctx, LockMode::kRead);
   FaultOutcome out;
+  bool emulate = false;  // after the lock, as KVM emulates once the fault handler returns
   const Leaf leaf = mmu_.find_leaf(gpa);
   const bool logged = dirty_.logged(gpa);
-  const bool write = type == AccessType::Write;
   const bool tracked = track_.tracked(gpa);
+  if (leaf.level) mmu_.charge_walk(ctx, leaf.level);  // kvm_tdp_mmu_map's iterator down to the leaf
   if (leaf.level && write && !(leaf.value & kWrite)) {
-    if (tracked) out = emulate_write(ctx, slot, gpa);
+    // Re-checked under the lock, as make_spte's mmu_try_to_unsync_pages does:
+    // a page-track add may have run since the check above (the jittered
+    // track_race sweep finds that interleaving).
+    if (tracked) emulate = true;
     else out.logging = handle_write_protected(ctx, gpa);
   } else if (!leaf.level) {
     const Cycles t0 = ctx.now();
     MapResult r;
-    ctx.charge(p_.costs.gfn_to_pfn);
     // A dirty-logged slot is mapped with 4 KiB pages only (KVM disallows huge
     // pages there), and so is any huge region holding a write-tracked page.
     // Under write-protection logging, a read maps the page read-only and a
@@ -141,10 +151,10 @@ FaultOutcome Hypervisor::slow_path(ExecContext& ctx, unsigned /*vcpu*/, const Me
       if (!track_.tracked_in(base, base + size)) break;
       --cap;
     }
-    if (tracked) {
+    if (tracked) {  // read-only and not MMU-writable; a write (tracked since the check above) is emulated
       r = mmu_.map(ctx, slot, gpa, 1, false, false);
       if (r.installed) mmu_.update(mmu_.find_leaf(gpa).at, 0, kMmuWritable);
-      if (write) out = emulate_write(ctx, slot, gpa);
+      emulate = write;
     } else if (logged && !dirty_.pml()) {
       r = mmu_.map(ctx, slot, gpa, 1, write, write);
       if (write) {
@@ -160,7 +170,7 @@ FaultOutcome Hypervisor::slow_path(ExecContext& ctx, unsigned /*vcpu*/, const Me
   }
   // else: another vCPU resolved it first (a spurious fault).
   mmu_lock_.release(ctx);
-  return out;
+  return emulate ? emulate_write(ctx, slot, gpa) : out;
 }
 
 FaultOutcome Hypervisor::emulate_write(ExecContext& ctx, const Memslot& slot, Addr gpa) {

@@ -82,6 +82,8 @@ MapResult Mmu::map(ExecContext& ctx, const Memslot& slot, Addr gpa, unsigned cap
   }
 }
 
+void Mmu::charge_walk(ExecContext& ctx, unsigned level) const { ctx.charge(p_.pt_level * (p_.levels - level + 1)); }
+
 Leaf Mmu::find_leaf(Addr gpa) const {
   Addr table = eptp_.root();
   for (unsigned level = p_.levels;; --level) {

@@ -69,6 +69,8 @@ class Mmu {
   MapResult map(ExecContext& ctx, const Memslot& slot, Addr gpa, unsigned max_level = 3,
                 bool writable = true, bool dirty = true);
 
+  /// Charge the TDP iterator's walk from the root down to a leaf at `level`.
+  void charge_walk(ExecContext& ctx, unsigned level) const;
   /// The leaf mapping `gpa`, or level 0 if none (no cost: callers charge).
   Leaf find_leaf(Addr gpa) const;
   /// Every present leaf overlapping [begin, end), in GPA order.
