@@ -201,3 +201,16 @@ TEST(CliErrors, UnwritableStatsFile) {
   expect_error("run " + kData + "/handmade.json --stats /nonexistent/dir/s.json",
                "/nonexistent/dir/s.json: cannot write stats file");
 }
+
+TEST(CliErrors, RaceAndTrackingKeysAreValidated) {
+  const std::string r = kSrc + "/configs/races/";
+  expect_error("run " + r + "track_race.json --set 'hv.page_track=[{\"gpa\":4096,\"add_cycles\":500,\"remove_cycles\":100}]'",
+               "hv.page_track[0].remove_cycles: expected 0 (never) or later than add_cycles");
+  expect_error("run " + r + "track_race.json --set 'hv.page_track=[{\"gpa\":100}]'",
+               "hv.page_track[0].gpa: expected a multiple of 4 KiB");
+  expect_error("run " + r + "track_race.json --set cpu.vcpus=32", "hv.spte_id.unique: true identifies a fault by vCPU id + 1");
+  expect_error("run " + r + "zap_race.json --set vmm.dirty_log.rounds=0", "vmm.dirty_log.disable: true needs rounds of at least 1");
+  expect_error("run " + r + "zap_race.json --set check.dirty_log=true", "vmm.dirty_log.disable: true cannot go with check.dirty_log");
+  expect_error("run " + r + "clear_race.json --set hv.fault_path=quick", "hv.fault_path");
+  expect_error("run " + r + "clear_race.json --set cpu.interrupt_window_cycles=0", "cpu.interrupt_window_cycles: expected at least 1");
+}
