@@ -144,13 +144,7 @@ FaultOutcome Hypervisor::slow_path(ExecContext& ctx, unsigned /*vcpu*/, const Me
     // write maps it writable and marks it dirty; under PML the page is
     // writable and clean, so its first write is logged. A tracked page is
     // mapped read-only and not MMU-writable, and a write to it is emulated.
-    unsigned cap = logged ? 1 : 3;
-    while (cap > 1 && track_.any()) {
-      const Addr size = Addr{1} << level_shift(cap);
-      const Addr base = gpa & ~(size - 1);
-      if (!track_.tracked_in(base, base + size)) break;
-      --cap;
-    }
+    const unsigned cap = track_.max_level(gpa, logged ? 1 : 3);
     if (tracked) {  // read-only and not MMU-writable; a write (tracked since the check above) is emulated
       r = mmu_.map(ctx, slot, gpa, 1, false, false);
       if (r.installed) mmu_.update(mmu_.find_leaf(gpa).at, 0, kMmuWritable);

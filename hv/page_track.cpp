@@ -1,5 +1,6 @@
 #include "hv/page_track.hpp"
 
+#include "ept/entry.hpp"
 #include "sim/config.hpp"
 #include "sim/stats.hpp"
 
@@ -38,6 +39,15 @@ bool PageTrack::tracked_in(Addr begin, Addr end) const {
     if (active_[i] && r.gpa < end && begin < r.gpa + r.size) return true;
   }
   return false;
+}
+
+unsigned PageTrack::max_level(Addr gpa, unsigned cap) const {
+  for (; cap > 1 && any(); --cap) {
+    const Addr size = Addr{1} << ept::level_shift(cap);
+    const Addr base = gpa & ~(size - 1);
+    if (!tracked_in(base, base + size)) break;
+  }
+  return cap;
 }
 
 bool PageTrack::configured(Addr gpa) const {

@@ -46,6 +46,9 @@ class PageTrack {
   bool tracked(Addr gpa) const;
   /// Some tracked page lies in [begin, end) (KVM disallows huge pages there).
   bool tracked_in(Addr begin, Addr end) const;
+  /// The largest leaf level up to `cap` whose page around `gpa` holds no
+  /// tracked page (KVM: kvm_mmu_gfn_disallow_lpage).
+  unsigned max_level(Addr gpa, unsigned cap) const;
   void set(std::size_t range, bool on) { active_[range] = on; }
 
   // The oracle.
