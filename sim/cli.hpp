@@ -1,0 +1,37 @@
+// What the vmxsim subcommands share: usage errors (exit 2), option parsing,
+// and loading a config with --set overrides into sim::SimParams.
+#pragma once
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "sim/config.hpp"
+#include "sim/simulation.hpp"
+
+namespace vmxsim::cli {
+
+namespace po = boost::program_options;
+
+/// A usage error: exit 2, with the command's usage if given (else a pointer to --help).
+struct UsageError : std::runtime_error {
+  explicit UsageError(const std::string& what, std::string usage_text = "")
+      : std::runtime_error(what), usage(std::move(usage_text)) {}
+  std::string usage;
+};
+
+/// `--help` and repeatable `--set key.path=value`.
+po::options_description config_options();
+/// Parses `args` (after the command words) with `desc` and one positional CONFIG.
+po::variables_map parse(const std::vector<std::string>& args, po::options_description desc);
+/// The --set values given.
+std::vector<std::string> sets_of(const po::variables_map& vm);
+/// Loads the config at `path`, applies the `sets` overrides (key.path=value),
+/// reads every component's params; `effective` (if given) receives the
+/// effective config.
+sim::SimParams load(const std::string& path, const std::vector<std::string>& sets, json* effective);
+/// CONFIG and --set from the command line.
+sim::SimParams load(const po::variables_map& vm, json* effective);
+
+}  // namespace vmxsim::cli
