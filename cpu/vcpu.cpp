@@ -75,9 +75,10 @@ void Vcpu::run() {
       if (progress_) progress_->advance(n);  // per batch: nothing per access
       for (std::size_t i = 0; i < n; ++i) {
         const Access& a = buf[i];
-        // The gap is guest compute: sync at every quantum boundary inside it,
-        // so a request posted meanwhile (a kick, a flush) is taken within a
-        // quantum, as the IPI would interrupt the guest; and before the access.
+        // The gap is guest compute: sync at every yield point inside it (each
+        // quantum boundary and interrupt window), so a request posted
+        // meanwhile is taken at its window, as the IPI would interrupt the
+        // guest; and before the access.
         const Cycles end = thread_.now() + a.gap + p_.access_cycles;
         while (thread_.next_yield() < end) {
           // (a walk or an exit may have run past the planned yield: sync now)
@@ -213,12 +214,13 @@ void Vcpu::check_tracked_write(Addr hpa, Addr hpa2) {
   const bool emulated = write_emulated_;
   write_emulated_ = false;
   if (emulated) return;  // (a page-crossing write counts as emulated if either half was)
-  for (Addr h : {hpa, hpa2})
-    if (hv_.track_configured_hpa(h)) {
-      thread_.sync();
-      hv_.note_untrapped_write(thread_, id_, h);
-      if (hpa2 == hpa) break;
-    }
+  const auto check = [this](Addr h) {
+    if (!hv_.track_configured_hpa(h)) return;
+    thread_.sync();
+    hv_.note_untrapped_write(thread_, id_, h);
+  };
+  check(hpa);
+  if (hpa2 != hpa) check(hpa2);
 }
 
 void Vcpu::account_walk(std::uint32_t refs, Cycles cycles) {
