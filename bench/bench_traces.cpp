@@ -42,40 +42,44 @@ BENCHMARK(BM_GeneratorUniform);
 BENCHMARK(BM_GeneratorSequential);
 BENCHMARK(BM_GeneratorHotCold);
 
-/// A 1M-line single-vCPU trace of generated accesses, written on first use and
+/// A 1M-access single-vCPU trace of generated accesses, in the format its
+/// extension names (".trace" text, ".vtr" binary), written on first use and
 /// removed at exit.
 class BenchTrace {
  public:
-  static const std::string& path() {
-    static BenchTrace trace;
-    return trace.path_;
-  }
-
- private:
-  BenchTrace()
-      : path_((std::filesystem::temp_directory_path() /
-               ("vmxsim_bench_" + std::to_string(::getpid()) + ".trace"))
+  explicit BenchTrace(const char* ext)
+      : path_((std::filesystem::temp_directory_path() / ("vmxsim_bench_" + std::to_string(::getpid()) + ext))
                   .string()) {
     GeneratorParams p;
     p.accesses_per_vcpu = kTraceLines;
     p.base = 0x7f0000000000;  // realistic 12-digit addresses
     p.gap_cycles = 3;
     auto src = make_generator(p, 0);
-    std::ofstream out(path_);
+    auto out = create_trace(path_, 1);
     std::vector<Access> buf(kBatch);
-    char line[64];
-    while (std::size_t n = src->next(buf.data(), kBatch)) {
+    Record r;
+    while (std::size_t n = src->next(buf.data(), kBatch))
       for (std::size_t i = 0; i < n; ++i) {
-        const Access& a = buf[i];
-        std::snprintf(line, sizeof line, "0 %c 0x%llx %u %u\n", access_char(a.type),
-                      static_cast<unsigned long long>(a.addr), unsigned{a.size}, a.gap);
-        out << line;
+        r.access = buf[i];
+        out->write(r);
       }
-    }
+    out->finish();
   }
   ~BenchTrace() { std::filesystem::remove(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
   std::string path_;
 };
+
+const std::string& text_trace() {
+  static BenchTrace t(".trace");
+  return t.path();
+}
+const std::string& vtr_trace() {
+  static BenchTrace t(".vtr");
+  return t.path();
+}
 
 // Reads every access of `path` (text or .vtr, by extension) per iteration.
 void read_all(benchmark::State& state, const std::string& path) {
@@ -94,10 +98,10 @@ void validate_all(benchmark::State& state, const std::string& path) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTraceLines));
 }
 
-void BM_TextTraceRead(benchmark::State& state) { read_all(state, BenchTrace::path()); }
+void BM_TextTraceRead(benchmark::State& state) { read_all(state, text_trace()); }
 BENCHMARK(BM_TextTraceRead)->Unit(benchmark::kMillisecond);
 
-void BM_TextTraceValidate(benchmark::State& state) { validate_all(state, BenchTrace::path()); }
+void BM_TextTraceValidate(benchmark::State& state) { validate_all(state, text_trace()); }
 BENCHMARK(BM_TextTraceValidate)->Unit(benchmark::kMillisecond);
 
 }  // namespace
@@ -106,46 +110,14 @@ BENCHMARK(BM_TextTraceValidate)->Unit(benchmark::kMillisecond);
 
 namespace {
 
-/// The same 1M accesses as BenchTrace, as a .vtr file.
-class BenchVtr {
- public:
-  static const std::string& path() {
-    static BenchVtr trace;
-    return trace.path_;
-  }
-
- private:
-  BenchVtr()
-      : path_((std::filesystem::temp_directory_path() /
-               ("vmxsim_bench_" + std::to_string(::getpid()) + ".vtr"))
-                  .string()) {
-    GeneratorParams p;
-    p.accesses_per_vcpu = kTraceLines;
-    p.base = 0x7f0000000000;
-    p.gap_cycles = 3;
-    auto src = make_generator(p, 0);
-    auto out = create_trace(path_, 1);
-    std::vector<Access> buf(kBatch);
-    Record r;
-    while (std::size_t n = src->next(buf.data(), kBatch))
-      for (std::size_t i = 0; i < n; ++i) {
-        r.access = buf[i];
-        out->write(r);
-      }
-    out->finish();
-  }
-  ~BenchVtr() { std::filesystem::remove(path_); }
-  std::string path_;
-};
-
-void BM_VtrRead(benchmark::State& state) { read_all(state, BenchVtr::path()); }
+void BM_VtrRead(benchmark::State& state) { read_all(state, vtr_trace()); }
 BENCHMARK(BM_VtrRead)->Unit(benchmark::kMillisecond);
 
-void BM_VtrValidate(benchmark::State& state) { validate_all(state, BenchVtr::path()); }
+void BM_VtrValidate(benchmark::State& state) { validate_all(state, vtr_trace()); }
 BENCHMARK(BM_VtrValidate)->Unit(benchmark::kMillisecond);
 
 void BM_VtrWrite(benchmark::State& state) {
-  const std::string path = BenchVtr::path() + ".out.vtr";
+  const std::string path = vtr_trace() + ".out.vtr";
   std::vector<Access> buf(kBatch);
   for (auto _ : state) {
     GeneratorParams p;
