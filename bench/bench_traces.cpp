@@ -42,6 +42,25 @@ BENCHMARK(BM_GeneratorUniform);
 BENCHMARK(BM_GeneratorSequential);
 BENCHMARK(BM_GeneratorHotCold);
 
+/// Writes kTraceLines generated accesses of one vCPU to `path`, in the format
+/// its extension names, with `gap` cycles between accesses.
+void write_generated(const std::string& path, std::uint32_t gap) {
+  GeneratorParams p;
+  p.accesses_per_vcpu = kTraceLines;
+  p.base = 0x7f0000000000;  // realistic 12-digit addresses
+  p.gap_cycles = gap;
+  auto src = make_generator(p, 0);
+  auto out = create_trace(path, 1);
+  std::vector<Access> buf(kBatch);
+  Record r;
+  while (std::size_t n = src->next(buf.data(), kBatch))
+    for (std::size_t i = 0; i < n; ++i) {
+      r.access = buf[i];
+      out->write(r);
+    }
+  out->finish();
+}
+
 /// A 1M-access single-vCPU trace of generated accesses, in the format its
 /// extension names (".trace" text, ".vtr" binary), written on first use and
 /// removed at exit.
@@ -50,20 +69,7 @@ class BenchTrace {
   explicit BenchTrace(const char* ext)
       : path_((std::filesystem::temp_directory_path() / ("vmxsim_bench_" + std::to_string(::getpid()) + ext))
                   .string()) {
-    GeneratorParams p;
-    p.accesses_per_vcpu = kTraceLines;
-    p.base = 0x7f0000000000;  // realistic 12-digit addresses
-    p.gap_cycles = 3;
-    auto src = make_generator(p, 0);
-    auto out = create_trace(path_, 1);
-    std::vector<Access> buf(kBatch);
-    Record r;
-    while (std::size_t n = src->next(buf.data(), kBatch))
-      for (std::size_t i = 0; i < n; ++i) {
-        r.access = buf[i];
-        out->write(r);
-      }
-    out->finish();
+    write_generated(path_, 3);
   }
   ~BenchTrace() { std::filesystem::remove(path_); }
   const std::string& path() const { return path_; }
@@ -118,21 +124,7 @@ BENCHMARK(BM_VtrValidate)->Unit(benchmark::kMillisecond);
 
 void BM_VtrWrite(benchmark::State& state) {
   const std::string path = vtr_trace() + ".out.vtr";
-  std::vector<Access> buf(kBatch);
-  for (auto _ : state) {
-    GeneratorParams p;
-    p.accesses_per_vcpu = kTraceLines;
-    p.base = 0x7f0000000000;
-    auto src = make_generator(p, 0);
-    auto out = create_trace(path, 1);
-    Record r;
-    while (std::size_t n = src->next(buf.data(), kBatch))
-      for (std::size_t i = 0; i < n; ++i) {
-        r.access = buf[i];
-        out->write(r);
-      }
-    out->finish();
-  }
+  for (auto _ : state) write_generated(path, 0);
   std::filesystem::remove(path);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTraceLines));
 }
