@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "ept/walker.hpp"
-#include "hv/exec_context.hpp"
+#include "sim/exec_context.hpp"
 #include "hv/mmu.hpp"
 #include "models/mem_hierarchy.hpp"
 #include "models/phys_mem.hpp"
@@ -14,7 +14,7 @@
 namespace vmxsim {
 namespace {
 
-class NullContext : public hv::ExecContext {
+class NullContext : public ExecContext {
  public:
   Cycles now() const override { return t_; }
   void charge(Cycles c) override { t_ += c; }

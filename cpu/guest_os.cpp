@@ -3,7 +3,7 @@
 #include <sstream>
 
 #include "ept/guest_entry.hpp"
-#include "hv/exec_context.hpp"
+#include "sim/exec_context.hpp"
 #include "models/phys_mem.hpp"
 #include "sim/config.hpp"
 #include "sim/error.hpp"
@@ -94,7 +94,7 @@ unsigned GuestOs::choose_level(Addr gva) const {
   return 1;
 }
 
-void GuestOs::handle_fault(hv::ExecContext& ctx, GuestMemory& gm, Addr gva, AccessType type,
+void GuestOs::handle_fault(ExecContext& ctx, GuestMemory& gm, Addr gva, AccessType type,
                            std::uint32_t pf_error, unsigned vcpu) {
   ++faults;
   ctx.charge(p_.fault_cycles);

@@ -22,9 +22,7 @@ class Stats;
 namespace models {
 class PhysMem;
 }
-namespace hv {
 class ExecContext;
-}
 }  // namespace vmxsim
 
 namespace vmxsim::cpu {
@@ -65,7 +63,7 @@ class GuestOs {
   /// allocating page-table pages; a protection fault (pf_error bit 0) on a
   /// present page is an error the model cannot resolve. Runs in the faulting
   /// vCPU's thread at synced time (guest page tables are shared).
-  void handle_fault(hv::ExecContext& ctx, GuestMemory& gm, Addr gva, AccessType type,
+  void handle_fault(ExecContext& ctx, GuestMemory& gm, Addr gva, AccessType type,
                     std::uint32_t pf_error, unsigned vcpu);
 
   void register_stats(Stats& s, const std::string& prefix) const;

@@ -3,7 +3,7 @@
 #include <sstream>
 
 #include "sim/config.hpp"
-#include "sim/progress.hpp"
+#include "sim/progress_sink.hpp"
 #include "sim/run_control.hpp"
 
 namespace vmxsim::cpu {
@@ -179,7 +179,7 @@ Addr Vcpu::walk_and_fill(Addr va, AccessType type) {
         if (tl_) {
           in_pf_ = false;
           tl_->span(id_, "guest #PF", pf_start_, thread_.now(),
-                    hv::TraceArgs().hex("gva", pf_gva_).hex("error", pf_error_).str());
+                    TraceArgs().hex("gva", pf_gva_).hex("error", pf_error_).str());
         }
         if (++tries > p_.max_exits_per_access)
           throw Error("vcpu" + std::to_string(id_) + ": GVA " + hex(va) + " still faults after " +
@@ -278,7 +278,7 @@ void Vcpu::vm_exit(Exit reason, Handler handler, Addr gpa, std::uint64_t qual) {
   if (tl_) {
     if (start > run_start_) tl_->span(id_, "guest run", run_start_, start);
     if (in_pf_)  // the guest's #PF handler is interrupted: end its segment here
-      tl_->span(id_, "guest #PF", pf_start_, start, hv::TraceArgs().hex("gva", pf_gva_).hex("error", pf_error_).str());
+      tl_->span(id_, "guest #PF", pf_start_, start, TraceArgs().hex("gva", pf_gva_).hex("error", pf_error_).str());
   }
   const hv::HvCosts& c = hv_.costs();
   thread_.advance(c.vm_exit);
@@ -296,7 +296,7 @@ void Vcpu::vm_exit(Exit reason, Handler handler, Addr gpa, std::uint64_t qual) {
   cycles_hypervisor += thread_.now() - start;
   if (logging) cycles_dirty_logging += thread_.now() - start;
   if (tl_) {
-    hv::TraceArgs args;
+    TraceArgs args;
     if (gpa != ~Addr{0}) args.hex("gpa", gpa).hex("qual", qual);
     if (reason == Exit::kExternalInterrupt)
       args.flag("tlb_flush", requests & hv::kRequestTlbFlush).flag("kick", requests & hv::kRequestKick);

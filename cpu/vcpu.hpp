@@ -18,7 +18,7 @@
 #include "cpu/guest_os.hpp"
 #include "ept/walker.hpp"
 #include "hv/hypervisor.hpp"
-#include "hv/trace.hpp"
+#include "sim/trace.hpp"
 #include "models/mem_hierarchy.hpp"
 #include "models/pwc.hpp"
 #include "models/tlb.hpp"
@@ -29,9 +29,9 @@
 
 namespace vmxsim {
 class Cfg;
+class ProgressSink;
 namespace sim {
 class RunControl;
-class Progress;
 }
 }  // namespace vmxsim
 
@@ -63,8 +63,8 @@ struct VcpuLinks {
   GuestOs* guest;                    // null with guest paging off
   models::CacheLevel* shared_llc;    // null: private LLC
   sim::RunControl& control;
-  hv::Trace* trace = nullptr;        // the timeline (--timeline), or null: off
-  sim::Progress* progress = nullptr; // the progress bar, or null: off
+  Trace* trace = nullptr;        // the timeline (--timeline), or null: off
+  ProgressSink* progress = nullptr;  // the progress bar, or null: off
 };
 
 /// VM-exit reasons the model produces, in stats order (SDM Appendix C).
@@ -79,7 +79,7 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   void register_stats(Stats& s) const;
   Cycles now() const { return thread_.now(); }
   unsigned id() const { return id_; }
-  hv::ExecContext& context() { return thread_; }
+  ExecContext& context() { return thread_; }
 
   // SDM invalidation (§28.3.3), executed on this vCPU: TLB and paging-structure caches.
   void invept_single(std::uint16_t ept);
@@ -155,8 +155,8 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   bool write_emulated_ = false;  // the current write was completed by the hypervisor
   // The timeline (null: off). Guest-run stretches and guest #PF handlers are
   // spans; an exit inside a #PF handler splits it around the exit.
-  hv::Trace* tl_ = nullptr;
-  sim::Progress* progress_ = nullptr;  // told of each batch taken from the source
+  Trace* tl_ = nullptr;
+  ProgressSink* progress_ = nullptr;  // told of each batch taken from the source
   Cycles run_start_ = 0;       // the last VM entry (or the start)
   bool in_pf_ = false;
   Cycles pf_start_ = 0;        // the current #PF span segment's start

@@ -11,6 +11,7 @@
 //   unsafe   check-then-store, marking dirty before the store: a
 //            demonstrator of the bug class, never a model of shipped code.
 #pragma once
+#include "sim/exec_context.hpp"
 #include <cstdint>
 
 #include "ept/entry.hpp"
@@ -19,7 +20,6 @@
 
 namespace vmxsim::hv {
 
-class ExecContext;
 class Hypervisor;
 struct Memslot;
 

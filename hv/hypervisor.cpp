@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "hv/exec_context.hpp"
+#include "sim/exec_context.hpp"
 #include "models/phys_mem.hpp"
 #include "pml/engine.hpp"
 #include "sim/config.hpp"

@@ -1,8 +1,9 @@
 // hv::Hypervisor — the KVM-like hypervisor model: memslots, the EPT (hv::Mmu),
 // mmu_lock, dirty logging, and the VM-exit handlers. Its code runs in the
 // exiting vCPU's simulated thread (or in a VMM thread) through
-// hv::ExecContext and charges hv.costs for each step.
+// ExecContext and charges hv.costs for each step.
 #pragma once
+#include "sim/exec_context.hpp"
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,7 +18,7 @@
 #include "hv/mmu.hpp"
 #include "hv/page_track.hpp"
 #include "hv/rcu.hpp"
-#include "hv/trace.hpp"
+#include "sim/trace.hpp"
 
 namespace vmxsim {
 class Cfg;
@@ -32,7 +33,6 @@ class Engine;
 
 namespace vmxsim::hv {
 
-class ExecContext;
 
 /// Requests one thread posts to a vCPU (KVM: kvm_make_request + kick).
 enum Request : unsigned {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "hv/exec_context.hpp"
-#include "hv/trace.hpp"
+#include "sim/exec_context.hpp"
+#include "sim/trace.hpp"
 #include "sim/config.hpp"
 #include "sim/error.hpp"
 #include "sim/stats.hpp"

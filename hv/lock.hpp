@@ -7,6 +7,8 @@
 //    the queue's head: a writer, or every reader up to the next writer.
 // A waiter spins (its time passes) until a release hands the lock over.
 #pragma once
+#include "sim/trace.hpp"
+#include "sim/exec_context.hpp"
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -21,8 +23,6 @@ class Stats;
 
 namespace vmxsim::hv {
 
-class ExecContext;
-class Trace;
 
 enum class LockMode : std::uint8_t { kRead, kWrite };
 enum class LockKind : std::uint8_t { kSpin, kRw };

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "hv/exec_context.hpp"
+#include "sim/exec_context.hpp"
 #include "models/phys_mem.hpp"
 #include "sim/config.hpp"
 #include "sim/stats.hpp"

@@ -3,6 +3,7 @@
 // maps a faulting GPA at the largest level its memslot and host backing allow
 // (kvm_mmu_hugepage_adjust), creating page-table pages on the way down.
 #pragma once
+#include "sim/exec_context.hpp"
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -21,7 +22,6 @@ class PhysMem;
 
 namespace vmxsim::hv {
 
-class ExecContext;
 
 struct MmuParams {
   unsigned levels = 4;                        // ept.levels: 4, or 5 for 5-level EPT

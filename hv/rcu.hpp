@@ -6,6 +6,7 @@
 // freed to models::PhysMem at that instant, and may then be reused by the
 // next table allocation. Plain C++ on ExecContext, like the rest of hv/.
 #pragma once
+#include "sim/exec_context.hpp"
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,7 +22,6 @@ class PhysMem;
 
 namespace vmxsim::hv {
 
-class ExecContext;
 
 class Rcu {
  public:

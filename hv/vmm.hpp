@@ -1,8 +1,9 @@
 // hv::Vmm — the userspace VMM's dirty-logging loop, as live migration or VRAM
 // tracking drive it (KVM_MEM_LOG_DIRTY_PAGES, then KVM_GET_DIRTY_LOG +
 // KVM_CLEAR_DIRTY_LOG every period). Plain C++: it runs in its own simulated
-// thread (sim::VmmThread) through hv::ExecContext.
+// thread (sim::VmmThread) through ExecContext.
 #pragma once
+#include "sim/exec_context.hpp"
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -17,7 +18,6 @@ class Stats;
 
 namespace vmxsim::hv {
 
-class ExecContext;
 class Hypervisor;
 
 struct VmmParams {

@@ -8,7 +8,7 @@ namespace vmxsim::pml {
 
 constexpr std::uint32_t kIntelLogEntries = 512;  // KVM: PML_LOG_NR_ENTRIES
 
-VMXSIM_REGISTER(EngineRegistry, "intel", [](const PmlParams&, models::PhysMem& mem) {
+VMXSIM_REGISTER(EngineRegistry, "intel", "Intel PML as the SDM specifies it: one 4 KiB log of 512 GPAs, PML-full exit 62", [](const PmlParams&, models::PhysMem& mem) {
   return std::unique_ptr<Engine>(new LogEngine(kIntelLogEntries, mem));
 });
 

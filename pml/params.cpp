@@ -22,6 +22,8 @@
 
 namespace vmxsim::pml {
 
+VMXSIM_REGISTRY_KIND(EngineRegistry, "pml.variant", "PML engines: the hardware half of page-modification logging");
+
 namespace {
 constexpr std::uint64_t kMaxLogEntries = 0xFFFF;  // head 0xFFFE; 0xFFFF means full
 }  // namespace

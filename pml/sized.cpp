@@ -8,7 +8,7 @@
 
 namespace vmxsim::pml {
 
-VMXSIM_REGISTER(EngineRegistry, "sized", [](const PmlParams& p, models::PhysMem& mem) {
+VMXSIM_REGISTER(EngineRegistry, "sized", "the SDM rules with a log of pml.log_entries entries (a study variant)", [](const PmlParams& p, models::PhysMem& mem) {
   return std::unique_ptr<Engine>(new LogEngine(p.log_entries, mem));
 });
 

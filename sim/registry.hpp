@@ -1,21 +1,74 @@
 // A registry of variants of one interface, keyed by the name a config uses
-// (Ramulator 2.0 style). A variant registers itself with one line in its own
-// file:   VMXSIM_REGISTER(ReplacementPolicy, "lru", [](auto... a) { ... });
-// The core library is an OBJECT library, so registrations are never dropped
-// by the linker.
+// (Ramulator 2.0's interface + implementation + factory). A variant registers
+// itself with one line in its own file:
+//   VMXSIM_REGISTER(ReplacementRegistry, "lru", "true least-recently-used",
+//                   [](const Cfg& c, std::uint64_t seed) { ... });
+// Each registry names its kind once (VMXSIM_REGISTRY_KIND, beside the
+// interface's code), so `vmxsim list` can print every registry and its
+// variants. The core library is an OBJECT library, so registrations are never
+// dropped by the linker.
 #pragma once
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/error.hpp"
 
 namespace vmxsim {
 
+/// What `vmxsim list` needs of any registry, whatever its interface.
+class RegistryBase {
+ public:
+  struct Variant {
+    std::string name, description;
+  };
+  virtual ~RegistryBase() = default;
+  /// The config key that selects a variant, e.g. "hv.fault_path".
+  const std::string& key() const { return key_; }
+  /// What the variants are, e.g. "fault paths: how an EPT violation is resolved".
+  const std::string& title() const { return title_; }
+  virtual std::vector<Variant> variants() const = 0;
+  /// Names registered twice, as "name (first: A; again: B)" — reported by
+  /// RegistryIndex::check(), since a static registration cannot throw.
+  const std::vector<std::string>& conflicts() const { return conflicts_; }
+
+ protected:
+  std::string key_, title_;
+  std::vector<std::string> conflicts_;
+};
+
+/// Every registry that named its kind, in key order.
+class RegistryIndex {
+ public:
+  static RegistryIndex& instance() {
+    static RegistryIndex r;
+    return r;
+  }
+  bool add(RegistryBase* r) {
+    by_key_[r->key()] = r;
+    return true;
+  }
+  std::vector<const RegistryBase*> all() const {
+    std::vector<const RegistryBase*> out;
+    for (const auto& kv : by_key_) out.push_back(kv.second);
+    return out;
+  }
+  /// Throws Error naming the first name two variants registered.
+  void check() const {
+    for (const auto& kv : by_key_)
+      if (!kv.second->conflicts().empty())
+        throw Error(kv.first + ": variant registered twice: " + kv.second->conflicts().front());
+  }
+
+ private:
+  std::map<std::string, RegistryBase*> by_key_;
+};
+
 template <class Interface, class... Args>
-class Registry {
+class Registry final : public RegistryBase {
  public:
   using Factory = std::function<std::unique_ptr<Interface>(Args...)>;
 
@@ -24,17 +77,30 @@ class Registry {
     return r;
   }
 
-  bool add(const std::string& name, Factory f) {
-    factories_[name] = std::move(f);
+  /// Names this registry for listings and adds it to the index.
+  bool describe(std::string key, std::string title) {
+    key_ = std::move(key);
+    title_ = std::move(title);
+    return RegistryIndex::instance().add(this);
+  }
+
+  /// `origin` says who registered it (a plug-in's file), for conflict messages.
+  bool add(const std::string& name, std::string description, Factory f, std::string origin = "built in") {
+    auto it = entries_.find(name);
+    if (it != entries_.end()) {
+      conflicts_.push_back("'" + name + "' (first: " + it->second.origin + "; again: " + origin + ")");
+      return false;
+    }
+    entries_.emplace(name, Entry{std::move(description), std::move(f), std::move(origin)});
     return true;
   }
 
-  bool has(const std::string& name) const { return factories_.count(name) != 0; }
+  bool has(const std::string& name) const { return entries_.count(name) != 0; }
 
   /// Names in sorted order (std::map), so listings are deterministic.
   std::vector<std::string> names() const {
     std::vector<std::string> out;
-    for (const auto& kv : factories_) out.push_back(kv.first);
+    for (const auto& kv : entries_) out.push_back(kv.first);
     return out;
   }
 
@@ -44,24 +110,39 @@ class Registry {
     return s;
   }
 
-  /// `what` names the config key for the error message, e.g. "tlb.replacement".
-  std::unique_ptr<Interface> create(const std::string& name, const std::string& what,
-                                    Args... args) const {
-    auto it = factories_.find(name);
-    if (it == factories_.end())
+  std::vector<Variant> variants() const override {
+    std::vector<Variant> out;
+    for (const auto& kv : entries_) out.push_back({kv.first, kv.second.description});
+    return out;
+  }
+
+  /// `what` names the config key for the error message, e.g. "tlb.l1.replacement".
+  std::unique_ptr<Interface> create(const std::string& name, const std::string& what, Args... args) const {
+    auto it = entries_.find(name);
+    if (it == entries_.end())
       throw Error(what + ": unknown variant '" + name + "' (known: " + names_joined() + ")");
-    return it->second(std::forward<Args>(args)...);
+    return it->second.make(std::forward<Args>(args)...);
   }
 
  private:
-  std::map<std::string, Factory> factories_;
+  struct Entry {
+    std::string description;
+    Factory make;
+    std::string origin;
+  };
+  std::map<std::string, Entry> entries_;
 };
 
 #define VMXSIM_CONCAT_(a, b) a##b
 #define VMXSIM_CONCAT(a, b) VMXSIM_CONCAT_(a, b)
-/// Register a variant: VMXSIM_REGISTER(RegistryType, "name", factory).
-#define VMXSIM_REGISTER(RegistryType, name, ...)                                 \
+/// Register a variant: VMXSIM_REGISTER(RegistryType, "name", "one-line description", factory).
+#define VMXSIM_REGISTER(RegistryType, name, description, ...)                      \
   static const bool VMXSIM_CONCAT(vmxsim_registered_, __LINE__) [[maybe_unused]] = \
-      RegistryType::instance().add(name, __VA_ARGS__)
+      RegistryType::instance().add(name, description, __VA_ARGS__)
+/// Name a registry once, in the .cpp beside its interface:
+/// VMXSIM_REGISTRY_KIND(FaultPathRegistry, "hv.fault_path", "fault paths: how an EPT violation is resolved").
+#define VMXSIM_REGISTRY_KIND(RegistryType, key, title)                            \
+  static const bool VMXSIM_CONCAT(vmxsim_registry_kind_, __LINE__) [[maybe_unused]] = \
+      RegistryType::instance().describe(key, title)
 
 }  // namespace vmxsim

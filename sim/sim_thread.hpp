@@ -1,4 +1,4 @@
-// sim::SimThread — one simulated thread's clock, and the hv::ExecContext that
+// sim::SimThread — one simulated thread's clock, and the ExecContext that
 // hypervisor code runs on. Implements the time model (docs/architecture.md, "Time"):
 //
 //  * Local time is a plain integer (cycles). A thread runs ahead of the SystemC
@@ -16,7 +16,7 @@
 
 #include <systemc>
 
-#include "hv/exec_context.hpp"
+#include "sim/exec_context.hpp"
 #include "sim/hash.hpp"
 
 namespace vmxsim::sim {
@@ -24,12 +24,12 @@ namespace vmxsim::sim {
 inline constexpr std::uint64_t kSlotsPerCycle = 1024;
 inline constexpr unsigned kMaxThreads = 1024;
 
-class SimThread final : public hv::ExecContext {
+class SimThread final : public ExecContext {
  public:
   SimThread(unsigned id, Cycles quantum);
 
   /// `sim.jitter_cycles`: every charge() (a hypervisor, VMM or guest-kernel
-  /// step, which all go through hv::ExecContext) takes 0..max extra cycles,
+  /// step, which all go through ExecContext) takes 0..max extra cycles,
   /// drawn from this thread's own SplitMix64 stream of `seed`. Each thread's
   /// draws depend only on its own sequence of steps, so a run stays a pure
   /// function of (config, seed) at any quantum, while a sweep over seeds

@@ -1,8 +1,14 @@
 // Named statistics. Components own plain integer counters and register a
-// pointer to each once, under a dotted name ("vcpu0.tlb.l1.hits"); the hot path
-// only increments its own integer. The dump is one flat JSON object, sorted.
+// pointer to each once, under a dotted name ("vcpu0.tlb.l1.hits"), with a
+// unit and a one-line description; the hot path only increments its own
+// integer. Derived values (ratios, study metrics, host timings) register a
+// function that is evaluated when the stats are read, so every stat a run can
+// emit is known — with its unit and description — before the run starts
+// (`vmxsim stats list`, docs/stats.md). The dump is one flat JSON object, sorted.
 #pragma once
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <variant>
@@ -42,6 +48,10 @@ class Histogram {
     return std::to_string(lo) + (last ? "+" : "-" + std::to_string(2 * lo - 1));
   }
   const std::vector<std::uint64_t>& counts() const { return counts_; }
+  void reset() {
+    std::fill(counts_.begin(), counts_.end(), 0);
+    count = sum = max = 0;
+  }
 
   std::uint64_t count = 0, sum = 0, max = 0;
 
@@ -52,21 +62,51 @@ class Histogram {
 
 class Stats {
  public:
+  /// What a stat is: its kind, unit (e.g. "cycles", "accesses", "pages") and description.
+  struct Info {
+    std::string name;
+    enum Kind { kCounter, kHistogram, kValue } kind;
+    std::string unit, description;
+  };
+
   /// Register a counter that lives in a component; it must outlive the dump.
-  void counter(const std::string& name, const std::uint64_t* p) { add(name, p); }
-  /// Register a histogram: dumped as `<name>.count`, `.sum`, `.max` and one
-  /// `<name>.<bucket label>` per non-empty bucket.
-  void histogram(const std::string& name, const Histogram* h) { histograms_[name] = h; }
-  /// Set a value computed once (host time, ratios).
-  void set(const std::string& name, double v) { values_[name] = v; }
-  void set_u64(const std::string& name, std::uint64_t v) { values_[name] = v; }
+  void counter(const std::string& name, const std::uint64_t* p, const std::string& unit,
+               const std::string& description) {
+    add(name, p, Info::kCounter, unit, description);
+  }
+  /// Register a histogram of values in `unit`: dumped as `<name>.count`,
+  /// `.sum`, `.max` and one `<name>.<bucket label>` per non-empty bucket.
+  void histogram(const std::string& name, const Histogram* h, const std::string& unit,
+                 const std::string& description) {
+    if (!histograms_.emplace(name, h).second) throw Error("stat registered twice: " + name);
+    info_.emplace(name, Info{name, Info::kHistogram, unit, description});
+  }
+  /// A value computed when the stats are read (ratios, study metrics, host time).
+  void value(const std::string& name, std::function<double()> f, const std::string& unit,
+             const std::string& description) {
+    add(name, std::move(f), Info::kValue, unit, description);
+  }
+  /// An integer value computed when the stats are read.
+  void value_u64(const std::string& name, std::function<std::uint64_t()> f, const std::string& unit,
+                 const std::string& description) {
+    add(name, std::move(f), Info::kValue, unit, description);
+  }
+
+  // Transitional (issue 10): undescribed registrations, removed once every
+  // component describes its stats.
+  void counter(const std::string& name, const std::uint64_t* p) { add_raw(name, p); }
+  void histogram(const std::string& name, const Histogram* h) { histogram(name, h, "?", "?"); }
+  void set(const std::string& name, double v) { add_raw(name, std::function<double()>([v] { return v; })); }
+  void set_u64(const std::string& name, std::uint64_t v) {
+    add_raw(name, std::function<std::uint64_t()>([v] { return v; }));
+  }
 
   nlohmann::json to_json() const {
     nlohmann::json j = nlohmann::json::object();
     for (const auto& [name, v] : values_) {
       if (auto p = std::get_if<const std::uint64_t*>(&v)) j[name] = **p;
-      else if (auto u = std::get_if<std::uint64_t>(&v)) j[name] = *u;
-      else j[name] = std::get<double>(v);
+      else if (auto u = std::get_if<std::function<std::uint64_t()>>(&v)) j[name] = (*u)();
+      else j[name] = std::get<std::function<double()>>(v)();
     }
     for (const auto& [name, h] : histograms_) {
       j[name + ".count"] = h->count;
@@ -83,17 +123,32 @@ class Stats {
     auto it = values_.find(name);
     if (it == values_.end()) throw Error("no stat named '" + name + "'");
     if (auto p = std::get_if<const std::uint64_t*>(&it->second)) return double(**p);
-    if (auto u = std::get_if<std::uint64_t>(&it->second)) return double(*u);
-    return std::get<double>(it->second);
+    if (auto u = std::get_if<std::function<std::uint64_t()>>(&it->second)) return double((*u)());
+    return std::get<std::function<double()>>(it->second)();
   }
   bool has(const std::string& name) const { return values_.count(name) != 0; }
 
- private:
-  void add(const std::string& name, const std::uint64_t* p) {
-    if (!values_.emplace(name, p).second) throw Error("stat registered twice: " + name);
+  /// Every registered stat with its unit and description, sorted by name.
+  std::vector<Info> schema() const {
+    std::vector<Info> out;
+    for (const auto& kv : info_) out.push_back(kv.second);
+    return out;
   }
-  std::map<std::string, std::variant<const std::uint64_t*, std::uint64_t, double>> values_;
+
+ private:
+  using Source = std::variant<const std::uint64_t*, std::function<std::uint64_t()>, std::function<double()>>;
+  void add(const std::string& name, Source v, Info::Kind k, const std::string& unit, const std::string& description) {
+    if (unit.empty() || description.empty()) throw Error("stat " + name + " registered without a unit or description");
+    if (!values_.emplace(name, std::move(v)).second) throw Error("stat registered twice: " + name);
+    info_.emplace(name, Info{name, k, unit, description});
+  }
+  void add_raw(const std::string& name, Source v) {
+    if (!values_.emplace(name, std::move(v)).second) throw Error("stat registered twice: " + name);
+    info_.emplace(name, Info{name, Info::kValue, "?", "?"});
+  }
+  std::map<std::string, Source> values_;
   std::map<std::string, const Histogram*> histograms_;
+  std::map<std::string, Info> info_;
 };
 
 }  // namespace vmxsim

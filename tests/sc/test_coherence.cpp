@@ -8,7 +8,7 @@
 
 #include <systemc>
 
-#include "sim/simulation.hpp"
+#include "sim/app/simulation.hpp"
 
 using namespace vmxsim;
 

@@ -1,13 +1,13 @@
-// A kernel-free hv::ExecContext for unit tests of hypervisor code: time is a
+// A kernel-free ExecContext for unit tests of hypervisor code: time is a
 // plain counter and there is no other thread to synchronise with.
 #pragma once
 #include <stdexcept>
 
-#include "hv/exec_context.hpp"
+#include "sim/exec_context.hpp"
 
 namespace vmxsim::test {
 
-class FakeContext : public hv::ExecContext {
+class FakeContext : public ExecContext {
  public:
   Cycles now() const override { return t; }
   void charge(Cycles c) override { t += c; }

@@ -5,7 +5,7 @@
 
 #include "error_of.hpp"
 #include "sim/config.hpp"
-#include "sim/simulation.hpp"
+#include "sim/app/simulation.hpp"
 
 using namespace vmxsim;
 using vmxsim::test::error_of;

@@ -3,7 +3,7 @@
 
 #include <sstream>
 
-#include "sim/progress.hpp"
+#include "sim/app/progress.hpp"
 
 namespace vmxsim::sim {
 namespace {

@@ -6,9 +6,9 @@
 #include <string>
 
 #include "error_of.hpp"
-#include "sim/sweep/progress.hpp"
-#include "sim/sweep/results.hpp"
-#include "sim/sweep/spec.hpp"
+#include "sim/app/sweep/progress.hpp"
+#include "sim/app/sweep/results.hpp"
+#include "sim/app/sweep/spec.hpp"
 
 using namespace vmxsim::sweep;
 using vmxsim::test::error_of;

@@ -1,11 +1,11 @@
-#include "sim/sweep/cli.hpp"
+#include "sim/app/sweep/cli.hpp"
 
 #include <iostream>
 #include <string>
 
 #include <boost/program_options.hpp>
 
-#include "sim/sweep/sweep.hpp"
+#include "sim/app/sweep/sweep.hpp"
 
 namespace po = boost::program_options;
 

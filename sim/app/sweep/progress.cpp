@@ -1,4 +1,4 @@
-#include "sim/sweep/progress.hpp"
+#include "sim/app/sweep/progress.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "sim/sweep/results.hpp"
+#include "sim/app/sweep/results.hpp"
 
 #include <cerrno>
 #include <cstdio>

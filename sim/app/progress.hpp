@@ -10,9 +10,11 @@
 #include <ostream>
 #include <string>
 
+#include "sim/progress_sink.hpp"
+
 namespace vmxsim::sim {
 
-class Progress {
+class Progress final : public ProgressSink {
  public:
   using Clock = std::function<double()>;  // seconds, monotonic
   /// Accesses between two looks at the clock (about 1-10 ms of simulation).
@@ -28,7 +30,7 @@ class Progress {
   /// The run starts now and will retire `total` accesses.
   void start(std::uint64_t total);
   /// `n` more accesses were taken by a vCPU.
-  void advance(std::uint64_t n) {
+  void advance(std::uint64_t n) override {
     done_ += n;
     if (done_ >= next_poll_) poll();
   }

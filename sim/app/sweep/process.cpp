@@ -1,4 +1,4 @@
-#include "sim/sweep/process.hpp"
+#include "sim/app/sweep/process.hpp"
 
 #include <cerrno>
 #include <cstring>

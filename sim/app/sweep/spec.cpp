@@ -1,4 +1,4 @@
-#include "sim/sweep/spec.hpp"
+#include "sim/app/sweep/spec.hpp"
 
 #include <filesystem>
 #include <fstream>

@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/sweep/spec.hpp"
+#include "sim/app/sweep/spec.hpp"
 
 namespace vmxsim::sweep {
 

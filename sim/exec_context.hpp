@@ -1,10 +1,10 @@
-// hv::ExecContext — how hypervisor code runs inside a simulated thread (a
+// ExecContext — how hypervisor code runs inside a simulated thread (a
 // vCPU's thread after a VM exit, or a VMM thread). The hypervisor model is
 // plain C++: it never sees SystemC, only this interface.
 #pragma once
 #include "sim/types.hpp"
 
-namespace vmxsim::hv {
+namespace vmxsim {
 
 class ExecContext {
  public:
@@ -26,4 +26,4 @@ class ExecContext {
   virtual void wake(Cycles t) = 0;
 };
 
-}  // namespace vmxsim::hv
+}  // namespace vmxsim

@@ -8,7 +8,7 @@
 #include <boost/program_options.hpp>
 
 #include "sim/config.hpp"
-#include "sim/simulation.hpp"
+#include "sim/app/simulation.hpp"
 
 namespace vmxsim::cli {
 

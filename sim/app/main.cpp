@@ -13,13 +13,13 @@
 #include <boost/program_options.hpp>
 #include <systemc>
 
-#include "sim/cli.hpp"
+#include "sim/app/cli.hpp"
 #include "sim/config.hpp"
-#include "sim/progress.hpp"
-#include "sim/simulation.hpp"
-#include "sim/timeline.hpp"
-#include "sim/sweep/cli.hpp"
-#include "sim/trace_cli.hpp"
+#include "sim/app/progress.hpp"
+#include "sim/app/simulation.hpp"
+#include "sim/app/timeline.hpp"
+#include "sim/app/sweep/cli.hpp"
+#include "sim/app/trace_cli.hpp"
 
 namespace po = boost::program_options;
 using namespace vmxsim;

@@ -13,7 +13,7 @@
 #include "sim/config.hpp"
 #include "sim/run_control.hpp"
 #include "sim/stats.hpp"
-#include "sim/vmm_thread.hpp"
+#include "sim/app/vmm_thread.hpp"
 #include "traces/source.hpp"
 
 namespace vmxsim::sim {

@@ -1,4 +1,4 @@
-#include "sim/sweep/sweep.hpp"
+#include "sim/app/sweep/sweep.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -12,9 +12,9 @@
 #include <thread>
 #include <vector>
 
-#include "sim/sweep/process.hpp"
-#include "sim/sweep/progress.hpp"
-#include "sim/sweep/results.hpp"
+#include "sim/app/sweep/process.hpp"
+#include "sim/app/sweep/progress.hpp"
+#include "sim/app/sweep/results.hpp"
 
 namespace vmxsim::sweep {
 

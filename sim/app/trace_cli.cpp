@@ -1,4 +1,4 @@
-#include "sim/trace_cli.hpp"
+#include "sim/app/trace_cli.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -6,7 +6,7 @@
 #include <iostream>
 #include <memory>
 
-#include "sim/cli.hpp"
+#include "sim/app/cli.hpp"
 #include "sim/error.hpp"
 #include "traces/lackey.hpp"
 #include "traces/trace_file.hpp"

@@ -1,4 +1,4 @@
-// hv::Trace — what simulated code records for the timeline (`vmxsim run
+// Trace — what simulated code records for the timeline (`vmxsim run
 // --timeline FILE`, docs/timeline.md). A plain C++ interface, so hypervisor
 // code can record without SystemC; sim::Timeline implements it.
 //
@@ -12,7 +12,7 @@
 
 #include "sim/types.hpp"
 
-namespace vmxsim::hv {
+namespace vmxsim {
 
 class Trace {
  public:
@@ -76,4 +76,4 @@ class TraceArgs {
   std::string s_;
 };
 
-}  // namespace vmxsim::hv
+}  // namespace vmxsim

@@ -5,7 +5,7 @@
 #include <ostream>
 #include <string>
 
-#include "sim/sweep/spec.hpp"
+#include "sim/app/sweep/spec.hpp"
 
 namespace vmxsim::sweep {
 

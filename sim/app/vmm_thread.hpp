@@ -19,9 +19,9 @@ inline constexpr unsigned kVmmTrackThreadId = 1001;  // write tracking
 class VmmThread : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(VmmThread);
-  using Body = std::function<void(hv::ExecContext&)>;
+  using Body = std::function<void(ExecContext&)>;
   VmmThread(sc_core::sc_module_name name, unsigned id, Cycles quantum, RunControl& control, Body body);
-  hv::ExecContext& context() { return thread_; }
+  ExecContext& context() { return thread_; }
   void set_jitter(Cycles max, std::uint64_t seed) { thread_.set_jitter(max, seed); }
 
  private:

@@ -1,4 +1,4 @@
-#include "sim/timeline.hpp"
+#include "sim/app/timeline.hpp"
 
 #include <algorithm>
 #include <cinttypes>

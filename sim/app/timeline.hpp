@@ -1,5 +1,5 @@
 // sim::Timeline — the recorder behind `vmxsim run --timeline FILE`
-// (docs/timeline.md). It implements hv::Trace: events are buffered in memory
+// (docs/timeline.md). It implements Trace: events are buffered in memory
 // as compact records while the model runs, then sorted and written once as
 // Chrome trace-event JSON ("JSON Object Format"), which the Perfetto UI and
 // chrome://tracing open.
@@ -27,11 +27,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "hv/trace.hpp"
+#include "sim/trace.hpp"
 
 namespace vmxsim::sim {
 
-class Timeline final : public hv::Trace {
+class Timeline final : public Trace {
  public:
   static constexpr std::size_t kDefaultMaxEvents = 5'000'000;
   static constexpr unsigned kPid = 1;

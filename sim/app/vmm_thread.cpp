@@ -1,4 +1,4 @@
-#include "sim/vmm_thread.hpp"
+#include "sim/app/vmm_thread.hpp"
 
 #include "sim/run_control.hpp"
 

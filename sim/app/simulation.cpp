@@ -1,12 +1,12 @@
-#include "sim/simulation.hpp"
+#include "sim/app/simulation.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <sstream>
 
 #include "sim/hash.hpp"
-#include "sim/progress.hpp"
-#include "sim/timeline.hpp"
+#include "sim/app/progress.hpp"
+#include "sim/app/timeline.hpp"
 #include "traces/trace_file.hpp"
 
 namespace vmxsim::sim {
@@ -120,14 +120,14 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
   auto workload_done = [this] { return control_.finished_count() == p_.vcpus; };
   if (vmm_->active()) {
     vmm_thread_ = std::make_unique<VmmThread>("vmm", kVmmThreadId, p_.quantum, control_,
-                                              [this, workload_done](hv::ExecContext& ctx) { vmm_->run(ctx, workload_done); });
+                                              [this, workload_done](ExecContext& ctx) { vmm_->run(ctx, workload_done); });
     vmm_thread_->set_jitter(p_.jitter_cycles, p_.seed);
     if (tl_) tl_->name_thread(kVmmThreadId, "vmm");
   }
   if (hv_->page_track().any()) {
     track_thread_ = std::make_unique<VmmThread>(
         "vmm_track", kVmmTrackThreadId, p_.quantum, control_,
-        [this, workload_done](hv::ExecContext& ctx) { vmm_->run_page_track(ctx, workload_done); });
+        [this, workload_done](ExecContext& ctx) { vmm_->run_page_track(ctx, workload_done); });
     track_thread_->set_jitter(p_.jitter_cycles, p_.seed);
     if (tl_) tl_->name_thread(kVmmTrackThreadId, "vmm page-track");
   }
@@ -156,7 +156,7 @@ void Simulation::run() {
   losses_ = hv_->oracle().losses();
   if (tl_)  // each lost write, at its time on the writing vCPU's track
     for (const hv::DirtyOracle::Loss& l : losses_) {
-      hv::TraceArgs a;
+      TraceArgs a;
       a.hex("gpa", l.gpa).num("write_cycle", l.write);
       if (l.copy == ~Cycles{0}) a.text("copy_cycle", "never");
       else a.num("copy_cycle", l.copy);
