@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "models/phys_mem.hpp"
-#include "pml/engine.hpp"
+#include "pml/log_engine.hpp"
 
 namespace vmxsim::pml {
 namespace {
@@ -16,10 +16,7 @@ constexpr Addr kGpaBase = Addr{1} << 30;
 
 void run_log_drain(benchmark::State& state, const char* variant, std::uint32_t entries) {
   models::PhysMem mem{models::PhysMemParams{}};
-  PmlParams p;
-  p.variant = variant;
-  p.log_entries = entries;
-  auto e = EngineRegistry::instance().create(p.variant, "pml.variant", p, mem);
+  auto e = std::make_unique<LogEngine>(entries, mem);  // the engine every variant here builds
   e->enable(true);
   const std::uint32_t n = std::uint32_t(e->index()) + 1;  // the head + 1 = capacity
   std::vector<Addr> out;

@@ -38,7 +38,7 @@ Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const
       l2_(p.l2),
       pwc_(p.pwc),
       mem_(p.mem, links.shared_llc),
-      pml_(p.with_pml ? pml::EngineRegistry::instance().create(p.pml.variant, "pml.variant", p.pml, links.phys)
+      pml_(p.with_pml ? p.pml.make(links.phys)
                       : nullptr),
       walker_(links.phys, mem_),
       hv_(links.hv),

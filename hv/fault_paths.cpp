@@ -183,9 +183,9 @@ class UnsafePath final : public LocklessPath {
 }  // namespace
 
 VMXSIM_REGISTRY_KIND(FaultPathRegistry, "hv.fault_path", "fault paths: how the hypervisor resolves an EPT violation");
-VMXSIM_REGISTER(FaultPathRegistry, "slow", "every fault takes mmu_lock (kvm_tdp_mmu_map)", [] { return std::unique_ptr<FaultPath>(new SlowPath); });
-VMXSIM_REGISTER(FaultPathRegistry, "fast", "KVM's fast_page_fault: lockless walk, one cmpxchg setting W", [] { return std::unique_ptr<FaultPath>(new FastPath); });
-VMXSIM_REGISTER(FaultPathRegistry, "spte_id", "the 2012 proposal: identify, barrier, check the write-protect flag, exchange", [] { return std::unique_ptr<FaultPath>(new SpteIdPath); });
-VMXSIM_REGISTER(FaultPathRegistry, "unsafe", "check, mark dirty, plain store: a demonstrator of the bug class", [] { return std::unique_ptr<FaultPath>(new UnsafePath); });
+VMXSIM_REGISTER(FaultPathRegistry, "slow", "every fault takes mmu_lock (kvm_tdp_mmu_map)", [](const Cfg&, const SystemInfo&) { return FaultPathRegistry::Maker([] { return std::unique_ptr<FaultPath>(new SlowPath); }); });
+VMXSIM_REGISTER(FaultPathRegistry, "fast", "KVM's fast_page_fault: lockless walk, one cmpxchg setting W", [](const Cfg&, const SystemInfo&) { return FaultPathRegistry::Maker([] { return std::unique_ptr<FaultPath>(new FastPath); }); });
+VMXSIM_REGISTER(FaultPathRegistry, "spte_id", "the 2012 proposal: identify, barrier, check the write-protect flag, exchange", [](const Cfg&, const SystemInfo&) { return FaultPathRegistry::Maker([] { return std::unique_ptr<FaultPath>(new SpteIdPath); }); });
+VMXSIM_REGISTER(FaultPathRegistry, "unsafe", "check, mark dirty, plain store: a demonstrator of the bug class", [](const Cfg&, const SystemInfo&) { return FaultPathRegistry::Maker([] { return std::unique_ptr<FaultPath>(new UnsafePath); }); });
 
 }  // namespace vmxsim::hv

@@ -67,7 +67,7 @@ Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
     slots_.add(s);
   }
   dirty_.attach(slots_);
-  fault_path_ = FaultPathRegistry::instance().create(p_.fault_path, "hv.fault_path");
+  fault_path_ = FaultPathRegistry::instance().configure(p_.fault_path, "hv.fault_path", Cfg::detached(), SystemInfo{})();
 }
 
 const Memslot* Hypervisor::lookup(ExecContext& ctx, Addr gpa) {

@@ -82,8 +82,8 @@ class RandomPolicy final : public ReplacementPolicy {
 }  // namespace
 
 VMXSIM_REGISTRY_KIND(ReplacementRegistry, "tlb.<level>.replacement", "replacement policies of set-associative arrays");
-VMXSIM_REGISTER(ReplacementRegistry, "lru", "true least-recently-used: hits and fills count as uses", [](std::uint64_t) { return std::make_unique<LruPolicy>(); });
-VMXSIM_REGISTER(ReplacementRegistry, "fifo", "first in, first out: the oldest fill is the victim", [](std::uint64_t) { return std::make_unique<FifoPolicy>(); });
-VMXSIM_REGISTER(ReplacementRegistry, "random", "a seeded SplitMix64 stream picks the victim way", [](std::uint64_t seed) { return std::make_unique<RandomPolicy>(seed); });
+VMXSIM_REGISTER(ReplacementRegistry, "lru", "true least-recently-used: hits and fills count as uses", [](const Cfg&, const SystemInfo&) { return ReplacementRegistry::Maker([](std::uint64_t) { return std::make_unique<LruPolicy>(); }); });
+VMXSIM_REGISTER(ReplacementRegistry, "fifo", "first in, first out: the oldest fill is the victim", [](const Cfg&, const SystemInfo&) { return ReplacementRegistry::Maker([](std::uint64_t) { return std::make_unique<FifoPolicy>(); }); });
+VMXSIM_REGISTER(ReplacementRegistry, "random", "a seeded SplitMix64 stream picks the victim way", [](const Cfg&, const SystemInfo&) { return ReplacementRegistry::Maker([](std::uint64_t seed) { return std::make_unique<RandomPolicy>(seed); }); });
 
 }  // namespace vmxsim::models

@@ -123,8 +123,8 @@ Tlb::Tlb(const TlbLevelParams& p) : params_(p) {
         a->probe[a->nprobes++] = {page_mask(kShift[s]), make_key(0, kShift[s], s), kShift[s], s};
     a->tags.resize(ap.entries);
     a->payload.resize(ap.entries);
-    a->policy = ReplacementRegistry::instance().create(p.replacement, "tlb replacement",
-                                                       p.seed + i);
+    a->policy = ReplacementRegistry::instance().configure(p.replacement, "tlb replacement", Cfg::detached(),
+                                                          SystemInfo{})(p.seed + i);
     a->policy->reset(a->sets, a->ways);
     arrays_.push_back(std::move(a));
   }

@@ -35,7 +35,7 @@ class ReplacementPolicy {
   /// Way to evict from a full set.
   virtual std::uint32_t victim(std::uint32_t set) = 0;
 };
-/// Factories take the array's seed (for random policies).
+/// Built per array from the array's seed (for random policies).
 using ReplacementRegistry = Registry<ReplacementPolicy, std::uint64_t>;
 
 /// Bit i set = holds pages of shift 12 (bit 0), 21 (bit 1), 30 (bit 2).

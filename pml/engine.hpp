@@ -9,7 +9,8 @@
 //      instead, the flag is NOT set, and the access re-executes after entry.
 //   2. after a leaf's D flag went 0→1: `log(gpa)`.
 // Variants register by name (`pml.variant`) in EngineRegistry; adding one is
-// one file and one VMXSIM_REGISTER line (docs/pml-variants.md).
+// one file and one VMXSIM_REGISTER line that also reads the variant's own
+// config keys (docs/extending.md).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -29,10 +30,17 @@ class PhysMem;
 
 namespace vmxsim::pml {
 
+class Engine;
+/// Variants are built per vCPU from the host memory, where each allocates its
+/// log page(s) itself (PhysMem::alloc_table gives zeroed 4 KiB frames).
+using EngineRegistry = Registry<Engine, models::PhysMem&>;
+
+/// The `pml` section: `variant` chooses the engine, which reads its own keys
+/// from the same section (e.g. `sized` reads `log_entries`).
 struct PmlParams {
-  std::string variant = "intel";     // pml.variant
-  std::uint32_t log_entries = 512;   // pml.log_entries: used by variants with a sized log ("sized")
-  static PmlParams from(const Cfg& pml);  // validates variant against EngineRegistry
+  std::string variant = "intel";  // pml.variant
+  EngineRegistry::Maker make;     // builds one vCPU's engine
+  static PmlParams from(const Cfg& pml, const SystemInfo& system);
 };
 
 class Engine {
@@ -64,9 +72,5 @@ class Engine {
   /// Registers `<prefix>.logged`, `.full` (may_set_flags() refusals), `.drained`.
   virtual void register_stats(Stats& s, const std::string& prefix) const = 0;
 };
-
-/// Factories get the parameters and the host memory; an engine allocates its
-/// log page(s) there itself (PhysMem::alloc_table gives zeroed 4 KiB frames).
-using EngineRegistry = Registry<Engine, const PmlParams&, models::PhysMem&>;
 
 }  // namespace vmxsim::pml

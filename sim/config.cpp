@@ -76,6 +76,11 @@ void ConfigTracker::check_node(const json& node, const std::string& path) const 
 
 Cfg::Cfg(ConfigTracker& t) : Cfg(&t, &t.user(), "", json::json_pointer()) {}
 
+Cfg Cfg::detached() {
+  static ConfigTracker defaults(json::object(), "(defaults)");
+  return Cfg(&defaults, nullptr, "", json::json_pointer());
+}
+
 Cfg::Cfg(ConfigTracker* t, const json* node, std::string path, json::json_pointer ptr)
     : t_(t), node_(node), path_(std::move(path)), ptr_(std::move(ptr)) {}
 

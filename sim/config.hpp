@@ -87,6 +87,9 @@ class ConfigTracker {
 class Cfg {
  public:
   Cfg(ConfigTracker& t);  // the root
+  /// An absent section outside any document: every read returns its default.
+  /// For building a variant in code (tests, benchmarks) with its defaults.
+  static Cfg detached();
 
   Cfg section(const std::string& key) const;
   /// A list of objects (e.g. hv.memslots). `def` is used when the key is absent.

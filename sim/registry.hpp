@@ -1,8 +1,20 @@
 // A registry of variants of one interface, keyed by the name a config uses
 // (Ramulator 2.0's interface + implementation + factory). A variant registers
-// itself with one line in its own file:
-//   VMXSIM_REGISTER(ReplacementRegistry, "lru", "true least-recently-used",
-//                   [](const Cfg& c, std::uint64_t seed) { ... });
+// itself with one line in its own file, and owns its configuration:
+//
+//   VMXSIM_REGISTER(EngineRegistry, "sized", "the SDM rules with a log of N entries",
+//     [](const Cfg& pml, const SystemInfo&) {        // config phase: read + validate
+//       const auto n = pml.u64("log_entries", 512);  //   its own keys, defaults here
+//       return EngineRegistry::Maker([n](models::PhysMem& m) {  // build phase
+//         return std::make_unique<LogEngine>(n, m); });
+//     });
+//
+// Two phases, because a config is read (and checked, and shown by `config
+// show`, and validated for every sweep point) before anything is built: the
+// factory runs at read time with the variant's config section and the shape
+// of the system (to check its compatibility, e.g. a vCPU limit); the Maker it
+// returns builds instances later from the narrow dependencies the interface
+// declares (BuildArgs), never from the whole hypervisor.
 // Each registry names its kind once (VMXSIM_REGISTRY_KIND, beside the
 // interface's code), so `vmxsim list` can print every registry and its
 // variants. The core library is an OBJECT library, so registrations are never
@@ -16,8 +28,11 @@
 #include <vector>
 
 #include "sim/error.hpp"
+#include "sim/system_info.hpp"
 
 namespace vmxsim {
+
+class Cfg;
 
 /// What `vmxsim list` needs of any registry, whatever its interface.
 class RegistryBase {
@@ -67,10 +82,13 @@ class RegistryIndex {
   std::map<std::string, RegistryBase*> by_key_;
 };
 
-template <class Interface, class... Args>
+template <class Interface, class... BuildArgs>
 class Registry final : public RegistryBase {
  public:
-  using Factory = std::function<std::unique_ptr<Interface>(Args...)>;
+  /// Builds one instance (per vCPU, per array, ...) from a configured variant.
+  using Maker = std::function<std::unique_ptr<Interface>(BuildArgs...)>;
+  /// Reads and validates the variant's config section; returns its Maker.
+  using Factory = std::function<Maker(const Cfg& section, const SystemInfo& system)>;
 
   static Registry& instance() {
     static Registry r;
@@ -116,18 +134,20 @@ class Registry final : public RegistryBase {
     return out;
   }
 
-  /// `what` names the config key for the error message, e.g. "tlb.l1.replacement".
-  std::unique_ptr<Interface> create(const std::string& name, const std::string& what, Args... args) const {
+  /// The config phase: the variant `name` reads `section`. `what` names the
+  /// selecting config key for the error message, e.g. "tlb.l1.replacement".
+  Maker configure(const std::string& name, const std::string& what, const Cfg& section,
+                  const SystemInfo& system) const {
     auto it = entries_.find(name);
     if (it == entries_.end())
       throw Error(what + ": unknown variant '" + name + "' (known: " + names_joined() + ")");
-    return it->second.make(std::forward<Args>(args)...);
+    return it->second.make(section, system);
   }
 
  private:
   struct Entry {
     std::string description;
-    Factory make;
+    Factory make;  // the config phase
     std::string origin;
   };
   std::map<std::string, Entry> entries_;

@@ -46,6 +46,7 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
   const Cfg cpu = root.section("cpu");
   p.vcpus = unsigned(cpu.u64("vcpus", p.vcpus));
   if (p.vcpus == 0 || p.vcpus > 512) cpu.fail("vcpus", "expected 1 to 512");
+  const SystemInfo system{p.vcpus};
   p.freq_ghz = cpu.f64("freq_ghz", p.freq_ghz);
   if (!(p.freq_ghz > 0)) cpu.fail("freq_ghz", "expected a positive number");
   p.vcpu = cpu::VcpuParams::from(cpu);
@@ -63,7 +64,7 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
   p.hv = hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"));
   if (p.hv.fault_path == "spte_id" && p.hv.spte_id_unique && p.vcpus > 31)
     root.section("hv").section("spte_id").fail("unique", "true identifies a fault by vCPU id + 1 in entry bits 56:52, so at most 31 vCPUs (cpu.vcpus is " + std::to_string(p.vcpus) + ")");
-  p.vcpu.pml = pml::PmlParams::from(root.section("pml"));
+  p.vcpu.pml = pml::PmlParams::from(root.section("pml"), system);
   p.vcpu.with_pml = p.hv.dirty_log.mode == "pml";
   p.vmm = hv::VmmParams::from(root.section("vmm"));
   if (p.vmm.disable && p.hv.oracle)

@@ -9,11 +9,23 @@
 
 #include "models/phys_mem.hpp"
 #include "pml/engine.hpp"
+#include "pml/log_engine.hpp"
 #include "sim/config.hpp"
 #include "sim/stats.hpp"
 
 namespace vmxsim::pml {
 namespace {
+
+/// An engine of `variant` as a config would give it (`log_entries` is given
+/// only when non-zero: `intel` has no such key).
+std::unique_ptr<Engine> make_engine(const std::string& variant, std::uint32_t log_entries, models::PhysMem& mem) {
+  json doc = {{"pml", {{"variant", variant}}}};
+  if (log_entries) doc["pml"]["log_entries"] = log_entries;
+  ConfigTracker t(doc, "test.json");
+  const PmlParams p = PmlParams::from(Cfg(t).section("pml"), SystemInfo{});
+  t.check_unknown();
+  return p.make(mem);
+}
 
 struct Variant {
   const char* name;           // test-name suffix
@@ -23,8 +35,7 @@ struct Variant {
 };
 
 const Variant kVariants[] = {
-    {"intel", "intel", 512, 512},
-    {"intel_ignores_log_entries", "intel", 8, 512},
+    {"intel", "intel", 0, 512},
     {"sized512", "sized", 512, 512},
     {"sized8", "sized", 8, 8},
     {"sized1", "sized", 1, 1},
@@ -42,9 +53,7 @@ Addr page_of(Addr a) { return a & ~(kPageSize4K - 1); }
 class PmlEngineTest : public testing::TestWithParam<Variant> {
  protected:
   PmlEngineTest() : mem_(models::PhysMemParams{}) {
-    params_.variant = GetParam().variant;
-    params_.log_entries = GetParam().log_entries;
-    engine_ = EngineRegistry::instance().create(params_.variant, "pml.variant", params_, mem_);
+    engine_ = make_engine(GetParam().variant, GetParam().log_entries, mem_);
   }
 
   std::uint32_t capacity() const { return GetParam().capacity; }
@@ -67,7 +76,6 @@ class PmlEngineTest : public testing::TestWithParam<Variant> {
   }
 
   models::PhysMem mem_;
-  PmlParams params_;
   std::unique_ptr<Engine> engine_;
 };
 
@@ -238,7 +246,7 @@ INSTANTIATE_TEST_SUITE_P(Variants, PmlEngineTest, testing::ValuesIn(kVariants),
 
 TEST(PmlIntelTest, Entry512IsLoggedAndTheExitComesOnThe513th) {
   models::PhysMem mem{models::PhysMemParams{}};
-  auto e = EngineRegistry::instance().create("intel", "pml.variant", PmlParams{}, mem);
+  auto e = make_engine("intel", 0, mem);
   e->enable(true);
   EXPECT_EQ(e->index(), 511);
   for (int i = 0; i < 511; ++i) {
@@ -254,18 +262,15 @@ TEST(PmlIntelTest, Entry512IsLoggedAndTheExitComesOnThe513th) {
 }
 
 TEST(PmlSizedTest, RejectsAnUnrepresentableSize) {
+  // The config check names the key; the engine itself refuses too, for code
+  // that builds one directly.
   models::PhysMem mem{models::PhysMemParams{}};
-  PmlParams p;
-  p.variant = "sized";
-  for (std::uint32_t n : {0u, 65536u}) {
-    p.log_entries = n;
-    EXPECT_THROW(EngineRegistry::instance().create("sized", "pml.variant", p, mem), Error) << n;
-  }
+  for (std::uint32_t n : {0u, 65536u}) EXPECT_THROW(LogEngine(n, mem), Error) << n;
 }
 
 // ---- configuration ----------------------------------------------------------
 
-PmlParams read_pml(ConfigTracker& t) { return PmlParams::from(Cfg(t).section("pml")); }
+PmlParams read_pml(ConfigTracker& t) { return PmlParams::from(Cfg(t).section("pml"), SystemInfo{}); }
 
 std::string read_pml_error(const char* doc) {
   ConfigTracker t(json::parse(doc), "test.json");
@@ -281,20 +286,19 @@ TEST(PmlConfigTest, Defaults) {
   ConfigTracker t(json::object(), "test.json");
   const PmlParams p = read_pml(t);
   EXPECT_EQ(p.variant, "intel");
-  EXPECT_EQ(p.log_entries, 512u);
   EXPECT_EQ(t.effective()["pml"]["variant"], "intel");
-  EXPECT_EQ(t.effective()["pml"]["log_entries"], 512);
+  EXPECT_FALSE(t.effective()["pml"].contains("log_entries")) << "intel has no log_entries key";
   EXPECT_NO_THROW(t.check_unknown());
 }
 
-TEST(PmlConfigTest, ReadsBothKeys) {
+TEST(PmlConfigTest, SizedReadsItsOwnKey) {
   ConfigTracker t(json::parse(R"({"pml": {"variant": "sized", "log_entries": 64}})"), "test.json");
   const PmlParams p = read_pml(t);
   EXPECT_EQ(p.variant, "sized");
-  EXPECT_EQ(p.log_entries, 64u);
+  EXPECT_EQ(t.effective()["pml"]["log_entries"], 64);
   EXPECT_NO_THROW(t.check_unknown());
   models::PhysMem mem{models::PhysMemParams{}};
-  auto e = EngineRegistry::instance().create(p.variant, "pml.variant", p, mem);
+  auto e = p.make(mem);
   e->enable(true);
   EXPECT_EQ(e->index(), 63);
 }
@@ -307,19 +311,26 @@ TEST(PmlConfigTest, UnknownVariantListsTheKnownOnes) {
 }
 
 TEST(PmlConfigTest, LogEntriesMustFitTheIndex) {
-  for (const char* doc : {R"({"pml": {"log_entries": 0}})", R"({"pml": {"log_entries": 70000}})",
-                          R"({"pml": {"log_entries": 65536}})"}) {
+  for (const char* doc : {R"({"pml": {"variant": "sized", "log_entries": 0}})",
+                          R"({"pml": {"variant": "sized", "log_entries": 70000}})",
+                          R"({"pml": {"variant": "sized", "log_entries": 65536}})"}) {
     const std::string e = read_pml_error(doc);
     EXPECT_NE(e.find("test.json: pml.log_entries: must be 1..65535"), std::string::npos) << e;
   }
-  EXPECT_NE(read_pml_error(R"({"pml": {"log_entries": -1}})").find("pml.log_entries"),
+  EXPECT_NE(read_pml_error(R"({"pml": {"variant": "sized", "log_entries": -1}})").find("pml.log_entries"),
             std::string::npos);
-  EXPECT_EQ(read_pml_error(R"({"pml": {"log_entries": 1}})"), "(no error)");
-  EXPECT_EQ(read_pml_error(R"({"pml": {"log_entries": 65535}})"), "(no error)");
+  EXPECT_EQ(read_pml_error(R"({"pml": {"variant": "sized", "log_entries": 1}})"), "(no error)");
+  EXPECT_EQ(read_pml_error(R"({"pml": {"variant": "sized", "log_entries": 65535}})"), "(no error)");
+}
+
+TEST(PmlConfigTest, AKeyOfAnotherVariantIsUnknown) {
+  ConfigTracker t(json::parse(R"({"pml": {"variant": "intel", "log_entries": 64}})"), "test.json");
+  read_pml(t);
+  EXPECT_THROW(t.check_unknown(), ConfigError);
 }
 
 TEST(PmlConfigTest, UnknownKeyIsReported) {
-  ConfigTracker t(json::parse(R"({"pml": {"entries": 64}})"), "test.json");
+  ConfigTracker t(json::parse(R"({"pml": {"variant": "sized", "entries": 64}})"), "test.json");
   read_pml(t);
   try {
     t.check_unknown();
@@ -333,7 +344,7 @@ TEST(PmlConfigTest, UnknownKeyIsReported) {
 TEST(PmlConfigTest, RegistryNamesTheKeyForAnUnknownVariant) {
   models::PhysMem mem{models::PhysMemParams{}};
   try {
-    EngineRegistry::instance().create("amd", "pml.variant", PmlParams{}, mem);
+    EngineRegistry::instance().configure("amd", "pml.variant", Cfg::detached(), SystemInfo{});
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("pml.variant: unknown variant 'amd'"), std::string::npos)
