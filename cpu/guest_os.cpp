@@ -1,4 +1,5 @@
 #include "cpu/guest_os.hpp"
+#include "sim/format.hpp"
 
 #include <sstream>
 
@@ -13,14 +14,6 @@
 namespace vmxsim::cpu {
 
 namespace g = vmxsim::ept::guest;
-
-namespace {
-std::string hex(Addr a) {
-  std::ostringstream o;
-  o << "0x" << std::hex << a;
-  return o.str();
-}
-}  // namespace
 
 GuestParams GuestParams::from(const Cfg& c) {
   GuestParams p;

@@ -1,4 +1,5 @@
 #include "cpu/vcpu.hpp"
+#include "sim/format.hpp"
 
 #include <sstream>
 
@@ -11,11 +12,6 @@ namespace vmxsim::cpu {
 namespace {
 const char* const kExitNames[] = {"ept_violation", "external_interrupt", "pml_full"};
 const char* const kExitSpans[] = {"exit:ept_violation", "exit:external_interrupt", "exit:pml_full"};
-std::string hex(Addr a) {
-  std::ostringstream o;
-  o << "0x" << std::hex << a;
-  return o.str();
-}
 }  // namespace
 
 VcpuParams VcpuParams::from(const Cfg& cpu) {

@@ -1,4 +1,5 @@
 #include "hv/memslots.hpp"
+#include "sim/format.hpp"
 
 #include <algorithm>
 #include <sstream>
@@ -7,19 +8,6 @@
 #include "sim/error.hpp"
 
 namespace vmxsim::hv {
-
-namespace {
-std::uint8_t shift_of(const std::string& s) {
-  if (s == "4K") return kPageShift4K;
-  if (s == "2M") return kPageShift2M;
-  return kPageShift1G;
-}
-std::string hex(Addr a) {
-  std::ostringstream o;
-  o << "0x" << std::hex << a;
-  return o.str();
-}
-}  // namespace
 
 // hv.memslots: [{ "gpa": bytes, "size": bytes, "backing": "4K" | "2M" | "1G" }]
 // Default: one 4 GiB slot at GPA 0 on 4 KiB host pages.
@@ -30,7 +18,7 @@ std::vector<MemslotSpec> MemslotSpec::from(const Cfg& hv) {
     MemslotSpec m;
     m.gpa = s.bytes("gpa", 0);
     m.size = s.bytes("size", 0);
-    m.backing_shift = shift_of(s.choice("backing", "4K", {"4K", "2M", "1G"}));
+    m.backing_shift = std::uint8_t(page_shift_of(s.choice("backing", "4K", {"4K", "2M", "1G"}).c_str()));
     if (m.gpa % kPageSize4K) s.fail("gpa", "expected a multiple of 4 KiB, got " + hex(m.gpa));
     if (m.size == 0 || m.size % kPageSize4K)
       s.fail("size", "expected a non-zero multiple of 4 KiB, got " + std::to_string(m.size));

@@ -30,4 +30,19 @@ inline constexpr unsigned kPageShift2M = 21;
 inline constexpr unsigned kPageShift1G = 30;
 inline constexpr Addr kPageSize4K = Addr{1} << kPageShift4K;
 
+/// The page sizes x86-64 maps, as configs name them ("4K", "2M", "1G").
+inline constexpr const char* kPageSizeNames[] = {"4K", "2M", "1G"};
+inline constexpr unsigned kPageSizeShifts[] = {kPageShift4K, kPageShift2M, kPageShift1G};
+
+/// The shift of a page-size name, or 0 when `name` is none of kPageSizeNames.
+inline unsigned page_shift_of(const char* name) {
+  for (unsigned i = 0; i < 3; ++i) {
+    const char* a = name;
+    const char* b = kPageSizeNames[i];
+    while (*a && *a == *b) ++a, ++b;
+    if (*a == 0 && *b == 0) return kPageSizeShifts[i];
+  }
+  return 0;
+}
+
 }  // namespace vmxsim
