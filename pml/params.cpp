@@ -6,8 +6,9 @@
 // |-----------|--------|-----------|---------|
 // | `variant` | string | `"intel"` | the engine, by its registered name (`vmxsim list`) |
 //
-// The chosen variant reads its own keys from this section (`sized`:
-// `log_entries`, pml/sized.cpp); a key of another variant is unknown.
+// Each variant reads its own keys from this section (`sized`: `log_entries`,
+// pml/sized.cpp). Every variant's keys are read and checked whichever is
+// chosen, so a sweep over `pml.variant` can share one base config.
 #include <string>
 
 #include "pml/engine.hpp"
@@ -20,7 +21,8 @@ VMXSIM_REGISTRY_KIND(EngineRegistry, "pml.variant", "PML engines: the hardware h
 PmlParams PmlParams::from(const Cfg& pml, const SystemInfo& system) {
   PmlParams p;
   p.variant = pml.choice("variant", p.variant, EngineRegistry::instance().names());
-  p.make = EngineRegistry::instance().configure(p.variant, pml.path("variant"), pml, system);
+  p.make = EngineRegistry::instance().select(p.variant, pml.path("variant"),
+                                             [&pml](const std::string&) { return pml; }, system);
   return p;
 }
 

@@ -134,7 +134,24 @@ class Registry final : public RegistryBase {
     return out;
   }
 
-  /// The config phase: the variant `name` reads `section`. `what` names the
+  /// The config phase of a component that chooses one variant: every
+  /// registered variant reads and validates its keys in `section_of(name)`
+  /// (so their keys are known, checked and shown whichever is chosen), and
+  /// the Maker of `chosen` is returned. `what` names the choosing key.
+  Maker select(const std::string& chosen, const std::string& what,
+               const std::function<Cfg(const std::string& variant)>& section_of, SystemInfo system) const {
+    if (!has(chosen))
+      throw Error(what + ": unknown variant '" + chosen + "' (known: " + names_joined() + ")");
+    Maker out;
+    for (const auto& kv : entries_) {
+      system.selected = kv.first == chosen;
+      Maker m = kv.second.make(section_of(kv.first), system);
+      if (system.selected) out = std::move(m);
+    }
+    return out;
+  }
+
+  /// The config phase of one variant alone: `name` reads `section`. `what` names the
   /// selecting config key for the error message, e.g. "tlb.l1.replacement".
   Maker configure(const std::string& name, const std::string& what, const Cfg& section,
                   const SystemInfo& system) const {

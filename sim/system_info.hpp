@@ -8,6 +8,11 @@ namespace vmxsim {
 
 struct SystemInfo {
   unsigned vcpus = 1;  // cpu.vcpus
+  /// Whether the variant being configured is the one the config chose. Every
+  /// variant of a registry reads and validates its keys (so a sweep over
+  /// variants may share one base config, and `config show` lists them all);
+  /// only the chosen one checks its compatibility with the system.
+  bool selected = true;
 };
 
 }  // namespace vmxsim
