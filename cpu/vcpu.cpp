@@ -57,9 +57,9 @@ Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const
   walker_.set_pml(pml_.get());
   thread_.set_jitter(p.jitter_cycles, p.seed);
   thread_.set_window(p.interrupt_window_cycles);
-  check_writes_ = hv_.oracle_on();
-  check_track_ = hv_.track_oracle_on();
-  hv_.attach_vcpu(id, this);
+  check_writes_ = hv_.checkers().wants_writes();
+  check_track_ = hv_.checkers().wants_untrapped_writes();
+  hv_.requests().attach(id, this);
   SC_THREAD(run);
   set_stack_size(std::size_t(1) << 20);  // hypervisor paths run on this stack too
 }
@@ -90,8 +90,8 @@ void Vcpu::run() {
         const bool crosses = (last >> kPageShift4K) != (a.addr >> kPageShift4K);
         const Addr hpa2 = crosses ? translate(last & ~(kPageSize4K - 1), a.type) : 0;
         if (a.type == AccessType::Write && check_writes_) {  // the dirty-log oracle
-          hv_.note_write(id_, hpa, thread_.now());
-          if (crosses) hv_.note_write(id_, hpa2, thread_.now());
+          hv_.checkers().guest_write(id_, hpa, thread_.now());
+          if (crosses) hv_.checkers().guest_write(id_, hpa2, thread_.now());
         }
         if (a.type == AccessType::Write && check_track_) check_tracked_write(hpa, crosses ? hpa2 : hpa);
         if (control_.stopping()) return;
@@ -211,9 +211,9 @@ void Vcpu::check_tracked_write(Addr hpa, Addr hpa2) {
   write_emulated_ = false;
   if (emulated) return;  // (a page-crossing write counts as emulated if either half was)
   const auto check = [this](Addr h) {
-    if (!hv_.track_configured_hpa(h)) return;
+    if (!hv_.checkers().track_watches_hpa(h)) return;
     thread_.sync();
-    hv_.note_untrapped_write(thread_, id_, h);
+    hv_.checkers().untrapped_write(thread_, id_, h);
   };
   check(hpa);
   if (hpa2 != hpa) check(hpa2);
@@ -247,7 +247,7 @@ hv::FaultOutcome Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned
   vm_exit(
       Exit::kEptViolation,
       [&] {
-        out = hv_.handle_ept_violation(thread_, id_, gpa, qual);
+        out = hv_.exits().handle_ept_violation(thread_, id_, gpa, qual);
         return out.logging;
       },
       gpa, qual);
@@ -278,7 +278,7 @@ void Vcpu::vm_exit(Exit reason, Handler handler, Addr gpa, std::uint64_t qual) {
   }
   const hv::HvCosts& c = hv_.costs();
   thread_.advance(c.vm_exit);
-  hv_.on_vm_exit(thread_, *this);  // KVM flushes the PML buffer at every exit
+  hv_.exits().on_vm_exit(thread_, *this);  // KVM flushes the PML buffer at every exit
   const bool logging = handler();
   service_requests();  // KVM handles pending requests before re-entering
   thread_.advance(c.vm_entry);

@@ -1,12 +1,12 @@
 // hv::DirtyLog — KVM-style dirty logging state: the mode (write-protection or
 // PML), the GPA range being logged, and one dirty bitmap per memslot
 // (KVM: memslot->dirty_bitmap, one bit per 4 KiB page). The EPT changes that
-// enabling, faults and CLEAR make are done by hv::Hypervisor with hv::Mmu;
-// this class only keeps the bits and the rules.
+// enabling, faults and CLEAR make are done by hv::DirtyLogOps and the fault
+// paths with hv::Mmu; this class only keeps the bits and the rules.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "hv/memslots.hpp"
@@ -35,7 +35,8 @@ struct DirtyLogParams {
 class DirtyLog {
  public:
   explicit DirtyLog(const DirtyLogParams& p) : p_(p) {}
-  /// One bitmap per slot; call once the memslots are final.
+  /// One bitmap per slot of `slots`, which must outlive this; call once the
+  /// memslots are final. Bitmaps are kept by slot id.
   void attach(const Memslots& slots);
 
   const DirtyLogParams& params() const { return p_; }
@@ -64,61 +65,13 @@ class DirtyLog {
   std::uint64_t marks = 0, bits_set = 0, bits_cleared = 0;
 
  private:
-  struct SlotBits {
-    const Memslot* slot;
-    std::vector<std::uint64_t> bits;
-  };
-  SlotBits* bits_for(Addr gpa);
+  /// The slot holding `gpa` and its bitmap, or {nullptr, nullptr}.
+  std::pair<const Memslot*, std::vector<std::uint64_t>*> bits_for(Addr gpa);
   DirtyLogParams p_;
-  std::vector<SlotBits> slots_;
+  const Memslots* slots_ = nullptr;
+  std::map<std::uint32_t, std::vector<std::uint64_t>> bits_;  // by slot id
   bool enabled_ = false;
   Addr begin_ = 0, end_ = 0;
-};
-
-/// The dirty-log oracle, defined by what live migration relies on: a
-/// collection is GET then CLEAR of the reported pages; each reported page is
-/// copied when its CLEAR (with its TLB flush) completes; at the end the vCPUs
-/// stop and one final collection runs. A page whose last guest write (while
-/// logging was on) is later than its last copy is lost.
-class DirtyOracle {
- public:
-  explicit DirtyOracle(bool on) : on_(on) {}
-  bool on() const { return on_; }
-  /// Logging became effective at `t` for [begin, end): later writes count.
-  void start(Addr begin, Addr end, Cycles t);
-  /// A guest write to `gpa` retired at `t` on `vcpu`.
-  void write(unsigned vcpu, Addr gpa, Cycles t) {
-    if (!on_ || !started_ || gpa < begin_ || gpa >= end_ || t < start_) return;
-    Page& p = pages_[gpa >> kPageShift4K];
-    // vCPUs report unsynchronised writes, so one may arrive after a later one
-    // by another vCPU: keep the latest.
-    if (!p.written || t >= p.last_write) {
-      p.last_write = t;
-      p.vcpu = vcpu;
-    }
-    p.written = true;
-  }
-  /// `gpa` was copied (its CLEAR completed) at `t`.
-  void copy(Addr gpa, Cycles t);
-  struct Loss {
-    unsigned vcpu;
-    Addr gpa;
-    Cycles write, copy;  // copy = ~0 if never copied
-  };
-  /// After the final collection: every lost page, in GPA order.
-  std::vector<Loss> losses() const;
-
- private:
-  struct Page {
-    Cycles last_write = 0, last_copy = 0;
-    unsigned vcpu = 0;
-    bool written = false, copied = false;
-  };
-  bool on_;
-  bool started_ = false;
-  Addr begin_ = 0, end_ = 0;
-  Cycles start_ = 0;
-  std::unordered_map<std::uint64_t, Page> pages_;
 };
 
 }  // namespace vmxsim::hv

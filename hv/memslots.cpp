@@ -1,13 +1,13 @@
+// The `hv.memslots` list, which every implementation of hv::Memslots holds.
 #include "hv/memslots.hpp"
-#include "sim/format.hpp"
-
-#include <algorithm>
-#include <sstream>
 
 #include "sim/config.hpp"
 #include "sim/error.hpp"
+#include "sim/format.hpp"
 
 namespace vmxsim::hv {
+
+VMXSIM_REGISTRY_KIND(MemslotsRegistry, "hv.memslots_impl", "memslot implementations: the guest-physical memory map");
 
 // hv.memslots: [{ "gpa": bytes, "size": bytes, "backing": "4K" | "2M" | "1G" }]
 // Default: one 4 GiB slot at GPA 0 on 4 KiB host pages.
@@ -33,29 +33,6 @@ std::vector<MemslotSpec> MemslotSpec::from(const Cfg& hv) {
     out.push_back(m);
   }
   return out;
-}
-
-void Memslots::add(const Memslot& s) {
-  auto it = std::lower_bound(slots_.begin(), slots_.end(), s.gpa,
-                             [](const Memslot& m, Addr g) { return m.gpa < g; });
-  if ((it != slots_.end() && it->gpa < s.end()) || (it != slots_.begin() && std::prev(it)->end() > s.gpa))
-    throw Error("memslot [" + hex(s.gpa) + ", " + hex(s.end()) + ") overlaps an existing slot");
-  slots_.insert(it, s);
-}
-
-const Memslot* Memslots::find(Addr gpa, unsigned& steps) const {
-  // Binary search for the last slot starting at or below gpa.
-  std::size_t lo = 0, hi = slots_.size();
-  steps = 0;
-  while (lo < hi) {
-    ++steps;
-    std::size_t mid = lo + (hi - lo) / 2;
-    if (slots_[mid].gpa <= gpa) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo == 0) return nullptr;
-  const Memslot& s = slots_[lo - 1];
-  return s.contains(gpa) ? &s : nullptr;
 }
 
 }  // namespace vmxsim::hv

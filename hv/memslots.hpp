@@ -1,17 +1,22 @@
 // hv::Memslots — the guest-physical memory map: each slot maps a GPA range to
 // host backing with a host page size (4 KiB, 2 MiB with THP/hugetlbfs, 1 GiB
-// hugetlbfs), like KVM's struct kvm_memory_slot. This version keeps a sorted
-// array with binary search by GPA (KVM's pre-5.17 layout); the cost the
-// hypervisor charges comes from the search steps actually taken.
+// hugetlbfs), like KVM's struct kvm_memory_slot. An interface with
+// implementations registered by name (`hv.memslots_impl`, MemslotsRegistry);
+// the cost the hypervisor charges for a lookup comes from the steps the
+// implementation actually took. Everything outside refers to a slot by its
+// id: a pointer a lookup returns is valid only until the next change.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
+#include "sim/registry.hpp"
 #include "sim/types.hpp"
 
 namespace vmxsim {
 class Cfg;
-}
+class Stats;
+}  // namespace vmxsim
 
 namespace vmxsim::hv {
 
@@ -37,21 +42,28 @@ struct MemslotSpec {
 
 class Memslots {
  public:
-  /// Inserts keeping GPA order; throws vmxsim::Error if it overlaps a slot.
-  void add(const Memslot& s);
+  virtual ~Memslots() = default;
+  /// Adds a slot; throws vmxsim::Error if it overlaps one or reuses an id.
+  virtual void add(const Memslot& s) = 0;
   /// The slot containing `gpa` or nullptr; `steps` receives the number of
-  /// binary-search probes made.
-  const Memslot* find(Addr gpa, unsigned& steps) const;
-  const std::vector<Memslot>& all() const { return slots_; }
-  /// The slot whose host backing holds `hpa`, or nullptr (linear: for checks).
-  const Memslot* find_hpa(Addr hpa) const {
-    for (const Memslot& s : slots_)
-      if (hpa - s.hpa < s.size) return &s;
-    return nullptr;
+  /// probes the implementation made (the hypervisor charges each).
+  virtual const Memslot* find(Addr gpa, unsigned& steps) const = 0;
+  /// The slot with id `id`, or nullptr.
+  virtual const Memslot* by_id(std::uint32_t id) const = 0;
+  /// The slot whose host backing holds `hpa`, or nullptr (for checkers).
+  virtual const Memslot* find_hpa(Addr hpa) const = 0;
+  /// Every slot in GPA order.
+  virtual void for_each(const std::function<void(const Memslot&)>& f) const = 0;
+  virtual std::size_t size() const = 0;
+  /// The slot containing `gpa`, without counting steps.
+  const Memslot* find(Addr gpa) const {
+    unsigned steps = 0;
+    return find(gpa, steps);
   }
-
- private:
-  std::vector<Memslot> slots_;  // sorted by gpa, non-overlapping
 };
+
+/// Implementations are built with no dependencies; each reads its own keys
+/// from the `hv` section.
+using MemslotsRegistry = Registry<Memslots>;
 
 }  // namespace vmxsim::hv

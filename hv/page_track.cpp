@@ -24,8 +24,7 @@ PageTrackParams PageTrackParams::from(const Cfg& hv, const Cfg& check) {
   return p;
 }
 
-PageTrack::PageTrack(const PageTrackParams& p)
-    : p_(p), active_(p.ranges.size(), false), enforced_(p.ranges.size(), false) {}
+PageTrack::PageTrack(const PageTrackParams& p) : p_(p), active_(p.ranges.size(), false) {}
 
 bool PageTrack::tracked(Addr gpa) const {
   for (std::size_t i = 0; i < active_.size(); ++i)
@@ -50,26 +49,11 @@ unsigned PageTrack::max_level(Addr gpa, unsigned cap) const {
   return cap;
 }
 
-bool PageTrack::configured(Addr gpa) const {
-  for (const PageTrackSpec& r : p_.ranges)
-    if (in(r, gpa)) return true;
-  return false;
-}
-
-void PageTrack::write(unsigned vcpu, Addr gpa, Cycles t) {
-  for (std::size_t i = 0; i < enforced_.size(); ++i)
-    if (enforced_[i] && in(p_.ranges[i], gpa)) {
-      ++bypassed;
-      if (first_.size() < kKeptBypasses) first_.push_back({vcpu, gpa, t});
-      return;
-    }
-}
-
 void PageTrack::register_stats(Stats& s, const std::string& prefix) const {
-  s.counter(prefix + ".adds", &adds);
-  s.counter(prefix + ".removes", &removes);
-  s.counter(prefix + ".emulated_writes", &emulated);
-  s.counter("check.track_bypassed", &bypassed);
+  s.counter(prefix + ".adds", &adds, "ranges", "write-track ranges added (kvm_write_track_add_gfn over the range)");
+  s.counter(prefix + ".removes", &removes, "ranges", "write-track ranges removed");
+  s.counter(prefix + ".emulated_writes", &emulated, "writes",
+            "guest writes to write-tracked pages that the hypervisor emulated");
 }
 
 }  // namespace vmxsim::hv

@@ -1,13 +1,9 @@
 // hv::PageTrack — KVM's write tracking (arch/x86/kvm/mmu/page_track.c): GPA
 // ranges whose every guest write must trap, as a shadowed guest page table's
 // must. The VMM thread adds and removes the configured ranges
-// (`hv.page_track`) at their times through hv::Hypervisor, which runs the
-// write-protect path of the chosen fault path; this class keeps the flags and
-// the write-track oracle.
-//
-// The oracle: a range is *enforced* from the instant its add returned (its
-// TLB flush done) until its removal starts. A guest write that completes on
-// an enforced page without a VM exit is a bypass (stat check.track_bypassed).
+// (`hv.page_track`) at their times through hv::PageTrackOps, which runs the
+// write-protect path of the chosen fault path; this class keeps the flags.
+// The write-track oracle is hv::TrackOracle (hv/check/).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -50,31 +46,15 @@ class PageTrack {
   /// tracked page (KVM: kvm_mmu_gfn_disallow_lpage).
   unsigned max_level(Addr gpa, unsigned cap) const;
   void set(std::size_t range, bool on) { active_[range] = on; }
-
-  // The oracle.
-  bool oracle_on() const { return p_.oracle && any(); }
-  /// Some configured range contains `gpa` (a cheap filter, no shared state).
-  bool configured(Addr gpa) const;
-  void enforce(std::size_t range, bool on) { enforced_[range] = on; }
-  /// A guest write to `gpa` completed at `t` without a VM exit.
-  void write(unsigned vcpu, Addr gpa, Cycles t);
-  struct Bypass {
-    unsigned vcpu;
-    Addr gpa;
-    Cycles t;
-  };
-  /// The first bypasses (at most kKeptBypasses), in the order they happened.
-  const std::vector<Bypass>& bypasses() const { return first_; }
+  /// Whether range `r` contains `gpa`.
+  static bool in(const PageTrackSpec& r, Addr gpa) { return gpa >= r.gpa && gpa - r.gpa < r.size; }
 
   void register_stats(Stats& s, const std::string& prefix) const;
-  std::uint64_t adds = 0, removes = 0, emulated = 0, bypassed = 0;
+  std::uint64_t adds = 0, removes = 0, emulated = 0;
 
  private:
-  static constexpr std::size_t kKeptBypasses = 64;  // enough to report; the counter has them all
-  static bool in(const PageTrackSpec& r, Addr gpa) { return gpa >= r.gpa && gpa - r.gpa < r.size; }
   PageTrackParams p_;
-  std::vector<bool> active_, enforced_;
-  std::vector<Bypass> first_;
+  std::vector<bool> active_;
 };
 
 }  // namespace vmxsim::hv

@@ -27,8 +27,8 @@ VmmParams VmmParams::from(const Cfg& vmm) {
 
 void Vmm::collect(ExecContext& ctx) {
   const Cycles t0 = ctx.now();
-  const std::vector<Addr> pages = hv_.get_dirty_log(ctx);
-  hv_.clear_dirty_log(ctx, pages);
+  const std::vector<Addr> pages = hv_.dirty_log_ops().get(ctx);
+  hv_.dirty_log_ops().clear(ctx, pages);
   ++rounds;
   pages_reported += pages.size();
   cycles_collecting += ctx.now() - t0;
@@ -42,7 +42,7 @@ void Vmm::run(ExecContext& ctx, const std::function<bool()>& workload_done) {
   ctx.sync();
   if (workload_done()) return;  // nothing ran while logging was on
   const Addr end = p_.size ? p_.gpa + p_.size : ~Addr{0} >> 12 << 12;
-  hv_.enable_dirty_log(ctx, p_.gpa, end);
+  hv_.dirty_log_ops().enable(ctx, p_.gpa, end);
   for (std::uint64_t r = 0;; ++r) {
     ctx.charge(p_.period_cycles);
     ctx.sync();
@@ -50,7 +50,7 @@ void Vmm::run(ExecContext& ctx, const std::function<bool()>& workload_done) {
     if (p_.rounds == 0 || r < p_.rounds) collect(ctx);
     if (p_.disable && r + 1 == p_.rounds) {
       // Migration cancelled, or VRAM tracking over: KVM_MEM_LOG_DIRTY_PAGES off.
-      hv_.disable_dirty_log(ctx);
+      hv_.dirty_log_ops().disable(ctx);
       return;
     }
   }
@@ -76,8 +76,8 @@ void Vmm::run_page_track(ExecContext& ctx, const std::function<bool()>& workload
     if (e.t > ctx.now()) ctx.charge(e.t - ctx.now());
     ctx.sync();
     if (workload_done()) return;
-    if (e.remove) hv_.remove_page_track(ctx, e.range);
-    else hv_.add_page_track(ctx, e.range);
+    if (e.remove) hv_.page_track_ops().remove(ctx, e.range);
+    else hv_.page_track_ops().add(ctx, e.range);
   }
 }
 

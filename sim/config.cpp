@@ -110,7 +110,7 @@ Cfg Cfg::section(const std::string& key) const {
   const json* v = find(key);
   if (v && !v->is_object())
     fail(key, std::string("expected an object, got ") + type_name(*v));
-  t_->record(ptr_ / key, json::object());
+  t_->record_container(ptr_ / key, json::object());
   return Cfg(t_, v, path(key), ptr_ / key);
 }
 
@@ -122,13 +122,13 @@ std::vector<Cfg> Cfg::list(const std::string& key, const json& def) const {
   if (!src->is_array())
     fail(key, std::string("expected an array of objects, got ") + type_name(*src));
   std::vector<Cfg> out;
-  t_->record(ptr_ / key, json::array());
+  t_->record_container(ptr_ / key, json::array());
   for (std::size_t i = 0; i < src->size(); ++i) {
     const json& e = (*src)[i];
     const std::string p = path(key) + "[" + std::to_string(i) + "]";
     if (!e.is_object())
       t_->fail(p, std::string("expected an object, got ") + type_name(e));
-    t_->record(ptr_ / key / i, json::object());
+    t_->record_container(ptr_ / key / i, json::object());
     out.push_back(Cfg(t_, &e, p, ptr_ / key / i));
   }
   return out;

@@ -63,6 +63,12 @@ class ConfigTracker {
   // Used by Cfg.
   void mark(const std::string& path) { used_.insert(path); }
   void record(const json::json_pointer& ptr, const json& v) { effective_[ptr] = v; }
+  /// Records an empty object or list at `ptr` unless something is there: a
+  /// section may be opened more than once (by several variants), and a later
+  /// opening must not drop what earlier readers recorded under it.
+  void record_container(const json::json_pointer& ptr, const json& empty) {
+    if (!effective_.contains(ptr)) effective_[ptr] = empty;
+  }
   [[noreturn]] void fail(const std::string& path, const std::string& msg) const;
   /// Keeps a default document alive for views into it (default lists).
   const json* own(json v) {

@@ -123,7 +123,7 @@ int cmd_run(const std::vector<std::string>& args) {
                                        : "last copied at cycle " + std::to_string(l.copy))
               << ": the write is lost\n";
   }
-  const hv::PageTrack& track = simulation.hypervisor().page_track();
+  const hv::TrackOracle& track = simulation.hypervisor().checkers().track();
   for (std::size_t i = 0; i < track.bypasses().size() && i < 20; ++i) {
     const auto& b = track.bypasses()[i];
     std::cerr << "vmxsim: write-track oracle: vcpu" << b.vcpu << " wrote GPA 0x" << std::hex << b.gpa << std::dec

@@ -61,9 +61,7 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
   p.vcpu.mem = models::MemHierarchyParams::from(root.section("mem"));
   p.guest = cpu::GuestParams::from(root.section("guest"));
   p.host = models::PhysMemParams::from(root.section("host"));
-  p.hv = hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"));
-  if (p.hv.fault_path == "spte_id" && p.hv.spte_id_unique && p.vcpus > 31)
-    root.section("hv").section("spte_id").fail("unique", "true identifies a fault by vCPU id + 1 in entry bits 56:52, so at most 31 vCPUs (cpu.vcpus is " + std::to_string(p.vcpus) + ")");
+  p.hv = hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"), system);
   p.vcpu.pml = pml::PmlParams::from(root.section("pml"), system);
   p.vcpu.with_pml = p.hv.dirty_log.mode == "pml";
   p.vmm = hv::VmmParams::from(root.section("vmm"));
@@ -98,7 +96,7 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
   if (p_.vcpu.paging) {
     // The guest's RAM map is the memslots.
     std::vector<std::pair<Addr, Addr>> ram;
-    for (const auto& s : hv_->memslots().all()) ram.emplace_back(s.gpa, s.end());
+    hv_->memslots().for_each([&ram](const hv::Memslot& s) { ram.emplace_back(s.gpa, s.end()); });
     guest_ = std::make_unique<cpu::GuestOs>(p_.guest, *phys_, std::move(ram));
   }
   if (p_.vcpu.mem.llc_shared) llc_ = models::MemHierarchy::make_llc(p_.vcpu.mem);
@@ -134,6 +132,8 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
   }
   for (const auto& v : vcpus_) v->register_stats(stats_);
   hv_->register_stats(stats_);
+  // Guest progress while dirty logging was on (the PML-vs-WP study's metric).
+  if (p_.vmm.dirty_log) hv_->dirty_log_ops().register_progress_stats(stats_, [this] { return cycles_; }, p_.freq_ghz);
   vmm_->register_stats(stats_);
   stats_.counter("check.dirty_lost", &lost_);
   if (guest_) guest_->register_stats(stats_, "guest");
@@ -154,7 +154,7 @@ void Simulation::run() {
   control_.rethrow();
   accesses_ = total_accesses();
   cycles_ = control_.end();
-  losses_ = hv_->oracle().losses();
+  losses_ = hv_->checkers().dirty().losses();
   if (tl_)  // each lost write, at its time on the writing vCPU's track
     for (const hv::DirtyOracle::Loss& l : losses_) {
       TraceArgs a;
@@ -163,16 +163,6 @@ void Simulation::run() {
       else a.num("copy_cycle", l.copy);
       tl_->instant(l.vcpu, "oracle: lost write", l.write, a.str());
     }
-  // Guest progress while dirty logging was on (the PML-vs-WP study's metric).
-  if (!hv_->accesses_at_logging.empty()) {
-    std::uint64_t n = 0;
-    for (std::size_t i = 0; i < vcpus_.size() && i < hv_->accesses_at_logging.size(); ++i)
-      n += vcpus_[i]->accesses - hv_->accesses_at_logging[i];
-    stats_.set_u64("sim.accesses_while_logging", n);
-    const Cycles span = cycles_ > hv_->logging_since ? cycles_ - hv_->logging_since : 0;
-    stats_.set("sim.accesses_per_simulated_second_while_logging",
-               span ? double(n) / (double(span) / (p_.freq_ghz * 1e9)) : 0.0);
-  }
   stats_.set("sim.accesses_per_simulated_second",
              cycles_ ? double(accesses_) / (double(cycles_) / (p_.freq_ghz * 1e9)) : 0.0);
   lost_ = losses_.size();

@@ -27,7 +27,7 @@ TEST(Coherence, RemoteFlushIsSeenByEveryOtherVcpu) {
   static sim::SimThread driver(1000, 1000);  // a VMM-like thread
   sc_core::sc_spawn([] {
     driver.charge(100000);  // all 16 pages are mapped by then (~3,000 cycles each), and runs last >= 200,000
-    s->hypervisor().flush_remote_tlbs(driver, -1);
+    s->hypervisor().requests().flush_remote_tlbs(driver, -1);
   });
   s->run();
   const Stats& st = s->stats();

@@ -17,10 +17,14 @@ hv::Memslot mk(std::uint32_t id, Addr gpa, std::uint64_t size) {
   s.hpa = 0x100000000 + gpa;
   return s;
 }
+std::unique_ptr<hv::Memslots> make_memslots(const std::string& impl) {
+  return hv::MemslotsRegistry::instance().configure(impl, "hv.memslots_impl", Cfg::detached(), SystemInfo{})();
+}
 }  // namespace
 
 TEST(Memslots, FindsTheSlotContainingAGpa) {
-  hv::Memslots m;
+  auto slots = make_memslots("array");
+  hv::Memslots& m = *slots;
   m.add(mk(0, 0x100000, 0x100000));
   m.add(mk(1, 0x0, 0x10000));
   m.add(mk(2, 0x400000, 0x1000));
@@ -34,16 +38,22 @@ TEST(Memslots, FindsTheSlotContainingAGpa) {
   EXPECT_EQ(m.find(0x401000, steps), nullptr);
   EXPECT_EQ(m.find(0x300000, steps), nullptr);
   EXPECT_EQ(steps, 2u);  // binary search over 3 slots
-  EXPECT_EQ(m.all()[0].gpa, 0u);  // kept sorted
+  std::vector<Addr> order;
+  m.for_each([&order](const hv::Memslot& s) { order.push_back(s.gpa); });
+  EXPECT_EQ(order, (std::vector<Addr>{0x0, 0x100000, 0x400000}));  // GPA order
+  EXPECT_EQ(m.by_id(2)->gpa, 0x400000u);
+  EXPECT_EQ(m.by_id(7), nullptr);
   EXPECT_EQ(m.find(0x100000, steps)->hpa_of(0x100010), 0x100100010u);
 }
 
 TEST(Memslots, RejectsOverlap) {
-  hv::Memslots m;
+  auto slots = make_memslots("array");
+  hv::Memslots& m = *slots;
   m.add(mk(0, 0x100000, 0x100000));
   EXPECT_THROW(m.add(mk(1, 0x1FF000, 0x2000)), Error);
   EXPECT_THROW(m.add(mk(1, 0xFF000, 0x2000)), Error);
   EXPECT_NO_THROW(m.add(mk(1, 0x200000, 0x1000)));
+  EXPECT_THROW(m.add(mk(1, 0x300000, 0x1000)), Error);  // id 1 is taken
 }
 
 TEST(Memslots, ConfigValidation) {
@@ -105,12 +115,12 @@ TEST(PhysMem, DataBackingIsAlignedAndBounded) {
 TEST(Hypervisor, EptViolationMapsAndChargesEachStep) {
   ConfigTracker t(json::parse(R"({"hv": {"memslots": [{"gpa": 0, "size": "1GiB", "backing": "2M"}]}})"), "c.json");
   Cfg root(t);
-  const auto p = hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"));
+  const auto p = hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"), SystemInfo{});
   models::PhysMem mem{models::PhysMemParams{}};
   hv::Hypervisor hv(p, mem);
   test::FakeContext ctx;
-  hv.handle_ept_violation(ctx, 0, 0x12345000, 0x182);
-  EXPECT_EQ(hv.ept_violations, 1u);
+  hv.exits().handle_ept_violation(ctx, 0, 0x12345000, 0x182);
+  EXPECT_EQ(hv.exits().ept_violations, 1u);
   EXPECT_EQ(hv.mmu().maps[2], 1u);
   EXPECT_EQ(hv.mmu_lock().acquisitions, 1u);
   EXPECT_EQ(hv.mmu_lock().contended, 0u);
@@ -125,10 +135,10 @@ TEST(Hypervisor, UnresolvableGpaIsAClearError) {
   ConfigTracker t(json::parse(R"({"hv": {"memslots": [{"gpa": 0, "size": "1MiB"}]}})"), "c.json");
   Cfg root(t);
   models::PhysMem mem{models::PhysMemParams{}};
-  hv::Hypervisor hv(hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check")), mem);
+  hv::Hypervisor hv(hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"), SystemInfo{}), mem);
   test::FakeContext ctx;
   try {
-    hv.handle_ept_violation(ctx, 3, 0x100000, 0x181);
+    hv.exits().handle_ept_violation(ctx, 3, 0x100000, 0x181);
     FAIL() << "expected an error";
   } catch (const Error& e) {
     const std::string m = e.what();

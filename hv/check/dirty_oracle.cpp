@@ -1,0 +1,30 @@
+#include "hv/check/dirty_oracle.hpp"
+
+#include <algorithm>
+
+namespace vmxsim::hv {
+
+void DirtyOracle::start(Addr begin, Addr end, Cycles t) {
+  started_ = true;
+  begin_ = begin;
+  end_ = end;
+  start_ = t;
+}
+
+void DirtyOracle::copy(Addr gpa, Cycles t) {
+  if (!on_) return;
+  Page& p = pages_[gpa >> kPageShift4K];
+  p.last_copy = t;
+  p.copied = true;
+}
+
+std::vector<DirtyOracle::Loss> DirtyOracle::losses() const {
+  std::vector<Loss> out;
+  for (const auto& [page, p] : pages_)
+    if (p.written && (!p.copied || p.last_write > p.last_copy))
+      out.push_back({p.vcpu, Addr(page) << kPageShift4K, p.last_write, p.copied ? p.last_copy : ~Cycles{0}});
+  std::sort(out.begin(), out.end(), [](const Loss& a, const Loss& b) { return a.gpa < b.gpa; });
+  return out;
+}
+
+}  // namespace vmxsim::hv

@@ -1,0 +1,59 @@
+// hv::DirtyOracle — the dirty-log checker (`check.dirty_log`), an observer:
+// the vCPUs report guest writes to it (through hv::Checkers), the dirty-log
+// operations report when logging started and when each page was copied.
+#pragma once
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "sim/types.hpp"
+
+namespace vmxsim::hv {
+
+/// The dirty-log oracle, defined by what live migration relies on: a
+/// collection is GET then CLEAR of the reported pages; each reported page is
+/// copied when its CLEAR (with its TLB flush) completes; at the end the vCPUs
+/// stop and one final collection runs. A page whose last guest write (while
+/// logging was on) is later than its last copy is lost.
+class DirtyOracle {
+ public:
+  explicit DirtyOracle(bool on) : on_(on) {}
+  bool on() const { return on_; }
+  /// Logging became effective at `t` for [begin, end): later writes count.
+  void start(Addr begin, Addr end, Cycles t);
+  /// A guest write to `gpa` retired at `t` on `vcpu`.
+  void write(unsigned vcpu, Addr gpa, Cycles t) {
+    if (!on_ || !started_ || gpa < begin_ || gpa >= end_ || t < start_) return;
+    Page& p = pages_[gpa >> kPageShift4K];
+    // vCPUs report unsynchronised writes, so one may arrive after a later one
+    // by another vCPU: keep the latest.
+    if (!p.written || t >= p.last_write) {
+      p.last_write = t;
+      p.vcpu = vcpu;
+    }
+    p.written = true;
+  }
+  /// `gpa` was copied (its CLEAR completed) at `t`.
+  void copy(Addr gpa, Cycles t);
+  struct Loss {
+    unsigned vcpu;
+    Addr gpa;
+    Cycles write, copy;  // copy = ~0 if never copied
+  };
+  /// After the final collection: every lost page, in GPA order.
+  std::vector<Loss> losses() const;
+
+ private:
+  struct Page {
+    Cycles last_write = 0, last_copy = 0;
+    unsigned vcpu = 0;
+    bool written = false, copied = false;
+  };
+  bool on_;
+  bool started_ = false;
+  Addr begin_ = 0, end_ = 0;
+  Cycles start_ = 0;
+  std::unordered_map<std::uint64_t, Page> pages_;
+};
+
+}  // namespace vmxsim::hv

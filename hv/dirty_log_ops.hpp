@@ -1,0 +1,87 @@
+// hv::DirtyLogOps — the dirty-logging operations a VMM thread runs (KVM's
+// ioctls): enabling logging on a range (kvm_mmu_slot_apply_flags), GET
+// (kvm_vm_ioctl_get_dirty_log, after every vCPU's PML buffer reached the
+// bitmap), CLEAR (kvm_arch_mmu_enable_log_dirty_pt_masked) and disabling it
+// with huge-page recovery (kvm_mmu_recover_huge_pages). Also the PML drain
+// that every VM exit runs (vmx_flush_pml_buffer). The oracle is told when
+// logging started and when each page was copied.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "hv/check/dirty_oracle.hpp"
+#include "hv/dirty_log.hpp"
+#include "hv/lock.hpp"
+#include "hv/memslots.hpp"
+#include "hv/mmu.hpp"
+#include "hv/page_track.hpp"
+#include "hv/rcu.hpp"
+#include "hv/requests.hpp"
+#include "sim/exec_context.hpp"
+#include "sim/trace.hpp"
+
+namespace vmxsim {
+class Stats;
+namespace pml {
+class Engine;
+}
+}  // namespace vmxsim
+
+namespace vmxsim::hv {
+
+class DirtyLogOps {
+ public:
+  struct Parts {
+    Mmu& mmu;
+    Lock& mmu_lock;
+    DirtyLog& dirty;
+    Requests& requests;
+    const Memslots& slots;
+    const PageTrack& track;
+    Rcu& rcu;
+    DirtyOracle& oracle;
+  };
+  explicit DirtyLogOps(const Parts& p) : x_(p) {}
+  void set_trace(Trace* t) { tl_ = t; }
+
+  /// KVM_MEM_LOG_DIRTY_PAGES on [begin, end): wp: clear W on every leaf;
+  /// pml: clear D on 4 KiB leaves and W on huge ones; enable PML on every
+  /// vCPU; flush TLBs. Returns when it took effect.
+  void enable(ExecContext& ctx, Addr begin, Addr end);
+  /// KVM_GET_DIRTY_LOG: kick every vCPU so their PML buffers are drained,
+  /// then copy the bitmap. Returns the dirty pages.
+  std::vector<Addr> get(ExecContext& ctx);
+  /// KVM_CLEAR_DIRTY_LOG for `pages`: clear their bits and re-protect them
+  /// (wp: W; pml: D), then flush TLBs. When it returns, the pages count as
+  /// copied for the oracle.
+  void clear(ExecContext& ctx, const std::vector<Addr>& pages);
+  /// KVM_MEM_LOG_DIRTY_PAGES cleared: stop logging (PML off on every vCPU),
+  /// then kvm_mmu_recover_huge_pages under mmu_lock for write — zap the
+  /// tables that stand where a huge page may be again — flush remote TLBs,
+  /// and hand the unlinked tables to RCU. Later faults map huge pages.
+  void disable(ExecContext& ctx);
+  /// vmx_flush_pml_buffer: drain one vCPU's PML log into the bitmap.
+  void drain_pml(ExecContext& ctx, pml::Engine& e);
+
+  /// hv.dirty_log.*, hv.pml.*.
+  void register_stats(Stats& s) const;
+  /// Guest progress while logging was on (the PML-vs-WP study's metric):
+  /// sim.accesses_while_logging and its rate per simulated second, computed
+  /// when read from the vCPUs' retired accesses since logging took effect,
+  /// up to `run_end()` at `freq_ghz`.
+  void register_progress_stats(Stats& s, std::function<Cycles()> run_end, double freq_ghz) const;
+
+ private:
+  /// Leaves of [begin, end) protected for logging (wp: W; pml: D on 4 KiB leaves).
+  void protect(const Leaf& l, bool pml);
+  std::uint64_t accesses_since_logging() const;
+
+  Parts x_;
+  Trace* tl_ = nullptr;
+  std::uint64_t drains_ = 0, drained_ = 0;
+  std::uint64_t since_ = 0;  // when dirty logging took effect
+  std::vector<std::uint64_t> accesses_at_logging_;  // each vCPU's retired accesses then
+};
+
+}  // namespace vmxsim::hv
