@@ -19,8 +19,8 @@ fi
 undescribed=$(grep -E '^\| `[^`]*` \| [a-z]+ \| \? \|' "$fresh" | cut -d'`' -f2 || true)
 if [ -n "$undescribed" ]; then
   echo "$(wc -l <<<"$undescribed") stats have no unit or description (unit \"?\"); by prefix:" >&2
-  # Group by the first two dotted components (vcpu<N>.tlb, hv.fault, ...).
-  awk -F. '{ p = $1 (NF > 2 ? "." $2 : ""); n[p]++ } END { for (p in n) printf "  %s.* (%d)\n", p, n[p] }' \
+  # Group by all but the last dotted component (vcpu<N>.tlb.l1, hv.fault, ...).
+  awk '{ p = $0; sub(/\.[^.]*$/, "", p); n[p]++ } END { for (p in n) printf "  %s.* (%d)\n", p, n[p] }' \
     <<<"$undescribed" | LC_ALL=C sort >&2
   echo "describe them where they are registered: Stats::counter/histogram/value(name, ..., unit, description)" >&2
   status=1

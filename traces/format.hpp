@@ -42,8 +42,8 @@ struct TraceFormat {
   std::function<std::vector<std::unique_ptr<Source>>(const std::string&, unsigned vcpus)> open_all;
 };
 
-/// Claims the paths ending in `extension` (case-sensitive, and longer than it:
-/// a file named just ".vtr" is not claimed).
+/// Claims the paths ending in `extension`: case-sensitive, and the path must
+/// be longer than the extension (".vtr" alone is not claimed).
 TraceFormat::Claims claims_extension(std::string extension);
 
 class FormatRegistry final : public RegistryBase {

@@ -16,9 +16,9 @@ const char* kStatsUsage =
     "usage: vmxsim stats list [CONFIG] [--set key.path=value]... [--markdown | --json] [--undescribed]\n\n"
     "Build the simulation of CONFIG (default: configs/quickstart.json, from the\n"
     "current folder) without running it, and print every stat the run would\n"
-    "emit: name, kind (counter, histogram, value), unit and description. Names\n"
-    "with a vCPU index are shown once as vcpu<N>.…, per-round VMM stats as\n"
-    "vmm.round.<N>.…, a histogram as its keys <name>.count, .sum, .max and\n"
+    "emit: name, kind (counter, histogram, value), unit and description. A stat\n"
+    "of every vCPU is shown once (vcpu<N>.accesses), per-round VMM stats as\n"
+    "vmm.round.<N>.pages, a histogram as its keys <name>.count, .sum, .max and\n"
     "<name>.<bucket>. docs/stats.md lists the stats of every shipped config.\n\n";
 
 int cmd_list(const std::vector<std::string>& args) {

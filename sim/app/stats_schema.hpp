@@ -1,5 +1,5 @@
 // What `vmxsim stats list` prints: the stats a simulation would emit, one row
-// per emitted key pattern. Names with a vCPU index collapse to `vcpu<N>.…`
+// per emitted key pattern. Names with a vCPU index collapse to `vcpu<N>.<rest>`
 // (one row for every vCPU), and a histogram becomes its emitted keys
 // `<name>.count`, `.sum`, `.max` and `.<bucket>`, each with its description.
 #pragma once
