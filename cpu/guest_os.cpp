@@ -131,11 +131,12 @@ void GuestOs::handle_fault(ExecContext& ctx, GuestMemory& gm, Addr gva, AccessTy
 }
 
 void GuestOs::register_stats(Stats& s, const std::string& prefix) const {
-  s.counter(prefix + ".page_faults", &faults);
-  s.counter(prefix + ".page_tables", &tables);
-  s.counter(prefix + ".maps_4k", &maps[1]);
-  s.counter(prefix + ".maps_2m", &maps[2]);
-  s.counter(prefix + ".maps_1g", &maps[3]);
+  s.counter(prefix + ".page_faults", &faults, "faults", "guest page faults the guest OS handled, all vCPUs");
+  s.counter(prefix + ".page_tables", &tables, "pages",
+            "guest page-table pages the guest OS allocated, the root (CR3) included");
+  s.counter(prefix + ".maps_4k", &maps[1], "pages", "4 KiB guest pages the guest OS mapped");
+  s.counter(prefix + ".maps_2m", &maps[2], "pages", "2 MiB guest pages the guest OS mapped");
+  s.counter(prefix + ".maps_1g", &maps[3], "pages", "1 GiB guest pages the guest OS mapped");
 }
 
 }  // namespace vmxsim::cpu

@@ -11,6 +11,10 @@ namespace vmxsim::cpu {
 
 namespace {
 const char* const kExitNames[] = {"ept_violation", "external_interrupt", "pml_full"};
+const char* const kExitDescriptions[] = {
+    "EPT-violation VM exits (reason 48) of this vCPU",
+    "external-interrupt VM exits (reason 1) of this vCPU: IPIs for kicks and remote TLB flushes",
+    "PML-full VM exits (reason 62) of this vCPU"};
 const char* const kExitSpans[] = {"exit:ept_violation", "exit:external_interrupt", "exit:pml_full"};
 }  // namespace
 
@@ -389,31 +393,46 @@ void Vcpu::service_requests() {
 
 void Vcpu::register_stats(Stats& s) const {
   const std::string p = "vcpu" + std::to_string(id_);
-  s.counter(p + ".accesses", &accesses);
+  s.counter(p + ".accesses", &accesses, "accesses", "accesses this vCPU retired from its stream");
   l1_.register_stats(s, p + ".tlb.l1");
   l2_.register_stats(s, p + ".tlb.l2");
-  s.counter(p + ".tlb.flushes", &tlb_flushes);
-  s.counter(p + ".tlb.remote_flushes", &remote_flushes_taken);
+  s.counter(p + ".tlb.flushes", &tlb_flushes, "flushes",
+            "INVEPT single- or all-context flushes of this vCPU's TLBs and paging-structure caches");
+  s.counter(p + ".tlb.remote_flushes", &remote_flushes_taken, "requests",
+            "remote TLB-flush requests this vCPU serviced (posted by another thread, taken at an exit or sync)");
   pwc_.register_stats(s, p + ".pwc");
   mem_.register_stats(s, p + ".mem");
-  s.counter(p + ".walks", &walks);
-  s.counter(p + ".walk.refs", &walk_refs);
-  s.counter(p + ".walk.cycles", &walk_cycles);
-  s.histogram(p + ".walk.refs_hist", &walk_refs_hist);
-  s.histogram(p + ".walk.cycles_hist", &walk_cycles_hist);
-  s.counter(p + ".walk.hit_rewalks", &hit_rewalks);
-  s.counter(p + ".walk.a_set", &walker_.a_set);
-  s.counter(p + ".walk.d_set", &walker_.d_set);
-  s.counter(p + ".walk.guest_a_set", &walker_.guest_a_set);
-  s.counter(p + ".walk.guest_d_set", &walker_.guest_d_set);
-  s.counter(p + ".guest.page_faults", &guest_faults);
-  s.counter(p + ".guest.kernel_ept_walks", &guest_kernel_walks);
-  for (unsigned r = 0; r < unsigned(Exit::kCount); ++r) s.counter(p + ".exits." + kExitNames[r], &exits[r]);
-  s.counter(p + ".cycles.guest", &cycles_guest);
-  s.counter(p + ".cycles.hypervisor", &cycles_hypervisor);
-  s.counter(p + ".cycles.dirty_logging", &cycles_dirty_logging);
+  s.counter(p + ".walks", &walks, "walks",
+            "page walks on a TLB miss or rewalk: 2D guest x EPT with guest paging on, EPT alone with it off");
+  s.counter(p + ".walk.refs", &walk_refs, "refs",
+            "memory references the walks in .walks made (guest paging entries and every EPT entry read)");
+  s.counter(p + ".walk.cycles", &walk_cycles, "cycles",
+            "cycles the walks in .walks took: the latency of their memory references");
+  s.histogram(p + ".walk.refs_hist", &walk_refs_hist, "refs",
+              "memory references per walk (linear buckets, the last 39+)");
+  s.histogram(p + ".walk.cycles_hist", &walk_cycles_hist, "cycles", "cycles per walk (log2 buckets)");
+  s.counter(p + ".walk.hit_rewalks", &hit_rewalks, "walks",
+            "walks after a TLB hit that lacked the permission, or the dirty flag for a write");
+  s.counter(p + ".walk.a_set", &walker_.a_set, "flags", "EPT accessed flags this vCPU's walks set (0 to 1)");
+  s.counter(p + ".walk.d_set", &walker_.d_set, "flags", "EPT dirty flags this vCPU's walks set (0 to 1)");
+  s.counter(p + ".walk.guest_a_set", &walker_.guest_a_set, "flags",
+            "guest paging-entry accessed flags this vCPU's walks set (0 to 1)");
+  s.counter(p + ".walk.guest_d_set", &walker_.guest_d_set, "flags",
+            "guest paging-entry dirty flags this vCPU's walks set (0 to 1)");
+  s.counter(p + ".guest.page_faults", &guest_faults, "faults",
+            "guest page faults this vCPU took (delivered in guest mode, no VM exit)");
+  s.counter(p + ".guest.kernel_ept_walks", &guest_kernel_walks, "walks",
+            "EPT walks of the guest kernel's stores to its page tables from this vCPU");
+  for (unsigned r = 0; r < unsigned(Exit::kCount); ++r)
+    s.counter(p + ".exits." + kExitNames[r], &exits[r], "exits", kExitDescriptions[r]);
+  s.counter(p + ".cycles.guest", &cycles_guest, "cycles", "this vCPU's cycles outside VM exits, up to its finish");
+  s.counter(p + ".cycles.hypervisor", &cycles_hypervisor, "cycles",
+            "this vCPU's cycles in VM exits, from exit to entry (handlers, requests, exit and entry costs)");
+  s.counter(p + ".cycles.dirty_logging", &cycles_dirty_logging, "cycles",
+            "the part of cycles.hypervisor in exits dirty logging caused (write-protection faults, PML full, IPIs)");
   if (pml_) pml_->register_stats(s, p + ".pml");
-  s.counter(p + ".host.kernel_waits", &thread_.kernel_waits);
+  s.counter(p + ".host.kernel_waits", &thread_.kernel_waits, "waits",
+            "syncs of this vCPU's thread that waited in the SystemC kernel (a host cost, not simulated time)");
 }
 
 }  // namespace vmxsim::cpu

@@ -90,9 +90,10 @@ class LogEngine final : public Engine {
   std::uint16_t index() const override { return index_; }
 
   void register_stats(Stats& s, const std::string& prefix) const override {
-    s.counter(prefix + ".logged", &logged_);
-    s.counter(prefix + ".full", &full_);
-    s.counter(prefix + ".drained", &drained_);
+    s.counter(prefix + ".logged", &logged_, "entries", "GPAs written to the PML log (a leaf EPT dirty flag set 0 to 1)");
+    s.counter(prefix + ".full", &full_, "accesses",
+              "accesses refused because the PML log was full, each causing a PML-full VM exit");
+    s.counter(prefix + ".drained", &drained_, "entries", "PML log entries read by drains (vmx_flush_pml_buffer)");
   }
 
  private:

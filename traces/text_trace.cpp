@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "sim/error.hpp"
+#include "traces/format.hpp"
 #include "traces/line_reader.hpp"
 #include "traces/source.hpp"
 #include "traces/trace_file.hpp"
@@ -351,5 +352,16 @@ TraceInfo validate_text_trace(const std::string& path, unsigned vcpus) {
 std::unique_ptr<Source> open_text_trace(const std::string& path, unsigned vcpu) {
   return std::make_unique<TextTraceSource>(path, vcpu);
 }
+
+}  // namespace vmxsim::traces
+
+namespace vmxsim::traces {
+
+// The fallback: any file no other format claims is text.
+VMXSIM_REGISTER(FormatRegistry, "text",
+                "text v1, one access a line: <vcpu> <R|W|X> <hex addr> [size] [gap_cycles]; any name no other format claims",
+                TraceFormat{nullptr, "text v1", false, open_text_records,
+                            [](const std::string& path, unsigned) { return create_text_trace(path); },
+                            validate_text_trace, open_text_trace, nullptr});
 
 }  // namespace vmxsim::traces

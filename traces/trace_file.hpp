@@ -1,6 +1,7 @@
-// Trace files of either format, chosen by extension: `.vtr` is the binary
-// format (traces/vtr.*), anything else text v1 (traces/text_trace.cpp).
-// docs/traces.md describes both. Everything here streams in constant memory.
+// Trace files of any registered format (traces/format.hpp), chosen by the
+// file's name: `.vtr` is the binary format (traces/vtr.*), anything else text
+// v1 (traces/text_trace.cpp). docs/traces.md describes both. Everything here
+// streams in constant memory.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -42,7 +43,7 @@ class RecordWriter {
   virtual void finish() = 0;
 };
 
-/// True for the binary format (`.vtr`).
+/// True when the format of `path` is binary (`.vtr`): its header declares the vCPU count.
 bool is_binary_trace(const std::string& path);
 
 std::unique_ptr<RecordReader> open_records(const std::string& path);
@@ -50,17 +51,18 @@ std::unique_ptr<RecordReader> open_records(const std::string& path);
 /// header records it). Records with vcpu >= vcpus are a logic error.
 std::unique_ptr<RecordWriter> create_trace(const std::string& path, unsigned vcpus);
 
-/// A full streaming pass that checks every record of a trace of either format,
+/// A full streaming pass that checks every record of a trace of any format,
 /// including vcpu < `vcpus`; throws vmxsim::Error on the first problem.
 TraceInfo validate_trace(const std::string& path, unsigned vcpus);
-/// The accesses of one vCPU, streamed, from a trace of either format.
+/// The accesses of one vCPU, streamed, from a trace of any format.
 std::unique_ptr<Source> open_trace(const std::string& path, unsigned vcpu);
 /// The streams of vCPUs 0..vcpus-1, as open_trace gives them, except that a
-/// binary trace's share one decoder (each record is decoded once, not once
-/// per vCPU). The sources may be used in any order, one at a time.
+/// format may share one decoder among them (a binary trace's do: each record
+/// is decoded once, not once per vCPU). The sources may be used in any order,
+/// one at a time.
 std::vector<std::unique_ptr<Source>> open_traces(const std::string& path, unsigned vcpus);
 
-// The formats' own entry points (the dispatchers above choose among them).
+// The text format's own entry points (the dispatchers above choose among the formats).
 std::unique_ptr<RecordReader> open_text_records(const std::string& path);
 std::unique_ptr<RecordWriter> create_text_trace(const std::string& path);
 

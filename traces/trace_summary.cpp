@@ -5,8 +5,8 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "traces/format.hpp"
 #include "traces/trace_file.hpp"
-#include "traces/vtr.hpp"
 
 namespace vmxsim::traces {
 
@@ -29,7 +29,9 @@ std::string percent(std::uint64_t part, std::uint64_t whole) {
 TraceSummary summarize_trace(const std::string& path) {
   TraceSummary s;
   s.path = path;
-  s.format = is_binary_trace(path) ? "vtr v" + std::to_string(vtr::kVersion) : "text v1";
+  const TraceFormat& format = format_of(path);
+  s.format = format.version;
+  s.binary = format.binary;
   auto reader = open_records(path);
   s.declared_vcpus = reader->declared_vcpus();
   s.per_vcpu.assign(s.declared_vcpus, 0);
@@ -64,7 +66,7 @@ TraceSummary summarize_trace(const std::string& path) {
 std::string to_text(const TraceSummary& s) {
   std::ostringstream o;
   o << s.path << ": " << s.format << " trace";
-  if (s.format != "text v1") o << ", header declares " << s.declared_vcpus << " vCPU(s)";
+  if (s.binary) o << ", header declares " << s.declared_vcpus << " vCPU(s)";
   o << "\n";
   o << "accesses:     " << s.accesses << " (" << s.bytes << " bytes)\n";
   o << "reads:        " << s.reads << " (" << percent(s.reads, s.accesses) << ")\n";

@@ -12,7 +12,8 @@ namespace vmxsim::traces {
 
 struct TraceSummary {
   std::string path;
-  std::string format;                 // "vtr v1" or "text v1"
+  std::string format;                 // the format's version: "vtr v1" or "text v1"
+  bool binary = false;                // the format declares a vCPU count (binary)
   unsigned declared_vcpus = 0;        // the binary header's count; 0 for text
   std::uint64_t accesses = 0;
   std::vector<std::uint64_t> per_vcpu;  // up to the highest vCPU seen (or declared)

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "sim/error.hpp"
+#include "traces/format.hpp"
 
 namespace vmxsim::traces {
 
@@ -713,5 +714,15 @@ TraceInfo validate_vtr_trace(const std::string& path, unsigned vcpus) {
 std::unique_ptr<Source> open_vtr_trace(const std::string& path, unsigned vcpu) {
   return std::make_unique<VtrSource>(path, vcpu);
 }
+
+}  // namespace vmxsim::traces
+
+namespace vmxsim::traces {
+
+VMXSIM_REGISTER(FormatRegistry, "vtr",
+                "binary v1 (zstd-compressed, delta-encoded records): files ending in .vtr",
+                TraceFormat{claims_extension(".vtr"), "vtr v" + std::to_string(vtr::kVersion), true,
+                            open_vtr_records, create_vtr_trace, validate_vtr_trace, open_vtr_trace,
+                            open_vtr_traces});
 
 }  // namespace vmxsim::traces

@@ -1,4 +1,5 @@
-// vmxsim command line: `run`, `config show`, `sweep`, `trace ...`, --help, --version.
+// vmxsim command line: `run`, `config show`, `sweep`, `trace ...`, `list`,
+// `stats list`, --help, --version.
 // Exit status: 0 success, 1 a run or config error (one line on stderr),
 // 2 a usage error, 3 a checker violation with --fail-on-violation.
 #include <unistd.h>
@@ -16,7 +17,9 @@
 #include "sim/app/cli.hpp"
 #include "sim/config.hpp"
 #include "sim/app/progress.hpp"
+#include "sim/app/list_cli.hpp"
 #include "sim/app/simulation.hpp"
+#include "sim/app/stats_cli.hpp"
 #include "sim/app/timeline.hpp"
 #include "sim/app/sweep/cli.hpp"
 #include "sim/app/trace_cli.hpp"
@@ -50,8 +53,15 @@ const char* kUsage =
     "                 write CONFIG's generator stream (every vCPU) to a trace file\n"
     "  trace import --from lackey IN... OUT [--interleave round-robin|gap] [--gap-cycles N]\n"
     "                 import valgrind lackey output; input k becomes vCPU k\n"
+    "  list [--json]\n"
+    "                 every registry (PML engines, fault paths, replacement policies,\n"
+    "                 trace formats, ...) and its variants, each with a description\n"
+    "  stats list [CONFIG] [--set key.path=value]... [--markdown | --json] [--undescribed]\n"
+    "                 every stat CONFIG's run would emit, with kind, unit and description\n"
+    "                 (docs/stats.md)\n"
     "\n"
-    "A trace file ending in .vtr is binary, any other is text (docs/traces.md).\n"
+    "A trace file ending in .vtr is binary, any other is text (docs/traces.md;\n"
+    "`vmxsim list` shows the trace formats).\n"
     "CONFIG is a JSON file; its top-level \"include\" key may name other config\n"
     "files (e.g. the hardware presets in configs/hw/) to merge under it.\n"
     "\n"
@@ -185,6 +195,8 @@ int argc, char** argv) {
     if (cmd == "config") return cmd_config(rest);
     if (cmd == "sweep") return sweep::command(rest);
     if (cmd == "trace") return cli::trace_command(rest);
+    if (cmd == "list") return cli::list_command(rest);
+    if (cmd == "stats") return cli::stats_command(rest);
     throw UsageError("unknown command '" + cmd + "'");
   } catch (const UsageError& e) {
     std::cerr << "vmxsim: " << e.what() << "\n" << (e.usage.empty() ? "(see vmxsim --help)\n" : e.usage);

@@ -135,12 +135,53 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
   // Guest progress while dirty logging was on (the PML-vs-WP study's metric).
   if (p_.vmm.dirty_log) hv_->dirty_log_ops().register_progress_stats(stats_, [this] { return cycles_; }, p_.freq_ghz);
   vmm_->register_stats(stats_);
-  stats_.counter("check.dirty_lost", &lost_);
   if (guest_) guest_->register_stats(stats_, "guest");
   if (llc_) llc_->register_stats(stats_, "mem.llc");
-  stats_.counter("sim.accesses", &accesses_);
-  stats_.counter("sim.cycles", &cycles_);
-  stats_.set_u64("sim.vcpus", p_.vcpus);
+  register_stats();
+}
+
+void Simulation::register_stats() {
+  // Everything is registered before the run, so `vmxsim stats list` knows it;
+  // the values read members that run() fills in at the end.
+  stats_.counter("check.dirty_lost", &lost_, "pages",
+                 "pages the dirty-log oracle (check.dirty_log) found written after their last copy: lost writes");
+  stats_.counter("sim.accesses", &accesses_, "accesses", "guest accesses retired by every vCPU together");
+  stats_.counter("sim.cycles", &cycles_, "cycles",
+                 "simulated time when the last vCPU finished its stream: the run's length");
+  stats_.value_u64("sim.vcpus", [this] { return std::uint64_t(p_.vcpus); }, "vcpus", "vCPUs simulated (cpu.vcpus)");
+  stats_.value("sim.accesses_per_simulated_second",
+               [this] { return cycles_ ? double(accesses_) / (double(cycles_) / (p_.freq_ghz * 1e9)) : 0.0; },
+               "accesses/s", "sim.accesses per simulated second at cpu.freq_ghz: guest throughput");
+  stats_.value("sim.simulated_seconds", [this] { return double(cycles_) / (p_.freq_ghz * 1e9); }, "seconds",
+               "sim.cycles at cpu.freq_ghz");
+  stats_.value("sim.host_seconds", [this] { return host_seconds_; }, "seconds",
+               "host wall-clock time of the simulation proper (not deterministic)");
+  stats_.value("sim.accesses_per_host_second",
+               [this] { return host_seconds_ > 0 ? double(accesses_) / host_seconds_ : 0.0; }, "accesses/s",
+               "sim.accesses per host second: the simulator's speed (not deterministic)");
+}
+
+namespace {
+// Registered per round when the run ends: the count of collections is only
+// known then (vmm.dirty_log.rounds 0 runs until the workload ends, and a
+// workload may end before `rounds`); RoundStat describes the family for
+// Simulation::schema() beforehand.
+struct RoundStat {
+  const char* suffix;
+  const char* unit;
+  const char* description;
+};
+constexpr RoundStat kRoundPages{"pages", "pages",
+                                "pages the N-th dirty-log collection (GET + CLEAR) reported; the final collection is last"};
+constexpr RoundStat kRoundCycles{"cycles", "cycles", "VMM cycles the N-th dirty-log collection (GET + CLEAR) took"};
+}  // namespace
+
+std::vector<Stats::Info> Simulation::schema() const {
+  std::vector<Stats::Info> out = stats_.schema();
+  if (vmm_->active())
+    for (const RoundStat& r : {kRoundPages, kRoundCycles})
+      out.push_back({std::string("vmm.round.<N>.") + r.suffix, Stats::Info::kValue, r.unit, r.description});
+  return out;
 }
 
 Simulation::~Simulation() = default;
@@ -163,16 +204,14 @@ void Simulation::run() {
       else a.num("copy_cycle", l.copy);
       tl_->instant(l.vcpu, "oracle: lost write", l.write, a.str());
     }
-  stats_.set("sim.accesses_per_simulated_second",
-             cycles_ ? double(accesses_) / (double(cycles_) / (p_.freq_ghz * 1e9)) : 0.0);
   lost_ = losses_.size();
   for (std::size_t r = 0; r < vmm_->round_pages.size(); ++r) {
-    stats_.set_u64("vmm.round." + std::to_string(r + 1) + ".pages", vmm_->round_pages[r]);
-    stats_.set_u64("vmm.round." + std::to_string(r + 1) + ".cycles", vmm_->round_cycles[r]);
+    const std::string n = "vmm.round." + std::to_string(r + 1) + ".";
+    stats_.value_u64(n + kRoundPages.suffix, [this, r] { return vmm_->round_pages[r]; }, kRoundPages.unit,
+                     kRoundPages.description);
+    stats_.value_u64(n + kRoundCycles.suffix, [this, r] { return vmm_->round_cycles[r]; }, kRoundCycles.unit,
+                     kRoundCycles.description);
   }
-  stats_.set("sim.host_seconds", host_seconds_);
-  stats_.set("sim.accesses_per_host_second", host_seconds_ > 0 ? double(accesses_) / host_seconds_ : 0.0);
-  stats_.set("sim.simulated_seconds", double(cycles_) / (p_.freq_ghz * 1e9));
 }
 
 std::uint64_t Simulation::total_accesses() const {

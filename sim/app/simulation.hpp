@@ -58,6 +58,9 @@ class Simulation {
   void run();
 
   const Stats& stats() const { return stats_; }
+  /// Every stat the run can emit, known before it runs: the registered ones,
+  /// and the per-round families (`vmm.round.<N>.pages`) registered at its end.
+  std::vector<Stats::Info> schema() const;
   cpu::Vcpu& vcpu(unsigned i) { return *vcpus_.at(i); }
   hv::Hypervisor& hypervisor() { return *hv_; }
   /// A few human-readable lines.
@@ -70,6 +73,8 @@ class Simulation {
   const std::vector<hv::DirtyOracle::Loss>& losses() const { return losses_; }
 
  private:
+  void register_stats();  // the simulation's own stats (sim.*, check.dirty_lost)
+
   SimParams p_;
   Timeline* tl_;
   Progress* progress_;
