@@ -87,9 +87,9 @@ void DirtyLog::clear(Addr gpa) {
 }
 
 void DirtyLog::register_stats(Stats& s, const std::string& prefix) const {
-  s.counter(prefix + ".marks", &marks);
-  s.counter(prefix + ".bitmap_set", &bits_set);
-  s.counter(prefix + ".bitmap_cleared", &bits_cleared);
+  s.counter(prefix + ".marks", &marks, "calls", "mark_page_dirty_in_slot() calls (set or already set)");
+  s.counter(prefix + ".bitmap_set", &bits_set, "pages", "dirty-bitmap bits newly set");
+  s.counter(prefix + ".bitmap_cleared", &bits_cleared, "pages", "dirty-bitmap bits cleared by CLEAR");
 }
 
 }  // namespace vmxsim::hv

@@ -71,11 +71,11 @@ void Lock::release(ExecContext& ctx) {
 }
 
 void Lock::register_stats(Stats& s, const std::string& prefix) const {
-  s.counter(prefix + ".acquisitions", &acquisitions);
-  s.counter(prefix + ".read_acquisitions", &read_acquisitions);
-  s.counter(prefix + ".contended", &contended);
-  s.counter(prefix + ".wait_cycles", &wait_cycles);
-  s.counter(prefix + ".hold_cycles", &hold_cycles);
+  s.counter(prefix + ".acquisitions", &acquisitions, "acquisitions", "times the lock was taken, in either mode");
+  s.counter(prefix + ".read_acquisitions", &read_acquisitions, "acquisitions", "times the lock was taken for read");
+  s.counter(prefix + ".contended", &contended, "acquisitions", "acquisitions that had to wait for another holder");
+  s.counter(prefix + ".wait_cycles", &wait_cycles, "cycles", "cycles threads spent waiting for the lock (all threads)");
+  s.counter(prefix + ".hold_cycles", &hold_cycles, "cycles", "cycles the lock was held (summed over holders)");
 }
 
 }  // namespace vmxsim::hv

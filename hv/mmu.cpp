@@ -182,13 +182,16 @@ std::uint64_t Mmu::update(Addr at, std::uint64_t set, std::uint64_t clear) {
 }
 
 void Mmu::register_stats(Stats& s, const std::string& prefix) const {
-  s.counter(prefix + ".splits", &splits);
-  s.counter(prefix + ".maps_4k", &maps[1]);
-  s.counter(prefix + ".maps_2m", &maps[2]);
-  s.counter(prefix + ".maps_1g", &maps[3]);
-  s.counter(prefix + ".tables_allocated", &tables_allocated);
-  s.counter(prefix + ".already_mapped", &already_mapped);
-  s.counter(prefix + ".zapped", &zapped);
+  s.counter(prefix + ".splits", &splits, "splits", "huge EPT leaves replaced by a table of 512 smaller leaves");
+  s.counter(prefix + ".maps_4k", &maps[1], "leaves", "4 KiB EPT leaves installed by the map path");
+  s.counter(prefix + ".maps_2m", &maps[2], "leaves", "2 MiB EPT leaves installed by the map path");
+  s.counter(prefix + ".maps_1g", &maps[3], "leaves", "1 GiB EPT leaves installed by the map path");
+  s.counter(prefix + ".tables_allocated", &tables_allocated, "pages",
+            "EPT page-table pages allocated (map path and splits)");
+  s.counter(prefix + ".already_mapped", &already_mapped, "faults",
+            "map attempts that found the GPA already mapped (another vCPU won the race)");
+  s.counter(prefix + ".zapped", &zapped, "entries",
+            "non-leaf EPT entries zapped so that huge pages can return (kvm_mmu_recover_huge_pages)");
 }
 
 }  // namespace vmxsim::hv

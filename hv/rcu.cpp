@@ -62,13 +62,15 @@ void Rcu::free_ready(Cycles now) {
 }
 
 void Rcu::register_stats(Stats& s, const std::string& prefix) const {
-  s.counter(prefix + ".callbacks", &callbacks);
-  s.counter(prefix + ".callbacks_waited", &waited);
-  s.counter(prefix + ".freed_pages", &freed);
-  s.counter(prefix + ".pending_pages", &pending_);
-  s.counter(prefix + ".max_pending_pages", &max_pending);
-  s.counter(prefix + ".wait_cycles", &wait_cycles);
-  s.counter(prefix + ".read_sections", &read_sections);
+  s.counter(prefix + ".callbacks", &callbacks, "callbacks", "call_rcu() batches of page-table pages queued for freeing");
+  s.counter(prefix + ".callbacks_waited", &waited, "callbacks",
+            "batches whose grace period had to wait for a reader inside a read-side section");
+  s.counter(prefix + ".freed_pages", &freed, "pages", "page-table pages freed after their grace period");
+  s.counter(prefix + ".pending_pages", &pending_, "pages", "page-table pages still waiting for a grace period at the end");
+  s.counter(prefix + ".max_pending_pages", &max_pending, "pages", "the most page-table pages pending at once");
+  s.counter(prefix + ".wait_cycles", &wait_cycles, "cycles",
+            "cycles from call_rcu() to the free (the grace period), summed over batches");
+  s.counter(prefix + ".read_sections", &read_sections, "sections", "RCU read-side sections entered (lockless walks)");
 }
 
 }  // namespace vmxsim::hv
