@@ -146,3 +146,72 @@ TEST(Hypervisor, UnresolvableGpaIsAClearError) {
     EXPECT_NE(m.find("no memslot covers this GPA"), std::string::npos) << m;
   }
 }
+
+namespace {
+hv::HvParams read_hv(const char* doc, unsigned vcpus) {
+  ConfigTracker t(json::parse(doc), "c.json");
+  Cfg root(t);
+  hv::HvParams p = hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"), SystemInfo{vcpus});
+  t.check_unknown();
+  return p;
+}
+}  // namespace
+
+TEST(FaultPaths, SpteIdChecksItsVcpuLimitOnlyWhenChosen) {
+  // A base config shared by a sweep over hv.fault_path keeps spte_id's key.
+  EXPECT_NO_THROW(read_hv(R"({"hv": {"fault_path": "fast", "spte_id": {"unique": true}}})", 64));
+  EXPECT_NO_THROW(read_hv(R"({"hv": {"fault_path": "spte_id", "spte_id": {"unique": false}}})", 64));
+  EXPECT_NO_THROW(read_hv(R"({"hv": {"fault_path": "spte_id"}})", 31));
+  try {
+    read_hv(R"({"hv": {"fault_path": "spte_id"}})", 32);
+    FAIL() << "expected an error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "c.json: hv.spte_id.unique: true identifies a fault by vCPU id + 1 in entry bits 56:52, so at most 31 "
+              "vCPUs (cpu.vcpus is 32)");
+  }
+}
+
+// Every registered fault path (a new one too, without editing this test)
+// maps a cold page on a read fault and on a write fault, as the slow path does.
+class EveryFaultPath : public testing::TestWithParam<std::string> {};
+
+TEST_P(EveryFaultPath, MapsColdPagesOnReadAndWriteFaults) {
+  const std::string doc =
+      R"({"hv": {"fault_path": ")" + GetParam() + R"(", "memslots": [{"gpa": 0, "size": "1GiB"}]}})";
+  const hv::HvParams p = read_hv(doc.c_str(), 1);
+  models::PhysMem mem{models::PhysMemParams{}};
+  hv::Hypervisor hv(p, mem);
+  test::FakeContext ctx;
+  hv.exits().handle_ept_violation(ctx, 0, 0x1000, 0x181);  // read, GLA valid, final translation
+  hv.exits().handle_ept_violation(ctx, 0, 0x2000, 0x182);  // write
+  EXPECT_EQ(hv.mmu().maps[1], 2u);
+  EXPECT_NE(hv.mmu().find_leaf(0x1000).level, 0u);
+  EXPECT_NE(hv.mmu().find_leaf(0x2000).value & ept::kWrite, 0u);
+  EXPECT_EQ(hv.exits().ept_violations, 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, EveryFaultPath, testing::ValuesIn(hv::FaultPathRegistry::instance().names()),
+                         [](const testing::TestParamInfo<std::string>& i) { return i.param; });
+
+// Every registered memslot implementation finds what the array finds.
+class EveryMemslotsImpl : public testing::TestWithParam<std::string> {};
+
+TEST_P(EveryMemslotsImpl, AgreesWithTheArrayOnLookups) {
+  auto ref = make_memslots("array");
+  auto m = make_memslots(GetParam());
+  for (std::uint32_t i = 0; i < 50; ++i) {
+    ref->add(mk(i, Addr(i) * 0x300000, 0x100000 + (i % 3) * 0x1000));
+    m->add(mk(i, Addr(i) * 0x300000, 0x100000 + (i % 3) * 0x1000));
+  }
+  for (Addr g = 0; g < 50 * 0x300000; g += 0x7000) {
+    const hv::Memslot* a = ref->find(g);
+    const hv::Memslot* b = m->find(g);
+    ASSERT_EQ(a == nullptr, b == nullptr) << std::hex << g;
+    if (a) EXPECT_EQ(a->id, b->id);
+  }
+  EXPECT_EQ(m->size(), 50u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, EveryMemslotsImpl, testing::ValuesIn(hv::MemslotsRegistry::instance().names()),
+                         [](const testing::TestParamInfo<std::string>& i) { return i.param; });
