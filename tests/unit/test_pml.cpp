@@ -1,7 +1,7 @@
 // Unit tests of the PML engines (pml/engine.hpp) and the `pml` config section.
 // Every registered variant runs the same parameterised tests with its default
 // keys, so a new variant is tested without editing this file; a variant with
-// keys of its own adds cases for them to kKeyedCases.
+// keys of its own adds cases for them to keyed_cases().
 #include <gtest/gtest.h>
 
 #include <algorithm>
