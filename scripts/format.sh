@@ -16,6 +16,7 @@ case "${1:-}" in
   *) echo "usage: scripts/format.sh [--check]" >&2; exit 2 ;;
 esac
 mapfile -t files < <(git ls-files '*.cpp' '*.hpp')
+[ "${#files[@]}" -gt 0 ] || { echo "format.sh: no tracked .cpp/.hpp files (not a git checkout?)" >&2; exit 2; }
 if [ "$check" = 0 ]; then
   "$cf" -i --style=file "${files[@]}"
   exit 0
