@@ -66,7 +66,6 @@ struct Sweep {
   const char* config;
   const char* fault_path;
 };
-void PrintTo(const Sweep& s, std::ostream* os) { *os << s.config << " " << s.fault_path; }  // for ctest -N
 class CleanAcrossSeeds : public ::testing::TestWithParam<Sweep> {};
 
 TEST_P(CleanAcrossSeeds, NoViolation) {
