@@ -10,7 +10,7 @@
 //   2. after a leaf's D flag went 0→1: `log(gpa)`.
 // Variants register by name (`pml.variant`) in EngineRegistry; adding one is
 // one file and one VMXSIM_REGISTER line that also reads the variant's own
-// config keys (docs/pml-variants.md).
+// config keys (docs/extending.md).
 #pragma once
 #include <cstdint>
 #include <memory>
