@@ -1,4 +1,4 @@
-// Google Benchmark runs from sc_main (sim/entry.cpp provides main()).
+// Google Benchmark runs from sc_main (sim/app/entry.cpp provides main()).
 #include <benchmark/benchmark.h>
 #include <systemc>
 

@@ -73,7 +73,6 @@ class GuestOs {
   unsigned choose_level(Addr gva) const;
   Addr alloc_table();
   Addr alloc_data(unsigned level);
-  Addr alloc_from(Addr& cursor, std::uint64_t size, Addr limit_start, Addr limit_end);
 
   GuestParams p_;
   models::PhysMem& mem_;

@@ -337,13 +337,6 @@ void Vcpu::invept_single(std::uint16_t ept) {
   pwc_.invalidate_ept(ept);
 }
 
-void Vcpu::invept_all() {
-  ++tlb_flushes;
-  l1_.invalidate_all();
-  l2_.invalidate_all();
-  pwc_.invalidate_all();
-}
-
 void Vcpu::invvpid_addr(std::uint16_t vpid, Addr gva) {
   l1_.invalidate_addr(vpid, gva);
   l2_.invalidate_addr(vpid, gva);

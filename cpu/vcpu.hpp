@@ -79,11 +79,9 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   void register_stats(Stats& s) const;
   Cycles now() const { return thread_.now(); }
   unsigned id() const { return id_; }
-  ExecContext& context() { return thread_; }
 
   // SDM invalidation (§28.3.3), executed on this vCPU: TLB and paging-structure caches.
   void invept_single(std::uint16_t ept);
-  void invept_all();
   void invvpid_addr(std::uint16_t vpid, Addr gva);
   void invvpid_single(std::uint16_t vpid);
   void invvpid_all();
@@ -97,7 +95,6 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
 
   models::Tlb& l1() { return l1_; }
   models::Tlb& l2() { return l2_; }
-  models::Pwc& pwc() { return pwc_; }
   const models::TlbContext& tlb_context() const { return tctx_; }
 
   // Counters.

@@ -86,7 +86,4 @@ inline constexpr std::uint64_t kGlaValid = 1ull << 7;    // guest linear address
 inline constexpr std::uint64_t kFinalTranslation = 1ull << 8;  // 1: final GPA; 0: guest paging entry
 }  // namespace qual
 
-/// VM-exit basic reasons used by the model (SDM Appendix C).
-enum class ExitReason : std::uint16_t { kEptViolation = 48, kEptMisconfig = 49, kPmlFull = 62 };
-
 }  // namespace vmxsim::ept

@@ -154,17 +154,6 @@ std::uint64_t Cfg::u64(const std::string& key, std::uint64_t def) const {
   return r;
 }
 
-std::int64_t Cfg::i64(const std::string& key, std::int64_t def) const {
-  const json* v = find(key);
-  std::int64_t r = def;
-  if (v) {
-    if (v->is_number_integer()) r = v->get<std::int64_t>();
-    else fail(key, std::string("expected an integer, got ") + type_name(*v) + " " + v->dump());
-  }
-  record(key, r);
-  return r;
-}
-
 double Cfg::f64(const std::string& key, double def) const {
   const json* v = find(key);
   double r = def;

@@ -51,7 +51,6 @@ class ConfigTracker {
 
   const json& user() const { return user_; }
   const json& effective() const { return effective_; }
-  const std::string& source() const { return source_; }
   /// Where the document's keys came from (when it was merged from several
   /// files): errors about a key from an included file then name that file.
   void set_origins(ConfigOrigins o) { origins_ = std::move(o); }
@@ -78,7 +77,7 @@ class ConfigTracker {
 
  private:
   void check_node(const json& node, const std::string& path) const;
-  /// " (from included file F)" when `path` came from a file other than source().
+  /// " (from included file F)" when `path` came from a file other than `source`.
   std::string origin_note(const std::string& path) const;
   json user_;
   json effective_ = json::object();
@@ -105,7 +104,6 @@ class Cfg {
   bool has(const std::string& key) const;
 
   std::uint64_t u64(const std::string& key, std::uint64_t def) const;
-  std::int64_t i64(const std::string& key, std::int64_t def) const;
   double f64(const std::string& key, double def) const;
   bool boolean(const std::string& key, bool def) const;
   std::string str(const std::string& key, const std::string& def) const;

@@ -87,9 +87,4 @@ class SimThread final : public ExecContext {
   sc_core::sc_event wake_event_;
 };
 
-/// Kernel time of `cycle` for thread `id`.
-inline sc_core::sc_time kernel_time(Cycles cycle, unsigned id) {
-  return sc_core::sc_time::from_value(cycle * kSlotsPerCycle + id);
-}
-
 }  // namespace vmxsim::sim

@@ -48,10 +48,6 @@ class Histogram {
     return std::to_string(lo) + (last ? "+" : "-" + std::to_string(2 * lo - 1));
   }
   const std::vector<std::uint64_t>& counts() const { return counts_; }
-  void reset() {
-    std::fill(counts_.begin(), counts_.end(), 0);
-    count = sum = max = 0;
-  }
 
   std::uint64_t count = 0, sum = 0, max = 0;
 

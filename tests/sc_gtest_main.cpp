@@ -1,4 +1,4 @@
-// Test binaries run GoogleTest from sc_main (sim/entry.cpp provides main()).
+// Test binaries run GoogleTest from sc_main (sim/app/entry.cpp provides main()).
 // Each CTest entry runs one test per process (gtest_discover_tests), so tests
 // that elaborate and sc_start a model each get a fresh kernel.
 #include <gtest/gtest.h>

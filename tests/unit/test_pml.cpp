@@ -1,9 +1,13 @@
 // Unit tests of the PML engines (pml/engine.hpp) and the `pml` config section.
-// Every variant runs the same parameterised tests: to test a new variant, add
-// a line to kVariants below.
+// Every registered variant runs the same parameterised tests with its default
+// keys, so a new variant is tested without editing this file; a variant with
+// keys of its own adds cases for them to keyed_cases().
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -16,33 +20,59 @@
 namespace vmxsim::pml {
 namespace {
 
-/// An engine of `variant` as a config would give it (`log_entries` is given
-/// only when non-zero: `intel` has no such key).
-std::unique_ptr<Engine> make_engine(const std::string& variant, std::uint32_t log_entries, models::PhysMem& mem) {
-  json doc = {{"pml", {{"variant", variant}}}};
-  if (log_entries) doc["pml"]["log_entries"] = log_entries;
+/// An engine of `variant` as a config would give it: `keys` are the rest of
+/// its `pml` section (`intel` has none).
+std::unique_ptr<Engine> make_engine(const std::string& variant, models::PhysMem& mem,
+                                    const json& keys = json::object()) {
+  json doc = {{"pml", keys}};
+  doc["pml"]["variant"] = variant;
   ConfigTracker t(doc, "test.json");
   const PmlParams p = PmlParams::from(Cfg(t).section("pml"), SystemInfo{});
   t.check_unknown();
   return p.make(mem);
 }
 
-struct Variant {
-  const char* name;           // test-name suffix
-  const char* variant;        // pml.variant
-  std::uint32_t log_entries;  // pml.log_entries
-  std::uint32_t capacity;     // entries the log holds
+/// One parameterised case: a variant, the keys of its section, and the
+/// entries its log should hold (0: whatever the engine's head says, for a
+/// variant's defaults; the tests then check it behaves as that size).
+struct Case {
+  std::string name;  // test-name suffix
+  std::string variant;
+  json keys;
+  std::uint32_t capacity;
 };
 
-const Variant kVariants[] = {
-    {"intel", "intel", 0, 512},
-    {"intel_ignores_log_entries", "intel", 8, 512},
-    {"sized512", "sized", 512, 512},
-    {"sized8", "sized", 8, 8},
-    {"sized1", "sized", 1, 1},
-    {"sized1000", "sized", 1000, 1000},     // two pages, the second partly used
-    {"sized65535", "sized", 65535, 65535},  // the largest: head 0xFFFE
-};
+// Readable in test listings (`ctest -N`) instead of the object's bytes.
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.variant;
+  for (const auto& [k, v] : c.keys.items()) *os << " " << k << "=" << v.dump();
+}
+
+/// Cases beyond each variant's defaults, for variants with keys of their own.
+std::vector<Case> keyed_cases() {
+  return {
+      {"sized512", "sized", {{"log_entries", 512}}, 512},
+      {"sized8", "sized", {{"log_entries", 8}}, 8},
+      {"sized1", "sized", {{"log_entries", 1}}, 1},
+      {"sized1000", "sized", {{"log_entries", 1000}}, 1000},     // two pages, the second partly used
+      {"sized65535", "sized", {{"log_entries", 65535}}, 65535},  // the largest: head 0xFFFE
+  };
+}
+
+/// Every registered variant with its defaults, then the keyed cases. Read when
+/// the tests are registered (after static initialisation, so every variant's
+/// VMXSIM_REGISTER has run).
+std::vector<Case> all_cases() {
+  std::vector<Case> out;
+  for (const std::string& v : EngineRegistry::instance().names()) {
+    std::string name = v;
+    for (char& ch : name)
+      if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';  // gtest names: [A-Za-z0-9_]
+    out.push_back({name, v, json::object(), 0});
+  }
+  for (Case& c : keyed_cases()) out.push_back(std::move(c));
+  return out;
+}
 
 constexpr std::uint16_t kFull = 0xFFFF;
 constexpr Addr kGpaBase = Addr{1} << 30;
@@ -51,13 +81,15 @@ constexpr Addr kGpaBase = Addr{1} << 30;
 Addr gpa(std::uint32_t i) { return kGpaBase + (Addr(i) << kPageShift4K) + 0x123; }
 Addr page_of(Addr a) { return a & ~(kPageSize4K - 1); }
 
-class PmlEngineTest : public testing::TestWithParam<Variant> {
+class PmlEngineTest : public testing::TestWithParam<Case> {
  protected:
   PmlEngineTest() : mem_(models::PhysMemParams{}) {
-    engine_ = make_engine(GetParam().variant, GetParam().log_entries, mem_);
+    engine_ = make_engine(GetParam().variant, mem_, GetParam().keys);
+    // KVM writes the head at VMCS setup, so a fresh engine's index is it.
+    capacity_ = GetParam().capacity ? GetParam().capacity : std::uint32_t(engine_->index()) + 1;
   }
 
-  std::uint32_t capacity() const { return GetParam().capacity; }
+  std::uint32_t capacity() const { return capacity_; }
   std::uint16_t head() const { return std::uint16_t(capacity() - 1); }
 
   /// Where entry i of the log lives. The engine is the first user of a fresh
@@ -78,6 +110,7 @@ class PmlEngineTest : public testing::TestWithParam<Variant> {
 
   models::PhysMem mem_;
   std::unique_ptr<Engine> engine_;
+  std::uint32_t capacity_ = 0;
 };
 
 TEST_P(PmlEngineTest, AllocatesItsLogInPhysMem) {
@@ -240,14 +273,31 @@ TEST_P(PmlEngineTest, StatsRegisterOnce) {
   EXPECT_THROW(engine_->register_stats(s, "vcpu1.pml"), Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(Variants, PmlEngineTest, testing::ValuesIn(kVariants),
-                         [](const testing::TestParamInfo<Variant>& i) { return std::string(i.param.name); });
+INSTANTIATE_TEST_SUITE_P(Variants, PmlEngineTest, testing::ValuesIn(all_cases()),
+                         [](const testing::TestParamInfo<Case>& i) { return i.param.name; });
+
+TEST(PmlVariantsTest, TheRegistryListsTheShippedVariants) {
+  // The cases above come from the registry: an empty one (registrations not
+  // linked in) would leave PmlEngineTest with nothing to run.
+  const std::vector<std::string> names = EngineRegistry::instance().names();
+  for (const char* v : {"intel", "sized"})
+    EXPECT_NE(std::find(names.begin(), names.end(), v), names.end()) << v;
+}
+
+TEST(PmlVariantsTest, DefaultsGiveTheHardwareLog) {
+  // Both shipped variants default to the SDM's 512-entry page.
+  for (const char* v : {"intel", "sized"}) {
+    models::PhysMem mem{models::PhysMemParams{}};
+    EXPECT_EQ(make_engine(v, mem)->index(), 511) << v;
+    EXPECT_EQ(mem.live_tables(), 1u) << v;
+  }
+}
 
 // ---- the SDM's 512/513 boundary, spelled out for `intel` --------------------
 
 TEST(PmlIntelTest, Entry512IsLoggedAndTheExitComesOnThe513th) {
   models::PhysMem mem{models::PhysMemParams{}};
-  auto e = make_engine("intel", 0, mem);
+  auto e = make_engine("intel", mem);
   e->enable(true);
   EXPECT_EQ(e->index(), 511);
   for (int i = 0; i < 511; ++i) {
