@@ -16,6 +16,7 @@
 
 #include "sim/app/cli.hpp"
 #include "sim/config.hpp"
+#include "sim/registry.hpp"
 #include "sim/app/progress.hpp"
 #include "sim/app/list_cli.hpp"
 #include "sim/app/simulation.hpp"
@@ -191,6 +192,9 @@ int argc, char** argv) {
       std::cout << "vmxsim " << VMXSIM_VERSION << " (SystemC " << sc_core::sc_release() << ")\n";
       return 0;
     }
+    // A variant name registered twice (two files, or a plug-in) is an error
+    // before anything runs, never a silent pick of one of them.
+    RegistryIndex::instance().check();
     if (cmd == "run") return cmd_run(rest);
     if (cmd == "config") return cmd_config(rest);
     if (cmd == "sweep") return sweep::command(rest);

@@ -51,6 +51,7 @@ void PrintTo(const Case& c, std::ostream* os) {
 /// Cases beyond each variant's defaults, for variants with keys of their own.
 std::vector<Case> keyed_cases() {
   return {
+      {"intel_ignores_log_entries", "intel", {{"log_entries", 8}}, 512},
       {"sized512", "sized", {{"log_entries", 512}}, 512},
       {"sized8", "sized", {{"log_entries", 8}}, 8},
       {"sized1", "sized", {{"log_entries", 1}}, 1},
