@@ -14,6 +14,8 @@
 // | `mem.llc.ways`            | integer    | 11                 | (a) |
 // | `mem.llc.latency_cycles`  | integer    | 50                 | LLC ~50–70 cycles on Skylake-SP's mesh (a); the low end of that range, our choice |
 // | `mem.llc.shared`          | boolean    | true               | our modelling choice: one LLC object probed by every vCPU, as on one socket |
+// | `mem.<level>.replacement` | string     | `lru`              | our modelling choice: true LRU (the real policies are not published); any registered policy (`fifo`, `lru`, `random`) |
+// | `mem.<level>.<policy>`    | object     | none               | the chosen policy's own keys (models/replacement.hpp) |
 // | `mem.dram_latency_cycles` | integer    | 200                | DRAM ~80–90 ns loaded-idle (a) ≈ 200 cycles at 2.5 GHz (our conversion) |
 //
 // (a) Commonly published Skylake-SP figures (vendor optimisation-guide numbers
@@ -25,42 +27,22 @@
 // sets of 64-byte lines) and `ways` at least 1. Every key is read whether or
 // not its level is enabled, so `config show` lists them all.
 //
+// With `random`, level i (l1d 0, l2 1, llc 2) is seeded with
+// MemHierarchyParams::seed + i (a stream of sim.seed per vCPU, and one for a
+// shared LLC).
+//
 // With `mem.llc.shared`, the one LLC is `mem.llc.size_bytes` big, whatever the
 // number of vCPUs: to model a socket's LLC for N vCPUs, set it to
 // N × 1441792 (still a multiple of 64 × ways).
 #include "models/mem_hierarchy.hpp"
 
+#include "models/geometry.hpp"
 #include "sim/config.hpp"
 #include "sim/stats.hpp"
 
 namespace vmxsim::models {
 
 namespace {
-
-/// What is wrong with a level's geometry, or "" when it is valid; `key`
-/// receives the offending field ("ways" or "size_bytes"). Shared by the config
-/// reader (which names the key path) and the constructor (params built in code).
-std::string geometry_error(std::uint64_t size_bytes, std::uint64_t ways, std::string& key) {
-  if (ways == 0) {
-    key = "ways";
-    return "must be at least 1";
-  }
-  if (ways > UINT32_MAX) {
-    key = "ways";
-    return "too large: " + std::to_string(ways);
-  }
-  const std::uint64_t set_bytes = kLineBytes * ways;
-  if (size_bytes % set_bytes != 0) {
-    key = "size_bytes";
-    return std::to_string(size_bytes) + " is not a multiple of 64 * ways (" +
-           std::to_string(set_bytes) + ")";
-  }
-  if (size_bytes / kLineBytes > UINT32_MAX) {
-    key = "size_bytes";
-    return "too large: " + std::to_string(size_bytes);
-  }
-  return "";
-}
 
 /// One level's keys as read, before validation.
 struct RawLevel {
@@ -74,15 +56,13 @@ RawLevel read_level(const Cfg& c, const CacheLevelParams& d) {
   r.params.size_bytes = c.bytes("size_bytes", d.size_bytes);
   r.ways = c.u64("ways", d.ways);
   r.params.latency_cycles = c.u64("latency_cycles", d.latency_cycles);
+  r.params.replacement = Replacement::read(c, d.replacement);
   return r;
 }
 
 CacheLevelParams checked(const RawLevel& r) {
-  std::string key;
-  const std::string err = geometry_error(r.params.size_bytes, r.ways, key);
-  if (!err.empty()) r.cfg.fail(key, err);
   CacheLevelParams p = r.params;
-  p.ways = std::uint32_t(r.ways);
+  p.ways = geometry_from(r.cfg, "size_bytes", r.params.size_bytes, r.ways, kLineBytes).ways;
   return p;
 }
 
@@ -106,28 +86,25 @@ MemHierarchyParams MemHierarchyParams::from(const Cfg& mem) {
 
 // ---- CacheLevel ---------------------------------------------------------------
 
-namespace {
-std::uint32_t checked_lines(const CacheLevelParams& p) {
-  std::string key;
-  const std::string err = geometry_error(p.size_bytes, p.ways, key);
-  if (!err.empty()) throw Error("mem." + p.name + "." + key + ": " + err);
-  return std::uint32_t(p.size_bytes / kLineBytes);
-}
-}  // namespace
-
-CacheLevel::CacheLevel(const CacheLevelParams& p)
-    : params_(p), lines_(checked_lines(p), p.ways, "mem." + p.name) {}
+CacheLevel::CacheLevel(const CacheLevelParams& p, std::uint64_t seed)
+    : params_(p),
+      lines_(checked_geometry("mem." + p.name, "size_bytes", p.size_bytes, p.ways, kLineBytes), p.replacement,
+             seed, "mem." + p.name) {}
 
 void CacheLevel::register_stats(Stats& s, const std::string& prefix) const {
-  s.counter(prefix + ".hits", &hits);
-  s.counter(prefix + ".misses", &misses);
-  s.counter(prefix + ".evictions", &lines_.evictions);
+  s.counter(prefix + ".hits", &hits, "accesses",
+            "walker references that found their line in this level (for a shared LLC, every vCPU's)");
+  s.counter(prefix + ".misses", &misses, "accesses",
+            "walker references that reached this level and missed, each allocating the line here "
+            "(a disabled level always misses)");
+  s.counter(prefix + ".evictions", &lines_.evictions, "lines",
+            "valid lines of this level replaced by a fill (their set was full)");
 }
 
 // ---- MemHierarchy -------------------------------------------------------------
 
 MemHierarchy::MemHierarchy(const MemHierarchyParams& p, CacheLevel* shared_llc)
-    : params_(p), l1d_(p.l1d), l2_(p.l2) {
+    : params_(p), l1d_(p.l1d, p.seed + kL1d), l2_(p.l2, p.seed + kL2) {
   if (p.llc_shared && shared_llc) {
     llc_ = shared_llc;
   } else {
@@ -137,7 +114,7 @@ MemHierarchy::MemHierarchy(const MemHierarchyParams& p, CacheLevel* shared_llc)
 }
 
 std::unique_ptr<CacheLevel> MemHierarchy::make_llc(const MemHierarchyParams& p) {
-  return std::make_unique<CacheLevel>(p.llc);
+  return std::make_unique<CacheLevel>(p.llc, p.seed + kLlc);
 }
 
 void MemHierarchy::register_stats(Stats& s, const std::string& prefix) const {
@@ -145,11 +122,13 @@ void MemHierarchy::register_stats(Stats& s, const std::string& prefix) const {
   static const char* const kNames[kLevels] = {"l1d", "l2", "llc"};
   for (unsigned i = 0; i < kLevels; ++i) {
     const std::string p = prefix + "." + kNames[i];
-    s.counter(p + ".hits", &hits[i]);
-    s.counter(p + ".misses", &misses[i]);
+    s.counter(p + ".hits", &hits[i], "accesses",
+              std::string("this vCPU's walker references that hit in ") + kNames[i]);
+    s.counter(p + ".misses", &misses[i], "accesses",
+              std::string("this vCPU's walker references that reached ") + kNames[i] + " and missed");
   }
-  s.counter(prefix + ".dram", &dram);
-  s.counter(prefix + ".refs", &refs);
+  s.counter(prefix + ".dram", &dram, "accesses", "this vCPU's walker references that missed every level (DRAM)");
+  s.counter(prefix + ".refs", &refs, "accesses", "this vCPU's walker memory references (8-byte paging-structure entries)");
 }
 
 }  // namespace vmxsim::models

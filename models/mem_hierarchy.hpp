@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "models/set_assoc.hpp"
 #include "sim/types.hpp"
@@ -40,6 +41,11 @@ struct CacheLevelParams {
   std::uint64_t size_bytes = 0;     // 0 disables the level; else a multiple of 64 * ways
   std::uint32_t ways = 1;           // at least 1
   Cycles latency_cycles = 0;        // load-to-use latency of a hit here
+  Replacement replacement;          // `lru` unless configured
+
+  CacheLevelParams(std::string n = "", std::uint64_t size = 0, std::uint32_t w = 1, Cycles latency = 0,
+                   Replacement r = {})
+      : name(std::move(n)), size_bytes(size), ways(w), latency_cycles(latency), replacement(std::move(r)) {}
 };
 
 struct MemHierarchyParams {
@@ -49,30 +55,33 @@ struct MemHierarchyParams {
   CacheLevelParams llc{"llc", 1408 * 1024, 11, 50};  // 1.375 MiB: one core's share
   Cycles dram_latency_cycles = 200;
   bool llc_shared = true;  // one LLC object shared by every vCPU's hierarchy
+  std::uint64_t seed = 1;  // level i (l1d 0, l2 1, llc 2) gets seed + i (random replacement)
 
-  /// Reads mem.l1d.{size_bytes,ways,latency_cycles}, mem.l2.*, mem.llc.* plus
-  /// mem.llc.shared, and mem.dram_latency_cycles. Errors name the key path.
+  /// Reads mem.l1d.{size_bytes,ways,latency_cycles,replacement}, mem.l2.*,
+  /// mem.llc.* plus mem.llc.shared, and mem.dram_latency_cycles. Errors name
+  /// the key path.
   static MemHierarchyParams from(const Cfg& mem);
 };
 
-/// One level: a set-associative cache of 64-byte lines with true LRU.
+/// One level: a set-associative cache of 64-byte lines (LRU by default).
 class CacheLevel {
  public:
   /// Throws Error on a bad geometry (size not a multiple of 64 * ways, ways 0).
-  explicit CacheLevel(const CacheLevelParams& p);
+  /// `seed` is the level's own (random replacement).
+  CacheLevel(const CacheLevelParams& p, std::uint64_t seed);
 
   /// Probes the line holding `hpa`: returns whether it hit; allocates it on a
   /// miss. A disabled level always misses.
   bool access(Addr hpa) { return access_line(hpa >> kLineShift); }
   bool access_line(std::uint64_t line) {
-    const bool hit = lines_.access(line);
+    const bool hit = lines_.access(lines_.set_of(line), line);
     ++(hit ? hits : misses);
     return hit;
   }
 
   const std::string& name() const { return params_.name; }
   Cycles latency() const { return params_.latency_cycles; }
-  bool enabled() const { return lines_.entries() != 0; }
+  bool enabled() const { return lines_.enabled(); }
   std::uint32_t lines() const { return lines_.entries(); }
   std::uint64_t evictions() const { return lines_.evictions; }
 
@@ -85,7 +94,7 @@ class CacheLevel {
  private:
   struct Line {};  // a line's presence is all we model
   CacheLevelParams params_;
-  SetAssoc<Line> lines_;
+  SetAssoc<std::uint64_t, Line> lines_;  // tagged by line address; set = line mod sets
 };
 
 class MemHierarchy {

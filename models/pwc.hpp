@@ -12,10 +12,14 @@
 // paging-structure pages, keyed by (EPT context, GPA >> 12). A hit skips the
 // EPT walk that precedes reading a guest paging-structure entry.
 #pragma once
+#include <array>
 #include <cstdint>
-#include <memory>
 #include <string>
+#include <utility>
 
+#include "models/replacement.hpp"
+#include "models/set_assoc.hpp"
+#include "sim/hash.hpp"
 #include "sim/types.hpp"
 
 namespace vmxsim {
@@ -28,14 +32,18 @@ namespace vmxsim::models {
 struct PwcCacheParams {
   std::uint32_t entries = 0;  // 0 disables the cache
   std::uint32_t ways = 1;
+  Replacement replacement;    // `lru` unless configured
+
+  PwcCacheParams(std::uint32_t e = 0, std::uint32_t w = 1, Replacement r = {})
+      : entries(e), ways(w), replacement(std::move(r)) {}
 };
 
 struct PwcParams {
   // Defaults: our estimates (Intel does not publish PSC sizes, FACTS A6).
   PwcCacheParams pml5e{2, 2}, pml4e{4, 4}, pdpte{4, 4}, pde{32, 4}, ept{16, 4};
-  std::uint64_t seed = 1;
-  /// Reads the `pwc` section: pwc.<cache>.entries / .ways for cache in
-  /// pml5e, pml4e, pdpte, pde, ept.
+  std::uint64_t seed = 1;  // cache i (pml5e 0 .. ept 4) gets seed + i (random replacement)
+  /// Reads the `pwc` section: pwc.<cache>.entries / .ways / .replacement for
+  /// cache in pml5e, pml4e, pdpte, pde, ept.
   static PwcParams from(const Cfg& pwc);
 };
 
@@ -47,15 +55,34 @@ struct PwcGuestEntry {
 class Pwc {
  public:
   explicit Pwc(const PwcParams& p);
-  ~Pwc();
 
-  /// Guest level 5, 4, 3 or 2. nullptr on a miss (counts hits/misses).
-  const PwcGuestEntry* lookup_guest(unsigned level, std::uint64_t ctx, Addr gva);
-  void fill_guest(unsigned level, std::uint64_t ctx, Addr gva, const PwcGuestEntry& e);
+  /// Guest level 5, 4, 3 or 2. nullptr on a miss (counts hits/misses). The
+  /// pointer is valid until the next fill or invalidation.
+  const PwcGuestEntry* lookup_guest(unsigned level, std::uint64_t ctx, Addr gva) {
+    const unsigned i = cache_of(level);  // checks the level before it is used
+    const GuestTag t{gva >> level_shift(level), ctx};
+    const PwcGuestEntry* e = guest_[i].lookup(guest_[i].set_of(set_index(t.prefix, ctx)), t);
+    ++(e ? hits_[i] : misses_[i]);
+    return e;
+  }
+  void fill_guest(unsigned level, std::uint64_t ctx, Addr gva, const PwcGuestEntry& e) {
+    const unsigned i = cache_of(level);
+    const GuestTag t{gva >> level_shift(level), ctx};
+    guest_[i].insert(guest_[i].set_of(set_index(t.prefix, ctx)), t, e);
+  }
 
   /// EPT walk cache: HPA of the 4 KiB guest paging-structure page at `gpa`.
-  bool lookup_ept(std::uint16_t ept_ctx, Addr gpa, Addr& hpa_page);
-  void fill_ept(std::uint16_t ept_ctx, Addr gpa, Addr hpa_page);
+  bool lookup_ept(std::uint16_t ept_ctx, Addr gpa, Addr& hpa_page) {
+    const EptTag t{gpa >> kPageShift4K, ept_ctx};
+    const Addr* h = ept_.lookup(ept_.set_of(set_index(t.gpn, ept_ctx)), t);
+    ++(h ? hits_[kEptCache] : misses_[kEptCache]);
+    if (h) hpa_page = *h;
+    return h != nullptr;
+  }
+  void fill_ept(std::uint16_t ept_ctx, Addr gpa, Addr hpa_page) {
+    const EptTag t{gpa >> kPageShift4K, ept_ctx};
+    ept_.insert(ept_.set_of(set_index(t.gpn, ept_ctx)), t, hpa_page);
+  }
 
   // Invalidation (SDM §28.3.3): guest caches by VPID (ctx low 16 bits), all of
   // an address's entries for a VPID; by EPT context (INVEPT single-context:
@@ -70,8 +97,40 @@ class Pwc {
   void register_stats(Stats& s, const std::string& prefix) const;
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  // Caches by index: the four guest levels, highest first, then the EPT cache.
+  static constexpr unsigned kGuestCaches = 4, kEptCache = 4, kCaches = 5;
+  // Guest paging levels a cache exists for (SDM §4.10.3.1: PML5E, PML4E,
+  // PDPTE, PDE caches; PTEs are cached only as translations, in the TLB).
+  static constexpr unsigned kLowestGuestLevel = 2, kHighestGuestLevel = 5;
+  static constexpr unsigned kEntryIndexBits = 9;  // 512 entries per paging structure
+
+  /// The GVA bits that select a level-`level` entry start here (pwc.cpp).
+  static constexpr unsigned level_shift(unsigned level) {
+    return kPageShift4K + kEntryIndexBits * (level - 1);
+  }
+  static unsigned cache_of(unsigned level) {
+    if (level < kLowestGuestLevel || level > kHighestGuestLevel) bad_level(level);
+    return kHighestGuestLevel - level;
+  }
+  [[noreturn]] static void bad_level(unsigned level);
+  /// The set index of a (key, context) pair: the key's low bits spread by the
+  /// context, so one context's consecutive keys take consecutive sets.
+  static std::uint64_t set_index(std::uint64_t key, std::uint64_t ctx) { return key ^ mix64(ctx); }
+
+  struct GuestTag {
+    std::uint64_t prefix = 0;  // gva >> level_shift(level)
+    std::uint64_t ctx = 0;     // TlbContext::key()
+    bool operator==(const GuestTag& o) const { return prefix == o.prefix && ctx == o.ctx; }
+  };
+  struct EptTag {
+    std::uint64_t gpn = 0;     // gpa >> 12
+    std::uint16_t ept = 0;
+    bool operator==(const EptTag& o) const { return gpn == o.gpn && ept == o.ept; }
+  };
+
+  std::array<SetAssoc<GuestTag, PwcGuestEntry>, kGuestCaches> guest_;  // by cache_of(level)
+  SetAssoc<EptTag, Addr> ept_;
+  std::uint64_t hits_[kCaches] = {}, misses_[kCaches] = {};
 };
 
 }  // namespace vmxsim::models

@@ -6,7 +6,8 @@
 // | key                          | type            | default            | meaning |
 // |------------------------------|-----------------|--------------------|---------|
 // | `hit_cycles`                 | integer         | level's default    | latency of one probe of this level |
-// | `replacement`                | string          | level's default    | replacement policy of every array: `fifo`, `lru` or `random` |
+// | `replacement`                | string          | level's default    | replacement policy of every array: a registered name (`fifo`, `lru`, `random`) |
+// | `<policy>`                   | object          | none               | the chosen policy's own keys (models/replacement.hpp; the built-in ones have none) |
 // | `arrays`                     | object          | level's arrays     | array name → array object (below) |
 // | `arrays.<name>.entries`      | integer         | see below          | entries in the array; `0` disables it |
 // | `arrays.<name>.ways`         | integer         | see below          | associativity; at least 1, and `entries` must be a multiple of it |
@@ -26,6 +27,7 @@
 
 #include <algorithm>
 
+#include "models/set_assoc.hpp"
 #include "sim/config.hpp"
 #include "sim/stats.hpp"
 
@@ -59,28 +61,27 @@ constexpr std::uint16_t ctx_ept(std::uint64_t c) {
   return std::uint16_t((c >> kCtxEptShift) & kCtxFieldMask);
 }
 
-void check_array(const TlbArrayParams& a) {
-  const std::string what = "tlb array '" + a.name + "': ";
-  if (a.ways == 0) throw Error(what + "ways must be at least 1");
-  if (a.entries % a.ways != 0) throw Error(what + "entries must be a multiple of ways");
+/// The array's geometry; throws for a bad one (params built in code: the
+/// config reader reports the same problems with key paths).
+Geometry checked_array(const TlbArrayParams& a) {
+  const std::string what = "tlb array '" + a.name + "'";
+  const Geometry g = checked_geometry(what, "entries", a.entries, a.ways);
   if (a.entries != 0 && (a.page_sizes & (kHolds4K | kHolds2M | kHolds1G)) == 0)
-    throw Error(what + "holds no page size");
+    throw Error(what + ": holds no page size");
+  return g;
 }
 
 }  // namespace
 
-// One array. The tag (key + context) of a way is one 16-byte pair, so a 4-way
-// set's tags span 64 bytes (one or two cache lines); payloads are only read
-// on a hit.
+// One array: the engine's ways hold {key, context} tags and the entries.
 struct Tlb::Array {
   struct Tag {
     std::uint64_t key = 0;
     std::uint64_t ctx = 0;
+    bool operator==(const Tag& o) const { return key == o.key && ctx == o.ctx; }
   };
 
-  std::uint32_t sets = 0, ways = 0;
-  std::uint32_t set_mask = 0;  // sets - 1 when sets is a power of two
-  bool pow2 = false;
+  SetAssoc<Tag, TlbEntry> ways;
   std::uint8_t holds = 0;      // PageSizeMask
   // Valid entries of each page size: a lookup skips a size the array holds
   // none of (exact, and it saves most of a miss's probes when, say, no
@@ -96,36 +97,21 @@ struct Tlb::Array {
   };
   std::uint8_t nprobes = 0;
   Probe probe[kSizes] = {};
-  std::vector<Tag> tags;       // [set * ways + way]
-  std::vector<TlbEntry> payload;
-  std::unique_ptr<ReplacementPolicy> policy;
 
-  std::uint32_t set_of(Addr va, unsigned shift) const {
-    const Addr vpn = va >> shift;
-    return pow2 ? std::uint32_t(vpn & set_mask) : std::uint32_t(vpn % sets);
-  }
-  std::size_t base(std::uint32_t set) const { return std::size_t(set) * ways; }
+  std::uint32_t set_of(Addr va, unsigned shift) const { return ways.set_of(va >> shift); }
 };
 
 Tlb::Tlb(const TlbLevelParams& p) : params_(p) {
   for (std::size_t i = 0; i < p.arrays.size(); ++i) {
     const TlbArrayParams& ap = p.arrays[i];
-    check_array(ap);
+    const Geometry g = checked_array(ap);
     if (ap.entries == 0) continue;  // disabled
-    auto a = std::make_unique<Array>();
-    a->ways = ap.ways;
-    a->sets = ap.entries / ap.ways;
-    a->pow2 = (a->sets & (a->sets - 1)) == 0;
-    a->set_mask = a->sets - 1;
-    a->holds = ap.page_sizes;
+    Array a;
+    a.ways = SetAssoc<Array::Tag, TlbEntry>(g, p.replacement, p.seed + i, "tlb array '" + ap.name + "'");
+    a.holds = ap.page_sizes;
     for (unsigned s = 0; s < kSizes; ++s)
       if (ap.page_sizes & (1u << s))
-        a->probe[a->nprobes++] = {page_mask(kShift[s]), make_key(0, kShift[s], s), kShift[s], s};
-    a->tags.resize(ap.entries);
-    a->payload.resize(ap.entries);
-    a->policy = ReplacementRegistry::instance().configure(p.replacement, "tlb replacement", Cfg::detached(),
-                                                          SystemInfo{})(p.seed + i);
-    a->policy->reset(a->sets, a->ways);
+        a.probe[a.nprobes++] = {page_mask(kShift[s]), make_key(0, kShift[s], s), kShift[s], s};
     arrays_.push_back(std::move(a));
   }
 }
@@ -134,19 +120,14 @@ Tlb::~Tlb() = default;
 
 const TlbEntry* Tlb::lookup(const TlbContext& ctx, Addr va) {
   const std::uint64_t c = ctx.key();
-  for (const auto& ap : arrays_) {
-    const Array& a = *ap;
+  for (Array& a : arrays_) {
     for (const Array::Probe* p = a.probe; p != a.probe + a.nprobes; ++p) {
       if (!a.live[p->size]) continue;
-      const std::uint64_t key = (va & p->page_mask) | p->key_low;
       const std::uint32_t set = a.set_of(va, p->shift);
-      const Array::Tag* t = &a.tags[a.base(set)];
-      for (std::uint32_t w = 0; w < a.ways; ++w) {
-        if (t[w].key == key && t[w].ctx == c) {
-          a.policy->touch(set, w);
-          ++hits;
-          return &a.payload[a.base(set) + w];
-        }
+      const std::uint32_t way = a.ways.find(set, Array::Tag{(va & p->page_mask) | p->key_low, c});
+      if (way != a.ways.kMiss) {
+        ++hits;
+        return &a.ways.value(set, way);
       }
     }
   }
@@ -161,9 +142,9 @@ void Tlb::fill(const TlbContext& ctx, Addr va, const TlbEntry& e) {
   unsigned sz = kSizes;
   for (unsigned s = kSizes; s-- > 0 && !a;) {
     if (kShift[s] > e.page_shift) continue;
-    for (const auto& ap : arrays_)
-      if (ap->holds & (1u << s)) {
-        a = ap.get();
+    for (Array& ap : arrays_)
+      if (ap.holds & (1u << s)) {
+        a = &ap;
         sz = s;
         break;
       }
@@ -177,33 +158,15 @@ void Tlb::fill(const TlbContext& ctx, Addr va, const TlbEntry& e) {
     stored.page_shift = std::uint8_t(kShift[sz]);
   }
 
-  const std::uint64_t c = ctx.key();
-  const std::uint64_t key = make_key(va, kShift[sz], sz);
-  const std::uint32_t set = a->set_of(va, kShift[sz]);
-  const std::size_t b = a->base(set);
-  Array::Tag* t = &a->tags[b];
-  std::uint32_t way = a->ways;  // the way to write
-  bool found = false;
-  for (std::uint32_t w = 0; w < a->ways; ++w) {
-    if (t[w].key == key && t[w].ctx == c) {  // same page and context: replace in place
-      way = w;
-      found = true;
-      break;
-    }
-    if (t[w].key == 0 && way == a->ways) way = w;  // first free way
-  }
-  if (!found) {
-    if (way == a->ways) {
-      way = a->policy->victim(set);
+  // Same page and context: replaced in place; else a free way, else a victim.
+  const auto f = a->ways.insert(a->set_of(va, kShift[sz]), Array::Tag{make_key(va, kShift[sz], sz), ctx.key()}, stored);
+  if (!f.replaced) {
+    if (f.evicted) {
       ++evictions;
-      --a->live[size_of_key(t[way].key)];
+      --a->live[size_of_key(f.evicted_tag.key)];
     }
     ++a->live[sz];
   }
-  t[way].key = key;
-  t[way].ctx = c;
-  a->payload[b + way] = stored;
-  a->policy->fill(set, way);
   ++fills;
 }
 
@@ -216,18 +179,15 @@ void Tlb::fill(const TlbContext& ctx, Addr va, const TlbEntry& e) {
 
 std::uint64_t Tlb::invalidate_addr(std::uint16_t vpid, Addr va) {
   std::uint64_t n = 0;
-  for (const auto& ap : arrays_) {
-    Array& a = *ap;
+  for (Array& a : arrays_) {
     // A page covering va can only sit in va's set for the page's size.
     for (const Array::Probe* p = a.probe; p != a.probe + a.nprobes; ++p) {
       const std::uint64_t key = (va & p->page_mask) | p->key_low;
-      Array::Tag* t = &a.tags[a.base(a.set_of(va, p->shift))];
-      for (std::uint32_t w = 0; w < a.ways; ++w)
-        if (t[w].key == key && ctx_vpid(t[w].ctx) == vpid) {
-          t[w] = Array::Tag{};
-          --a.live[p->size];
-          ++n;
-        }
+      const std::uint64_t dropped = a.ways.invalidate_in(
+          a.set_of(va, p->shift),
+          [key, vpid](const Array::Tag& t, const TlbEntry&) { return t.key == key && ctx_vpid(t.ctx) == vpid; });
+      a.live[p->size] -= std::uint32_t(dropped);
+      n += dropped;
     }
   }
   invalidations += n;
@@ -238,13 +198,12 @@ namespace {
 template <class Arrays, class Pred>
 std::uint64_t drop_where(Arrays& arrays, Pred pred) {
   std::uint64_t n = 0;
-  for (const auto& ap : arrays)
-    for (auto& t : ap->tags)
-      if (t.key != 0 && pred(t.ctx)) {
-        --ap->live[size_of_key(t.key)];
-        t = {};
-        ++n;
-      }
+  for (auto& a : arrays)
+    n += a.ways.invalidate_if([&](const auto& t, const TlbEntry&) {
+      if (!pred(t.ctx)) return false;
+      --a.live[size_of_key(t.key)];
+      return true;
+    });
   return n;
 }
 }  // namespace
@@ -271,16 +230,19 @@ std::uint64_t Tlb::invalidate_all() {
 
 std::uint32_t Tlb::capacity() const {
   std::uint32_t n = 0;
-  for (const auto& a : arrays_) n += a->sets * a->ways;
+  for (const Array& a : arrays_) n += a.ways.entries();
   return n;
 }
 
 void Tlb::register_stats(Stats& s, const std::string& prefix) const {
-  s.counter(prefix + ".hits", &hits);
-  s.counter(prefix + ".misses", &misses);
-  s.counter(prefix + ".fills", &fills);
-  s.counter(prefix + ".evictions", &evictions);
-  s.counter(prefix + ".invalidations", &invalidations);
+  s.counter(prefix + ".hits", &hits, "lookups", "lookups that found a translation in some array of this level");
+  s.counter(prefix + ".misses", &misses, "lookups", "lookups that found no translation in any array of this level");
+  s.counter(prefix + ".fills", &fills, "entries",
+            "translations stored in this level (a fill of a page already held replaces it and counts too)");
+  s.counter(prefix + ".evictions", &evictions, "entries",
+            "valid entries of this level replaced by a fill of another page (its set was full)");
+  s.counter(prefix + ".invalidations", &invalidations, "entries",
+            "entries of this level dropped by INVLPG, INVVPID or INVEPT (and TLB flushes)");
 }
 
 // ---- configuration ----------------------------------------------------------
@@ -303,16 +265,11 @@ TlbArrayParams read_array(const Cfg& c, const TlbArrayParams& d) {
   const std::uint64_t ways = c.u64("ways", d.ways);
   const std::vector<std::string> sizes = c.str_list("page_sizes", size_names(d.page_sizes));
 
-  if (entries > UINT32_MAX) c.fail("entries", "too large: " + std::to_string(entries));
-  if (ways == 0) c.fail("ways", "must be at least 1");
-  if (ways > UINT32_MAX) c.fail("ways", "too large: " + std::to_string(ways));
-  if (entries % ways != 0)
-    c.fail("entries", std::to_string(entries) + " is not a multiple of ways (" +
-                          std::to_string(ways) + ")");
+  const Geometry g = geometry_from(c, "entries", entries, ways);
   if (sizes.empty()) c.fail("page_sizes", "must name at least one page size (4K, 2M, 1G)");
 
-  a.entries = std::uint32_t(entries);
-  a.ways = std::uint32_t(ways);
+  a.entries = g.entries;
+  a.ways = g.ways;
   a.page_sizes = 0;
   for (const auto& name : sizes) {
     unsigned s = 0;
@@ -330,8 +287,7 @@ TlbLevelParams TlbLevelParams::from(const Cfg& level, const TlbLevelParams& defa
   TlbLevelParams p;
   p.seed = defaults.seed;
   p.hit_cycles = level.u64("hit_cycles", defaults.hit_cycles);
-  p.replacement = level.choice("replacement", defaults.replacement,
-                               ReplacementRegistry::instance().names());
+  p.replacement = Replacement::read(level, defaults.replacement);
 
   const Cfg arrays = level.section("arrays");
   for (const auto& d : defaults.arrays) p.arrays.push_back(read_array(arrays.section(d.name), d));

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/registry.hpp"
+#include "models/replacement.hpp"
 #include "sim/types.hpp"
 
 namespace vmxsim {
@@ -22,21 +22,6 @@ class Stats;
 }
 
 namespace vmxsim::models {
-
-/// Replacement policy of one array: per-set state, chosen by name in config.
-class ReplacementPolicy {
- public:
-  virtual ~ReplacementPolicy() = default;
-  virtual void reset(std::uint32_t sets, std::uint32_t ways) = 0;
-  /// A lookup hit `way` of `set`.
-  virtual void touch(std::uint32_t set, std::uint32_t way) = 0;
-  /// `way` of `set` was just filled.
-  virtual void fill(std::uint32_t set, std::uint32_t way) = 0;
-  /// Way to evict from a full set.
-  virtual std::uint32_t victim(std::uint32_t set) = 0;
-};
-/// Built per array from the array's seed (for random policies).
-using ReplacementRegistry = Registry<ReplacementPolicy, std::uint64_t>;
 
 /// Bit i set = holds pages of shift 12 (bit 0), 21 (bit 1), 30 (bit 2).
 enum PageSizeMask : std::uint8_t { kHolds4K = 1, kHolds2M = 2, kHolds1G = 4 };
@@ -50,9 +35,9 @@ struct TlbArrayParams {
 
 struct TlbLevelParams {
   std::vector<TlbArrayParams> arrays;
-  std::string replacement = "lru";
+  Replacement replacement;   // of every array of the level
   Cycles hit_cycles = 0;     // latency of one probe of this level (the vCPU charges it on each L2 probe, hit or miss)
-  std::uint64_t seed = 1;
+  std::uint64_t seed = 1;    // array i's policy gets seed + i (random replacement)
 
   /// Reads one level's section, e.g. `tlb.l1`, with `defaults` for its arrays.
   static TlbLevelParams from(const Cfg& level, const TlbLevelParams& defaults);
@@ -119,7 +104,7 @@ class Tlb {
  private:
   struct Array;
   TlbLevelParams params_;
-  std::vector<std::unique_ptr<Array>> arrays_;
+  std::vector<Array> arrays_;  // the enabled ones, in lookup order
 };
 
 }  // namespace vmxsim::models

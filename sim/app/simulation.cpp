@@ -99,6 +99,7 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
     hv_->memslots().for_each([&ram](const hv::Memslot& s) { ram.emplace_back(s.gpa, s.end()); });
     guest_ = std::make_unique<cpu::GuestOs>(p_.guest, *phys_, std::move(ram));
   }
+  p_.vcpu.mem.seed = mix_seed(p_.seed, 4 * p_.vcpus);  // the shared LLC's; each vCPU's below
   if (p_.vcpu.mem.llc_shared) llc_ = models::MemHierarchy::make_llc(p_.vcpu.mem);
   const cpu::VcpuLinks links{*phys_, *hv_, guest_.get(), llc_.get(), control_, tl_, progress_};
   std::vector<std::unique_ptr<traces::Source>> trace_sources;
@@ -112,6 +113,7 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
     vp.l1.seed = mix_seed(p_.seed, 2 * i);
     vp.l2.seed = mix_seed(p_.seed, 2 * i + 1);
     vp.pwc.seed = mix_seed(p_.seed, 2 * p_.vcpus + i);
+    vp.mem.seed = mix_seed(p_.seed, 3 * p_.vcpus + i);
     vcpus_.push_back(std::make_unique<cpu::Vcpu>(("vcpu" + std::to_string(i)).c_str(), i, vp, links, std::move(src)));
     if (tl_) tl_->name_thread(i, "vcpu" + std::to_string(i));
   }

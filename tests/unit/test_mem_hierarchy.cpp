@@ -1,10 +1,15 @@
-// Unit tests of models::SetAssoc, models::CacheLevel, models::MemHierarchy
-// and its config reader.
+// Unit tests of models::Geometry, models::SetAssoc (the one set-associative
+// engine), models::CacheLevel, models::MemHierarchy and its config reader.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <ostream>
+#include <set>
 #include <string>
 
+#include "models/geometry.hpp"
 #include "models/mem_hierarchy.hpp"
+#include "models/replacement.hpp"
 #include "models/set_assoc.hpp"
 #include "sim/config.hpp"
 #include "sim/stats.hpp"
@@ -12,96 +17,300 @@
 namespace vmxsim::models {
 namespace {
 
-// ---- SetAssoc -----------------------------------------------------------------
+/// A registered name as a test name (letters, digits and underscores only).
+std::string test_name(std::string n) {
+  for (char& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
+}
+
+// ---- Geometry: the one rule of every array -----------------------------------
+
+TEST(GeometryTest, AcceptsWholeSetsAndZero) {
+  EXPECT_FALSE(check_geometry(64, 4));
+  EXPECT_FALSE(check_geometry(12, 4));  // 3 sets: not a power of two, still whole sets
+  EXPECT_FALSE(check_geometry(0, 4));   // disabled
+  EXPECT_FALSE(check_geometry(32768, 8, 64));
+  const Geometry g = checked_geometry("x", "entries", 12, 4);
+  EXPECT_EQ(g.entries, 12u);
+  EXPECT_EQ(g.ways, 4u);
+  EXPECT_EQ(g.sets(), 3u);
+  EXPECT_EQ(checked_geometry("x", "size_bytes", 32768, 8, 64).entries, 512u);  // lines
+}
+
+TEST(GeometryTest, ProblemsNameTheFieldAndSayWhy) {
+  GeometryProblem p = check_geometry(64, 0);
+  EXPECT_EQ(p.field, GeometryProblem::kWays);
+  EXPECT_EQ(p.message, "must be at least 1");
+  p = check_geometry(0, 0);  // a disabled array still needs a valid way count
+  EXPECT_EQ(p.field, GeometryProblem::kWays);
+  p = check_geometry(60, 8);
+  EXPECT_EQ(p.field, GeometryProblem::kSize);
+  EXPECT_EQ(p.message, "60 is not a multiple of ways (8)");
+  p = check_geometry(1000, 4, 64);
+  EXPECT_EQ(p.field, GeometryProblem::kSize);
+  EXPECT_EQ(p.message, "1000 is not a multiple of 64 * ways (256)");
+  p = check_geometry(std::uint64_t{1} << 33, 1);
+  EXPECT_EQ(p.field, GeometryProblem::kSize);
+  EXPECT_EQ(p.message, "too large: 8589934592");
+  p = check_geometry(0, std::uint64_t{1} << 33);
+  EXPECT_EQ(p.field, GeometryProblem::kWays);
+  EXPECT_EQ(p.message, "too large: 8589934592");
+}
+
+TEST(GeometryTest, CheckedGeometryThrowsNamingTheArrayAndKey) {
+  try {
+    checked_geometry("pwc.pde", "entries", 6, 4);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "pwc.pde: entries 6 is not a multiple of ways (4)");
+  }
+  try {
+    checked_geometry("mem.l2", "size_bytes", 64, 0, 64);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "mem.l2: ways must be at least 1");
+  }
+}
+
+TEST(GeometryTest, ConfigReadersFailAtTheKeyPath) {
+  ConfigTracker t(json::object(), "c.json");
+  const Cfg c = Cfg(t).section("a").section("b");
+  try {
+    geometry_from(c, "size_bytes", 1000, 4, 64);
+    FAIL() << "expected an error";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "c.json: a.b.size_bytes: 1000 is not a multiple of 64 * ways (256)");
+  }
+  try {
+    geometry_from(c, "entries", 8, 0);
+    FAIL() << "expected an error";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "c.json: a.b.ways: must be at least 1");
+  }
+  EXPECT_EQ(geometry_from(c, "entries", 8, 2).entries, 8u);
+}
+
+// ---- SetAssoc: the one set-associative engine -------------------------------------
+
+/// An array keyed by a 64-bit tag that also picks the set (as the PWC and
+/// the cache levels use it).
+template <std::uint32_t kLimit = UINT32_MAX>
+struct Keyed {
+  SetAssoc<std::uint64_t, int, kLimit> c;
+  Keyed(std::uint32_t entries, std::uint32_t ways, const std::string& policy = "lru", std::uint64_t seed = 1)
+      : c(Geometry{entries, ways}, policy, seed) {}
+  int* lookup(std::uint64_t t) { return c.enabled() ? c.lookup(c.set_of(t), t) : nullptr; }
+  void insert(std::uint64_t t, int v) { c.insert(c.set_of(t), t, v); }
+  bool access(std::uint64_t t) { return c.access(c.set_of(t), t); }
+};
 
 TEST(SetAssocTest, TagZeroIsAnOrdinaryTag) {
-  SetAssoc<int> c(4, 4);
-  EXPECT_EQ(c.lookup(0), nullptr);  // empty: invalid ways never match, tag 0 included
-  c.insert(0, 7);
-  ASSERT_NE(c.lookup(0), nullptr);
-  EXPECT_EQ(*c.lookup(0), 7);
-  EXPECT_EQ(c.occupancy(), 1u);
+  Keyed<> k(4, 4);
+  EXPECT_EQ(k.lookup(0), nullptr);  // empty: free ways never match, tag 0 included
+  k.insert(0, 7);
+  ASSERT_NE(k.lookup(0), nullptr);
+  EXPECT_EQ(*k.lookup(0), 7);
+  EXPECT_EQ(k.c.occupancy(), 1u);
 }
 
 TEST(SetAssocTest, InsertReplacesAnExistingTag) {
-  SetAssoc<int> c(4, 4);
-  c.insert(5, 1);
-  c.insert(5, 2);
-  EXPECT_EQ(*c.lookup(5), 2);
-  EXPECT_EQ(c.occupancy(), 1u);
-  EXPECT_EQ(c.evictions, 0u);
+  Keyed<> k(4, 4);
+  k.insert(5, 1);
+  const auto f = k.c.insert(k.c.set_of(5), 5, 2);
+  EXPECT_TRUE(f.done);
+  EXPECT_TRUE(f.replaced);
+  EXPECT_FALSE(f.evicted);
+  EXPECT_EQ(*k.lookup(5), 2);
+  EXPECT_EQ(k.c.occupancy(), 1u);
+  EXPECT_EQ(k.c.evictions, 0u);
 }
 
 TEST(SetAssocTest, EvictsTheLeastRecentlyUsed) {
-  SetAssoc<int> c(4, 4);  // one set
-  for (int t = 0; t < 4; ++t) c.insert(std::uint64_t(t), t);
-  ASSERT_NE(c.lookup(0), nullptr);  // 0 becomes most recent; 1 is now the LRU
-  c.insert(4, 4);
-  EXPECT_EQ(c.evictions, 1u);
-  EXPECT_EQ(c.lookup(1), nullptr);
-  EXPECT_NE(c.lookup(0), nullptr);
-  EXPECT_NE(c.lookup(2), nullptr);
-  EXPECT_NE(c.lookup(4), nullptr);
+  Keyed<> k(4, 4);  // one set
+  for (int t = 0; t < 4; ++t) k.insert(std::uint64_t(t), t);
+  ASSERT_NE(k.lookup(0), nullptr);  // 0 becomes most recent; 1 is now the LRU
+  const auto f = k.c.insert(0, 4, 4);
+  EXPECT_TRUE(f.evicted);
+  EXPECT_EQ(f.evicted_tag, 1u);
+  EXPECT_EQ(k.c.evictions, 1u);
+  EXPECT_EQ(k.lookup(1), nullptr);
+  EXPECT_NE(k.lookup(0), nullptr);
+  EXPECT_NE(k.lookup(2), nullptr);
+  EXPECT_NE(k.lookup(4), nullptr);
   // Replacing in place refreshes recency too: 3 was the LRU; after this, 0 is.
-  c.insert(3, 30);
-  c.insert(5, 5);
-  EXPECT_EQ(c.lookup(0), nullptr);
-  EXPECT_EQ(*c.lookup(3), 30);
+  k.insert(3, 30);
+  k.insert(5, 5);
+  EXPECT_EQ(k.lookup(0), nullptr);
+  EXPECT_EQ(*k.lookup(3), 30);
 }
 
-TEST(SetAssocTest, SetIndexIsTagModuloSets) {
-  SetAssoc<int> c(6, 2);  // 3 sets: not a power of two
-  EXPECT_EQ(c.sets(), 3u);
+TEST(SetAssocTest, CallerPicksTheSetApartFromTheTag) {
+  SetAssoc<std::uint64_t, int> c(Geometry{8, 2}, "lru", 1);  // 4 sets
+  c.insert(3, 100, 1);
+  EXPECT_EQ(c.lookup(c.set_of(100), 100), nullptr);  // set 0: not where it was put
+  ASSERT_NE(c.lookup(3, 100), nullptr);
+  EXPECT_EQ(c.set_of(6), 2u);  // a mask: 4 sets
+}
+
+TEST(SetAssocTest, SetIndexIsModuloSets) {
+  Keyed<> k(6, 2);  // 3 sets: not a power of two
+  EXPECT_EQ(k.c.sets(), 3u);
   // Tags 0, 3, 6 share set 0; 1 sits in set 1 and survives their traffic.
-  c.insert(1, 1);
-  c.insert(0, 0);
-  c.insert(3, 3);
-  c.insert(6, 6);
-  EXPECT_EQ(c.lookup(0), nullptr);
-  EXPECT_NE(c.lookup(1), nullptr);
-  EXPECT_NE(c.lookup(3), nullptr);
-  EXPECT_NE(c.lookup(6), nullptr);
+  k.insert(1, 1);
+  k.insert(0, 0);
+  k.insert(3, 3);
+  k.insert(6, 6);
+  EXPECT_EQ(k.lookup(0), nullptr);
+  EXPECT_NE(k.lookup(1), nullptr);
+  EXPECT_NE(k.lookup(3), nullptr);
+  EXPECT_NE(k.lookup(6), nullptr);
 }
 
 TEST(SetAssocTest, AccessInsertsOnMissInOnePass) {
-  SetAssoc<int> c(2, 2);
-  EXPECT_FALSE(c.access(9));
-  EXPECT_TRUE(c.access(9));
-  EXPECT_FALSE(c.access(10));
-  EXPECT_FALSE(c.access(11));  // evicts 9, the LRU
-  EXPECT_EQ(c.evictions, 1u);
-  EXPECT_FALSE(c.access(9));
+  Keyed<> k(2, 2);
+  EXPECT_FALSE(k.access(9));
+  EXPECT_TRUE(k.access(9));
+  EXPECT_FALSE(k.access(10));
+  EXPECT_FALSE(k.access(11));  // evicts 9, the LRU
+  EXPECT_EQ(k.c.evictions, 1u);
+  EXPECT_FALSE(k.access(9));
 }
 
-TEST(SetAssocTest, InvalidateIfAndClear) {
-  SetAssoc<int> c(8, 2);
-  for (int t = 0; t < 8; ++t) c.insert(std::uint64_t(t), t * 10);
-  EXPECT_EQ(c.invalidate_if([](std::uint64_t tag, const int& v) { return tag % 2 == 0 && v < 40; }),
+TEST(SetAssocTest, InvalidateIfInvalidateInAndClear) {
+  Keyed<> k(8, 2);
+  for (int t = 0; t < 8; ++t) k.insert(std::uint64_t(t), t * 10);
+  EXPECT_EQ(k.c.invalidate_if([](std::uint64_t tag, const int& v) { return tag % 2 == 0 && v < 40; }),
             2u);  // tags 0 and 2
-  EXPECT_EQ(c.lookup(0), nullptr);
-  EXPECT_EQ(c.lookup(2), nullptr);
-  EXPECT_NE(c.lookup(4), nullptr);
-  EXPECT_EQ(c.occupancy(), 6u);
-  c.clear();
-  EXPECT_EQ(c.occupancy(), 0u);
-  EXPECT_EQ(c.lookup(4), nullptr);
+  EXPECT_EQ(k.lookup(0), nullptr);
+  EXPECT_EQ(k.lookup(2), nullptr);
+  EXPECT_NE(k.lookup(4), nullptr);
+  EXPECT_EQ(k.c.occupancy(), 6u);
+  // Within one set only: tags 5 and 1 share set 1 of 4.
+  EXPECT_EQ(k.c.invalidate_in(1, [](std::uint64_t, const int&) { return true; }), 2u);
+  EXPECT_EQ(k.lookup(5), nullptr);
+  EXPECT_NE(k.lookup(3), nullptr);
+  k.c.clear();
+  EXPECT_EQ(k.c.occupancy(), 0u);
+  EXPECT_EQ(k.lookup(4), nullptr);
 }
 
 TEST(SetAssocTest, ZeroEntriesIsDisabled) {
-  SetAssoc<int> c(0, 4);
+  SetAssoc<std::uint64_t, int> c(Geometry{0, 4}, "lru", 1);
+  EXPECT_FALSE(c.enabled());
   EXPECT_EQ(c.entries(), 0u);
-  c.insert(1, 1);
-  EXPECT_EQ(c.lookup(1), nullptr);
-  EXPECT_FALSE(c.access(1));
-  EXPECT_FALSE(c.access(1));
-  SetAssoc<int> d;
-  EXPECT_EQ(d.lookup(0), nullptr);
+  EXPECT_EQ(c.set_of(12345), 0u);  // safe to ask
+  EXPECT_FALSE(c.insert(0, 1, 1).done);
+  EXPECT_EQ(c.lookup(0, 1), nullptr);
+  EXPECT_EQ(c.find(0, 1), c.kMiss);
+  EXPECT_FALSE(c.access(0, 1));
+  EXPECT_FALSE(c.access(0, 1));
+  EXPECT_EQ(c.invalidate_in(0, [](std::uint64_t, const int&) { return true; }), 0u);
+  SetAssoc<std::uint64_t, int> d;
+  EXPECT_EQ(d.lookup(0, 0), nullptr);
 }
 
-TEST(SetAssocTest, BadGeometryThrows) {
-  EXPECT_THROW((SetAssoc<int>(4, 0)), Error);
-  EXPECT_THROW((SetAssoc<int>(6, 4)), Error);
+TEST(SetAssocTest, BadGeometryThrowsNamingTheArray) {
+  EXPECT_THROW((SetAssoc<std::uint64_t, int>(Geometry{4, 0}, "lru", 1)), Error);
+  try {
+    SetAssoc<std::uint64_t, int> c(Geometry{6, 4}, "lru", 1, "pwc.pde");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "pwc.pde: entries 6 is not a multiple of ways (4)");
+  }
+  EXPECT_THROW((SetAssoc<std::uint64_t, int>(Geometry{4, 4}, "plru", 1)), Error);  // no such policy
 }
+
+TEST(SetAssocTest, ValuelessArrayStoresTagsOnly) {
+  struct Line {};
+  SetAssoc<std::uint64_t, Line> c(Geometry{4, 2}, "lru", 1);
+  EXPECT_FALSE(c.access(c.set_of(7), 7));
+  EXPECT_TRUE(c.access(c.set_of(7), 7));
+  EXPECT_EQ(c.occupancy(), 1u);
+}
+
+/// Which tags `c` holds, read without touching the replacement state.
+template <class C>
+std::set<std::uint64_t> residents(C& c) {
+  std::set<std::uint64_t> s;
+  c.invalidate_if([&](std::uint64_t t, const int&) {
+    s.insert(t);
+    return false;
+  });
+  return s;
+}
+
+/// A crafted sequence of accesses, lookups, inserts and invalidations of
+/// `tags` tags: one letter per operation (access h/m, lookup l/., insert i,
+/// invalidate x/-), each eviction's victim in brackets.
+template <class K>
+std::string engine_trace(K& k, unsigned tags, unsigned ops) {
+  std::uint64_t r = 0x2545f4914f6cdd1dULL;  // xorshift64
+  std::string out;
+  for (unsigned i = 0; i < ops; ++i) {
+    r ^= r << 13;
+    r ^= r >> 7;
+    r ^= r << 17;
+    const std::uint64_t t = r % tags;
+    const unsigned op = unsigned(r >> 32) % 8;
+    const auto before = residents(k.c);
+    if (op < 4) out += k.access(t) ? 'h' : 'm';
+    else if (op < 6) out += k.lookup(t) ? 'l' : '.';
+    else if (op == 6) k.insert(t, int(i)), out += 'i';
+    else out += k.c.invalidate_if([t](std::uint64_t tag, const int&) { return tag == t; }) ? 'x' : '-';
+    const auto after = residents(k.c);
+    for (std::uint64_t v : before)
+      if (!after.count(v) && !(op == 7 && v == t)) out += "[" + std::to_string(v) + "]";
+  }
+  return out;
+}
+
+struct GoldenEngine {
+  std::uint32_t entries, ways;
+  unsigned tags;
+  const char* trace;  // from the LRU SetAssoc before the engines were merged (aa4c67a)
+};
+void PrintTo(const GoldenEngine& g, std::ostream* os) { *os << g.entries << " entries, " << g.ways << " ways"; }
+
+class EngineGoldenTest : public testing::TestWithParam<GoldenEngine> {};
+
+TEST_P(EngineGoldenTest, LruGivesTheVictimsOfTheOldEngine) {
+  Keyed<> k(GetParam().entries, GetParam().ways);
+  EXPECT_EQ(engine_trace(k, GetParam().tags, 80), GetParam().trace);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, EngineGoldenTest,
+    testing::Values(
+        GoldenEngine{4, 4, 6,
+                     "m-mm.hl.h..mh-m[5]-i[2].lm[1]hm[4]i[0]hm[3]xhilxhhmi[5]i.hhlhh.m[2]hhhih-m[5]m[3].i[4]m[1]."
+                     "lhm[5]hlii[0]hli[3]-m[5]m[4]ihm[0]im[5]hhhim[3]m[2]h"},
+        GoldenEngine{16, 4, 24,
+                     "m-mm.m..h..mm-mxi.lhhmihmxmil-hm[15]miilm[23]mlmhlm[19]hhm[3]ih-mm[17].ihl.m[11]mhlii[13]h."
+                     "ixm[14]m[7]i[5]m[10]m[1]ihm[4]hhi[21]m[20]hh"},
+        GoldenEngine{6, 2, 10,
+                     "m-mm.m[1].lhl.hh-mxillhhmihmxhi[4]l-m[0]mhi[3]i.hh.m[9]m[0].hhhhi[9]h-m[3]m[0]li[6]m[8]llhm[9]"
+                     "m[3].iihlixhmihhi[5]m[9]hm[3]hihhm[2]"}),
+    [](const testing::TestParamInfo<GoldenEngine>& i) {
+      return std::to_string(i.param.entries) + "_entries_" + std::to_string(i.param.ways) + "_ways";
+    });
+
+/// Every policy gives the same victims with a clock that is renumbered every
+/// few stamps as with one that never wraps in a test.
+class ClockRenumberingTest : public testing::TestWithParam<std::string> {};
+
+TEST_P(ClockRenumberingTest, KeepsEveryVictim) {
+  Keyed<> wide(16, 4, GetParam(), 9);
+  Keyed<8> narrow(16, 4, GetParam(), 9);  // renumbers after every 8 stamps
+  EXPECT_EQ(engine_trace(wide, 24, 3000), engine_trace(narrow, 24, 3000));
+  Keyed<> wide2(6, 2, GetParam(), 9);
+  Keyed<3> narrow2(6, 2, GetParam(), 9);
+  EXPECT_EQ(engine_trace(wide2, 10, 3000), engine_trace(narrow2, 10, 3000));
+}
+
+INSTANTIATE_TEST_SUITE_P(Policies, ClockRenumberingTest,
+                         testing::ValuesIn(ReplacementRegistry::instance().names()),
+                         [](const testing::TestParamInfo<std::string>& i) { return test_name(i.param); });
 
 // ---- MemHierarchy ---------------------------------------------------------------
 
@@ -244,13 +453,49 @@ TEST(MemHierarchyTest, DisabledLevelsAlwaysMissAndAddNothing) {
 TEST(MemHierarchyTest, BadGeometryInCodeThrowsNamingTheLevel) {
   CacheLevelParams l{"l2", 1000, 4, 14};
   try {
-    CacheLevel c(l);
+    CacheLevel c(l, 1);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("mem.l2.size_bytes"), std::string::npos) << e.what();
+    EXPECT_STREQ(e.what(), "mem.l2: size_bytes 1000 is not a multiple of 64 * ways (256)");
   }
   l = CacheLevelParams{"llc", 64, 0, 50};
-  EXPECT_THROW(CacheLevel{l}, Error);
+  EXPECT_THROW((CacheLevel{l, 1}), Error);
+}
+
+TEST(MemHierarchyTest, LevelsTakeTheirPolicy) {
+  // L1D FIFO: a hit does not save a line from eviction.
+  MemHierarchyParams p = kDef;
+  p.l1d.replacement = "fifo";
+  MemHierarchy h(p);
+  const Addr stride = p.l1d.size_bytes / p.l1d.ways;  // lines this far apart share an L1D set
+  auto line = [&](unsigned i) { return kTable + i * stride; };
+  for (unsigned i = 0; i < p.l1d.ways; ++i) h.access(line(i));
+  EXPECT_EQ(h.access(line(0)), kL1);
+  h.access(line(8));                   // evicts 0, the oldest fill, despite its hit
+  EXPECT_EQ(h.access(line(0)), kL2);
+}
+
+TEST(MemHierarchyTest, RandomLevelsAreSeededPerLevel) {
+  // Two hierarchies with the same seed agree; the L1D's stream is its own.
+  MemHierarchyParams p = kDef;
+  p.l1d.replacement = p.l2.replacement = p.llc.replacement = "random";
+  p.seed = 77;
+  auto run = [](const MemHierarchyParams& q) {
+    MemHierarchy h(q);
+    Cycles total = 0;
+    std::uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 20000; ++i) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      total += h.access(x % (Addr{4} << 20));
+    }
+    return total;
+  };
+  EXPECT_EQ(run(p), run(p));
+  MemHierarchyParams other = p;
+  other.seed = 78;
+  EXPECT_NE(run(p), run(other));
 }
 
 TEST(MemHierarchyTest, RegistersStats) {
@@ -327,8 +572,10 @@ TEST(MemHierarchyConfigTest, Defaults) {
   // Every key is read and listed.
   const json& eff = t.effective()["mem"];
   for (const char* level : {"l1d", "l2", "llc"})
-    for (const char* key : {"size_bytes", "ways", "latency_cycles"})
+    for (const char* key : {"size_bytes", "ways", "latency_cycles", "replacement"})
       EXPECT_TRUE(eff[level].contains(key)) << level << "." << key;
+  for (const CacheLevelParams* l : {&p.l1d, &p.l2, &p.llc}) EXPECT_EQ(l->replacement.name, "lru") << l->name;
+  EXPECT_EQ(eff["l2"]["replacement"], "lru");
   EXPECT_EQ(eff["llc"]["shared"], true);
   EXPECT_EQ(eff["dram_latency_cycles"], 200);
 }
@@ -336,7 +583,7 @@ TEST(MemHierarchyConfigTest, Defaults) {
 TEST(MemHierarchyConfigTest, Overrides) {
   ConfigTracker t(json::parse(R"({"mem": {
       "l1d": {"size_bytes": "48KiB", "ways": 12, "latency_cycles": 4},
-      "l2": {"size_bytes": 0},
+      "l2": {"size_bytes": 0, "replacement": "fifo"},
       "llc": {"size_bytes": "2816KiB", "shared": false},
       "dram_latency_cycles": 300}})"),
                   "c.json");
@@ -347,6 +594,8 @@ TEST(MemHierarchyConfigTest, Overrides) {
   EXPECT_EQ(p.l1d.latency_cycles, 4u);
   EXPECT_EQ(p.l2.size_bytes, 0u);
   EXPECT_EQ(p.l2.ways, kDef.l2.ways);
+  EXPECT_EQ(p.l2.replacement.name, "fifo");
+  EXPECT_EQ(p.l1d.replacement.name, "lru");
   EXPECT_EQ(p.llc.size_bytes, 2u * 1441792);
   EXPECT_EQ(p.llc.ways, 11u);
   EXPECT_FALSE(p.llc_shared);
@@ -373,6 +622,10 @@ TEST(MemHierarchyConfigTest, ErrorsNameTheKeyPath) {
 
   e = read_mem_error(R"({"mem": {"dram_latency_cycles": -1}})");
   EXPECT_NE(e.find("mem.dram_latency_cycles"), std::string::npos) << e;
+
+  e = read_mem_error(R"({"mem": {"llc": {"replacement": "plru"}}})");
+  EXPECT_NE(e.find("c.json: mem.llc.replacement"), std::string::npos) << e;
+  EXPECT_NE(e.find("lru"), std::string::npos) << e;  // the known names
 
   e = read_mem_error(R"({"mem": {"l2": 3}})");
   EXPECT_NE(e.find("mem.l2"), std::string::npos) << e;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "models/pwc.hpp"
-#include "models/set_assoc.hpp"
+#include "sim/hash.hpp"  // mix64: the set index of a (key, context) pair
 #include "models/tlb.hpp"  // TlbContext: the context key the caches take
 #include "sim/config.hpp"
 #include "sim/error.hpp"
@@ -126,6 +126,39 @@ TEST(PwcTest, LruWithinACache) {
   EXPECT_NE(pwc.lookup_guest(4, ctx(1), 4 * k512G), nullptr);
 }
 
+TEST(PwcTest, FifoWithinACache) {
+  PwcParams p;
+  p.pml4e = {4, 4, "fifo"};  // one set
+  Pwc pwc(p);
+  for (unsigned i = 0; i < 4; ++i) pwc.fill_guest(4, ctx(1), i * k512G, entry(i));
+  ASSERT_NE(pwc.lookup_guest(4, ctx(1), 0), nullptr);  // a hit does not save region 0
+  pwc.fill_guest(4, ctx(1), 4 * k512G, entry(4));
+  EXPECT_EQ(pwc.lookup_guest(4, ctx(1), 0), nullptr);
+  EXPECT_NE(pwc.lookup_guest(4, ctx(1), 1 * k512G), nullptr);
+}
+
+/// Hits of a PDE cache under random replacement over a cyclic overflow.
+std::uint64_t random_pde_hits(std::uint64_t seed) {
+  PwcParams p;
+  p.pde = {4, 4, "random"};  // one set
+  p.seed = seed;
+  Pwc pwc(p);
+  Stats s;
+  pwc.register_stats(s, "pwc");
+  for (unsigned r = 0; r < 50; ++r)
+    for (unsigned i = 0; i < 6; ++i)
+      if (!pwc.lookup_guest(2, ctx(1), i * k2M)) pwc.fill_guest(2, ctx(1), i * k2M, entry(i));
+  return std::uint64_t(s.get("pwc.pde.hits"));
+}
+
+TEST(PwcTest, RandomReplacementUsesTheSeed) {
+  EXPECT_GT(random_pde_hits(3), 0u);  // LRU would never hit here
+  EXPECT_EQ(random_pde_hits(3), random_pde_hits(3));
+  bool differs = false;
+  for (std::uint64_t s = 4; s < 12 && !differs; ++s) differs = random_pde_hits(s) != random_pde_hits(3);
+  EXPECT_TRUE(differs);
+}
+
 TEST(PwcTest, FillReplacesTheSameKey) {
   Pwc pwc(PwcParams{});
   pwc.fill_guest(2, ctx(1), kGva, entry(0x1000, 3));
@@ -136,9 +169,10 @@ TEST(PwcTest, FillReplacesTheSameKey) {
   EXPECT_EQ(e->rights, 1);
 }
 
-// White-box: pwc.cpp folds (prefix, ctx) into the set tag as prefix ^ mix64(ctx).
-// Build two keys with the same tag and check that neither is ever returned for
-// the other.
+// White-box: the set of (prefix, ctx) is picked by prefix ^ mix64(ctx) (pwc.hpp).
+// Build two keys with the same such index (so the same set in every geometry)
+// and check that neither is ever returned for the other: the tag compared
+// is the full pair.
 TEST(PwcTest, TagCollisionNeverGivesAWrongEntry) {
   const std::uint64_t c1 = ctx(1);
   constexpr unsigned kPdeShift = 21;
@@ -153,7 +187,7 @@ TEST(PwcTest, TagCollisionNeverGivesAWrongEntry) {
   const std::uint64_t p1 = 0x123;
   const std::uint64_t p2 = p1 ^ d;
   ASSERT_NE(p1, p2);
-  ASSERT_EQ(p1 ^ mix64(c1), p2 ^ mix64(c2));  // one tag
+  ASSERT_EQ(p1 ^ mix64(c1), p2 ^ mix64(c2));  // one set
   const Addr gva1 = p1 << kPdeShift, gva2 = p2 << kPdeShift;
 
   Pwc pwc(PwcParams{});
@@ -165,9 +199,8 @@ TEST(PwcTest, TagCollisionNeverGivesAWrongEntry) {
   ASSERT_NE(e2, nullptr);
   EXPECT_EQ(e2->next_table_gpa, 0x2000u);
   const PwcGuestEntry* e1 = pwc.lookup_guest(2, c1, gva1);
-  if (e1) {
-    EXPECT_EQ(e1->next_table_gpa, 0x1000u);  // if kept, then its own
-  }
+  ASSERT_NE(e1, nullptr);  // two ways of one set: both are held
+  EXPECT_EQ(e1->next_table_gpa, 0x1000u);
 }
 
 TEST(PwcTest, BadGuestLevelThrows) {
@@ -309,7 +342,7 @@ TEST(PwcTest, BadGeometryInCodeThrowsNamingTheCache) {
     Pwc pwc(p);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("pwc.pdpte.entries"), std::string::npos) << e.what();
+    EXPECT_STREQ(e.what(), "pwc.pdpte: entries 6 is not a multiple of ways (4)");
   }
   p = PwcParams{};
   p.ept.ways = 0;
@@ -349,11 +382,14 @@ TEST(PwcConfigTest, Defaults) {
   for (const char* name : {"pml5e", "pml4e", "pdpte", "pde", "ept"}) {
     EXPECT_TRUE(eff[name].contains("entries")) << name;
     EXPECT_TRUE(eff[name].contains("ways")) << name;
+    EXPECT_EQ(eff[name]["replacement"], "lru") << name;
   }
+  for (const PwcCacheParams* c : {&p.pml5e, &p.pml4e, &p.pdpte, &p.pde, &p.ept}) EXPECT_EQ(c->replacement.name, "lru");
 }
 
 TEST(PwcConfigTest, Overrides) {
   ConfigTracker t(json::parse(R"({"pwc": {"pde": {"entries": 64, "ways": 8},
+                                          "ept": {"replacement": "fifo"},
                                           "pml5e": {"entries": 0}}})"),
                   "c.json");
   const PwcParams p = read_pwc(t);
@@ -363,6 +399,8 @@ TEST(PwcConfigTest, Overrides) {
   EXPECT_EQ(p.pml5e.entries, 0u);
   EXPECT_EQ(p.pml5e.ways, PwcParams{}.pml5e.ways);
   EXPECT_EQ(p.pdpte.entries, PwcParams{}.pdpte.entries);
+  EXPECT_EQ(p.ept.replacement.name, "fifo");
+  EXPECT_EQ(p.pde.replacement.name, "lru");
   Pwc pwc(p);
   pwc.fill_guest(5, ctx(1), kGva, entry(1));
   EXPECT_EQ(pwc.lookup_guest(5, ctx(1), kGva), nullptr);
@@ -378,6 +416,9 @@ TEST(PwcConfigTest, ErrorsNameTheKeyPath) {
 
   e = read_pwc_error(R"({"pwc": {"ept": {"entries": 8589934592, "ways": 1}}})");
   EXPECT_NE(e.find("pwc.ept.entries"), std::string::npos) << e;
+
+  e = read_pwc_error(R"({"pwc": {"pde": {"replacement": "plru"}}})");
+  EXPECT_NE(e.find("c.json: pwc.pde.replacement"), std::string::npos) << e;
 
   e = read_pwc_error(R"({"pwc": {"pml4e": {"entries": "four"}}})");
   EXPECT_NE(e.find("pwc.pml4e.entries"), std::string::npos) << e;

@@ -1,15 +1,29 @@
-// Unit tests of models::Tlb, its replacement policies and its config reader.
+// Unit tests of models::Tlb, the replacement policies (every registered one)
+// and the TLB's config reader.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <ostream>
 #include <string>
 #include <vector>
 
+#include "models/mem_hierarchy.hpp"
+#include "models/pwc.hpp"
+#include "models/replacement.hpp"
+#include "models/set_assoc.hpp"
 #include "models/tlb.hpp"
 #include "sim/config.hpp"
 #include "sim/stats.hpp"
 
 namespace vmxsim::models {
 namespace {
+
+/// A registered name as a test name (letters, digits and underscores only).
+std::string test_name(std::string n) {
+  for (char& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
+}
 
 constexpr Addr k4K = Addr{1} << kPageShift4K;
 constexpr Addr k2M = Addr{1} << kPageShift2M;
@@ -224,6 +238,238 @@ TEST(TlbTest, RandomIsDeterministicPerSeed) {
 
 TEST(TlbTest, UnknownReplacementThrows) {
   EXPECT_THROW(Tlb{one_set("plru")}, Error);
+}
+
+TEST(TlbTest, BadGeometryInCodeThrowsNamingTheArray) {
+  TlbLevelParams p;
+  p.arrays = {TlbArrayParams{"4k", 60, 8, std::uint8_t(kHolds4K)}};
+  try {
+    Tlb tlb(p);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "tlb array '4k': entries 60 is not a multiple of ways (8)");
+  }
+}
+
+// ---- the same victims as before the engines were merged ----------------------
+
+/// A crafted sequence over `pages` pages of one array: lookups that fill on a
+/// miss (h hit, m miss, E miss whose fill evicted), fills (f, F evicting) and
+/// INVLPGs (x dropped, - nothing), from a fixed xorshift64 stream.
+std::string tlb_trace(const TlbLevelParams& p, unsigned pages, unsigned ops) {
+  Tlb tlb(p);
+  std::uint64_t r = 0x9e3779b97f4a7c15ULL;
+  std::string out;
+  const TlbEntry e = entry(0x1000);
+  for (unsigned i = 0; i < ops; ++i) {
+    r ^= r << 13;
+    r ^= r >> 7;
+    r ^= r << 17;
+    const Addr va = Addr(r % pages) << kPageShift4K;
+    const unsigned op = unsigned(r >> 32) % 8;
+    const std::uint64_t ev = tlb.evictions;
+    if (op < 6) {
+      if (tlb.lookup(kCtx, va)) {
+        out += 'h';
+      } else {
+        tlb.fill(kCtx, va, e);
+        out += tlb.evictions != ev ? 'E' : 'm';
+      }
+    } else if (op == 6) {
+      tlb.fill(kCtx, va, e);
+      out += tlb.evictions != ev ? 'F' : 'f';
+    } else {
+      out += tlb.invalidate_addr(kCtx.vpid, va) ? 'x' : '-';
+    }
+  }
+  return out;
+}
+
+/// The same over one array of 4K pages.
+std::string tlb_trace(const std::string& repl, std::uint32_t entries, std::uint32_t ways, unsigned pages,
+                      unsigned ops, std::uint64_t seed) {
+  TlbLevelParams p;
+  p.arrays = {TlbArrayParams{"4k", entries, ways, std::uint8_t(kHolds4K)}};
+  p.replacement = repl;
+  p.seed = seed;
+  return tlb_trace(p, pages, ops);
+}
+
+struct GoldenTlb {
+  const char* policy;
+  std::uint32_t entries, ways;
+  unsigned pages;
+  const char* trace;  // from the TLB before the engines were merged (aa4c67a), array seed 42
+};
+void PrintTo(const GoldenTlb& g, std::ostream* os) {
+  *os << g.policy << ", " << g.entries << " entries, " << g.ways << " ways";
+}
+
+class TlbGoldenTest : public testing::TestWithParam<GoldenTlb> {};
+
+TEST_P(TlbGoldenTest, SameHitsAndEvictionsAsTheOldTlb) {
+  const GoldenTlb& g = GetParam();
+  EXPECT_EQ(tlb_trace(g.policy, g.entries, g.ways, g.pages, 120, 42), g.trace);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Policies, TlbGoldenTest,
+    testing::Values(
+        GoldenTlb{"lru", 4, 4, 6, "fmhhmfmfhEx-mhEhhxh--fhhmhEExhfhEhfEEEhxmhhhhhh-hEffhEfhfhEhhhEhFfEhEEExfh-EfExmfhfhhEhfEhExmx-xh-mhhhhmhhEfhhhEExmhh--h"},
+        GoldenTlb{"lru", 16, 4, 24, "fmhmmfmfmm--mhmhm-h-xfmhmmmh-hfmEhfEEhhxEhEhEhE-hhFfhhfhfhEhEEEhFfhhEEh-FhxEFmxEfhFhhEhfEEh-hxxxExhhhhhmhhEfEmhmExhmEx-h"},
+        GoldenTlb{"lru", 6, 2, 10, "fmmhmfmfhE--hhEhhxm--FEhhhhhxmFEEEFEEEhxhhEmhhE-hhffEEfEfEEhhhEhFfEEEhExFhxhfE-EFEfmhhhfhEE-hx--h-mhEEEEhhEfEhhhhxEmh-xm"},
+        GoldenTlb{"fifo", 4, 4, 6, "fmhhmfmfhEx-mhEhhxh--fhhmhEhxhfhEhfEEEhxmhhhhhh-hEffhhfhfhEEhhEhFfhhhEhxfh-mFE-hfhfhhEhfEhExmx-xh-mhhhhmhhEFhhhEh-hhh--h"},
+        GoldenTlb{"fifo", 16, 4, 24, "fmhmmfmfmm--mhmhm-h-xfmhmmmh-hfmEhfhhhhxEhEhEEhxmhFfEhfhfhEhEEEhFfhhEEE-FExEFmxEfhFhhhhfEEh-hxxxhxmhhhhmhhEfEhEmExhhEx-h"},
+        GoldenTlb{"fifo", 6, 2, 10, "fmmhmfmfhE--hhEhhxm--FEhhhhhxmFEEEFEEEh-hhEhhhE-hhffEEfEFEEhhhEhFfEEEhExFhxhfE-EFEfmEhhfhEE-hx--h-mhEEEEhhEfEhhhhxEmhxxm"},
+        GoldenTlb{"random", 4, 4, 6, "fmhhmfmfhEx-mhEEhxh-xfhmmhEhxhfhEhfEhhhxmhhhhhh-hEffhEfhfhEEhhEhFfEEhEExfh-EFExhfmfhhEEfEEhxmx-xh-hmhhhmhhEFhEhhE-hhh--h"},
+        GoldenTlb{"random", 16, 4, 24, "fmhmmfmfmm--mhmhm-h-xfmhmmmh-hfmEhfEhhhxEhEhEhE-hhFfEhfhfhhhEEEhffhhEEhxFhxEFhxmfhfhhEhfmEhxhxxxExmhhhhmhhEfmhhmE-hmE-xh"},
+        GoldenTlb{"random", 6, 2, 10, "fmmhmfmfhE--hhEhExm--FhhhhhhxmFEEEFEEEhxhhhmhhE-hhffEEfEfEEhhhEhffEhEhE-FhxhFE-hFEfmEhhFEEhxEx--h-mhEEmEhhEfEhhhExEmhxxm"}),
+    [](const testing::TestParamInfo<GoldenTlb>& i) {
+      return std::string(i.param.policy) + "_" + std::to_string(i.param.entries) + "_entries_" +
+             std::to_string(i.param.ways) + "_ways";
+    });
+
+// ---- every registered policy ---------------------------------------------------
+// Driven by the registry: a new policy is tested here without editing a list.
+
+class ReplacementPolicyTest : public testing::TestWithParam<std::string> {
+ protected:
+  std::unique_ptr<ReplacementPolicy> make(std::uint32_t sets, std::uint32_t ways, std::uint64_t seed = 5) const {
+    return Replacement(GetParam()).build(ReplacementArgs{sets, ways, seed});
+  }
+};
+
+TEST_P(ReplacementPolicyTest, VictimIsAWayOfTheSet) {
+  for (std::uint32_t ways : {1u, 2u, 4u, 12u}) {
+    auto p = make(8, ways);
+    std::vector<std::uint32_t> stamps(ways);
+    for (std::uint32_t w = 0; w < ways; ++w) stamps[w] = 100 - 7 * w;  // all valid, distinct
+    for (int i = 0; i < 50; ++i) {
+      const std::uint32_t v = p->victim(std::uint32_t(i % 8), StampView(stamps.data(), sizeof(std::uint32_t), ways));
+      EXPECT_LT(v, ways);
+    }
+  }
+}
+
+TEST_P(ReplacementPolicyTest, OldestVictimTraitIsWhatVictimSays) {
+  // The engine picks the oldest way itself when a policy says so: it must be
+  // the policy's own answer.
+  auto p = make(1, 4);
+  if (!p->traits().oldest_victim) GTEST_SKIP() << GetParam() << " chooses its victims itself";
+  const std::uint32_t stamps[][4] = {{4, 3, 2, 1}, {1, 2, 3, 4}, {9, 2, 7, 5}, {6, 8, 3, 3}};
+  for (const auto& s : stamps) {
+    const StampView v(s, sizeof(std::uint32_t), 4);
+    EXPECT_EQ(p->victim(0, v), oldest_way(v));
+  }
+}
+
+TEST_P(ReplacementPolicyTest, FreeWaysFillBeforeAnyEviction) {
+  SetAssoc<std::uint64_t, int> c(Geometry{16, 4}, GetParam(), 3);
+  for (std::uint64_t t = 0; t < 16; ++t) c.insert(c.set_of(t), t, int(t));  // 4 per set
+  EXPECT_EQ(c.evictions, 0u);
+  EXPECT_EQ(c.occupancy(), 16u);
+  const auto f = c.insert(c.set_of(16), 16, 16);
+  EXPECT_TRUE(f.evicted);
+  EXPECT_EQ(f.evicted_tag % 4, 0u);  // a tag of the same set
+  EXPECT_EQ(c.evictions, 1u);
+  // A dropped way is refilled before anything else goes.
+  c.invalidate_if([](std::uint64_t t, const int&) { return t == 1; });
+  EXPECT_FALSE(c.insert(c.set_of(17), 17, 17).evicted);
+  EXPECT_EQ(c.occupancy(), 16u);
+}
+
+TEST_P(ReplacementPolicyTest, SameSeedSameVictims) {
+  auto run = [this](std::uint64_t seed) {
+    SetAssoc<std::uint64_t, int> c(Geometry{8, 4}, GetParam(), seed);
+    std::uint64_t x = 0x243f6a8885a308d3ULL, sum = 0;
+    for (int i = 0; i < 2000; ++i) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      const std::uint64_t t = x % 23;
+      const auto f = c.insert(c.set_of(t), t, i);
+      if (f.evicted) sum = sum * 31 + f.evicted_tag;
+    }
+    return sum;
+  };
+  EXPECT_EQ(run(11), run(11));
+}
+
+TEST_P(ReplacementPolicyTest, ServesATlbLevel) {
+  Tlb tlb(one_set(GetParam(), 3));
+  for (unsigned i = 0; i < 6; ++i) tlb.fill(kCtx, i * k4K, entry(i * k4K));
+  EXPECT_EQ(tlb.evictions, 2u);
+  unsigned resident = 0;
+  for (unsigned i = 0; i < 6; ++i) {
+    const TlbEntry* e = tlb.lookup(kCtx, i * k4K);
+    if (e) {
+      EXPECT_EQ(e->hpa_base, i * k4K);
+    }
+    resident += e != nullptr;
+  }
+  EXPECT_EQ(resident, 4u);
+}
+
+TEST_P(ReplacementPolicyTest, ChosenByEveryOwnersKey) {
+  const std::string name = GetParam();
+  ConfigTracker t(json::parse(R"({"tlb": {"l1": {"replacement": ")" + name + R"("}},
+      "pwc": {"pde": {"replacement": ")" + name + R"("}},
+      "mem": {"l2": {"replacement": ")" + name + R"("}}})"),
+                  "test.json");
+  Cfg root(t);
+  const TlbLevelParams l1 = TlbLevelParams::from(root.section("tlb").section("l1"), l1_params());
+  const PwcParams pwc = PwcParams::from(root.section("pwc"));
+  const MemHierarchyParams mem = MemHierarchyParams::from(root.section("mem"));
+  EXPECT_NO_THROW(t.check_unknown());
+  EXPECT_EQ(l1.replacement.name, name);
+  EXPECT_EQ(pwc.pde.replacement.name, name);
+  EXPECT_EQ(pwc.pdpte.replacement.name, "lru");
+  EXPECT_EQ(mem.l2.replacement.name, name);
+  EXPECT_EQ(mem.l1d.replacement.name, "lru");
+  // And what was read builds.
+  Tlb tlb(l1);
+  Pwc p(pwc);
+  MemHierarchy h(mem);
+  EXPECT_EQ(h.access(0x1000), mem.dram_latency_cycles);
+}
+
+TEST_P(ReplacementPolicyTest, ItsSectionTakesOnlyItsOwnKeys) {
+  // A policy's keys live in `<owner>.<policy>`; the built-in ones have none,
+  // so any key there is unknown (and so is a section of a policy not chosen).
+  const std::string name = GetParam();
+  ConfigTracker t(json::parse(R"({"tlb": {"l1": {"replacement": ")" + name + R"(", ")" + name +
+                              R"(": {"no_such_key": 1}}}})"),
+                  "test.json");
+  Cfg root(t);
+  TlbLevelParams::from(root.section("tlb").section("l1"), l1_params());
+  try {
+    t.check_unknown();
+    FAIL() << "expected an unknown-key error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("tlb.l1." + name + ".no_such_key"), std::string::npos) << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Registered, ReplacementPolicyTest,
+                         testing::ValuesIn(ReplacementRegistry::instance().names()),
+                         [](const testing::TestParamInfo<std::string>& i) { return test_name(i.param); });
+
+TEST(ReplacementTest, BuiltInPoliciesAreRegistered) {
+  for (const char* n : {"lru", "fifo", "random"}) EXPECT_TRUE(ReplacementRegistry::instance().has(n)) << n;
+}
+
+TEST(ReplacementTest, RandomArrayIOfALevelIsSeededWithTheLevelsSeedPlusI) {
+  // The 4K array is array 1 of `two`: seed 7 + 1, as the only array of `one`.
+  TlbLevelParams two;
+  two.arrays = {TlbArrayParams{"2m", 4, 4, std::uint8_t(kHolds2M)}, TlbArrayParams{"4k", 4, 4, std::uint8_t(kHolds4K)}};
+  two.replacement = "random";
+  two.seed = 7;
+  TlbLevelParams one = two;
+  one.arrays = {two.arrays[1]};
+  one.seed = 8;
+  EXPECT_EQ(tlb_trace(two, 9, 400), tlb_trace(one, 9, 400));
+  one.seed = 7;
+  EXPECT_NE(tlb_trace(two, 9, 400), tlb_trace(one, 9, 400));
 }
 
 // ---- tagging -----------------------------------------------------------------
@@ -461,7 +707,7 @@ std::string read_l1_error(const json& doc) {
 TEST(TlbConfigTest, Defaults) {
   ConfigTracker t(json::object(), "test.json");
   const TlbLevelParams p = read_l1(t);
-  EXPECT_EQ(p.replacement, "lru");
+  EXPECT_EQ(p.replacement.name, "lru");
   EXPECT_EQ(p.hit_cycles, 1u);
   EXPECT_EQ(p.seed, 99u);
   ASSERT_EQ(p.arrays.size(), 3u);
@@ -487,7 +733,7 @@ TEST(TlbConfigTest, OverridesOneField) {
       "arrays": {"4k": {"ways": 8}, "1g": {"entries": 0}}}}})"), "test.json");
   const TlbLevelParams p = read_l1(t);
   EXPECT_EQ(p.hit_cycles, 2u);
-  EXPECT_EQ(p.replacement, "fifo");
+  EXPECT_EQ(p.replacement.name, "fifo");
   ASSERT_EQ(p.arrays.size(), 3u);
   EXPECT_EQ(p.arrays[0].entries, 64u);
   EXPECT_EQ(p.arrays[0].ways, 8u);
