@@ -88,15 +88,6 @@ class Stats {
     add(name, std::move(f), Info::kValue, unit, description);
   }
 
-  // Transitional (issue 10): undescribed registrations, removed once every
-  // component describes its stats.
-  void counter(const std::string& name, const std::uint64_t* p) { add_raw(name, p); }
-  void histogram(const std::string& name, const Histogram* h) { histogram(name, h, "?", "?"); }
-  void set(const std::string& name, double v) { add_raw(name, std::function<double()>([v] { return v; })); }
-  void set_u64(const std::string& name, std::uint64_t v) {
-    add_raw(name, std::function<std::uint64_t()>([v] { return v; }));
-  }
-
   nlohmann::json to_json() const {
     nlohmann::json j = nlohmann::json::object();
     for (const auto& [name, v] : values_) {
@@ -137,10 +128,6 @@ class Stats {
     if (unit.empty() || description.empty()) throw Error("stat " + name + " registered without a unit or description");
     if (!values_.emplace(name, std::move(v)).second) throw Error("stat registered twice: " + name);
     info_.emplace(name, Info{name, k, unit, description});
-  }
-  void add_raw(const std::string& name, Source v) {
-    if (!values_.emplace(name, std::move(v)).second) throw Error("stat registered twice: " + name);
-    info_.emplace(name, Info{name, Info::kValue, "?", "?"});
   }
   std::map<std::string, Source> values_;
   std::map<std::string, const Histogram*> histograms_;

@@ -64,10 +64,10 @@ TEST(List, PrintsEveryRegistryAndItsVariants) {
            "pml.variant  PML engines: the hardware half of page-modification logging",
            "  intel  Intel PML as the SDM specifies it: one 4 KiB log of 512 GPAs, PML-full exit 62",
            "  sized  the SDM rules with a log of pml.log_entries entries (a study variant)",
-           "tlb.<level>.replacement  replacement policies of set-associative arrays",
+           "tlb.<level>.replacement, pwc.<cache>.replacement, mem.<level>.replacement  replacement policies of set-associative arrays",
            "  fifo    first in, first out: the oldest fill is the victim",
            "  lru     true least-recently-used: hits and fills count as uses",
-           "  random  a seeded SplitMix64 stream picks the victim way",
+           "  random  a SplitMix64 stream seeded per array (from sim.seed) picks the victim way",
            "traces  trace formats: chosen by a trace file's name (workload.trace, vmxsim trace ...)",
            "  text  text v1, one access a line: <vcpu> <R|W|X> <hex addr> [size] [gap_cycles]; any name no other "
            "format claims",
@@ -88,7 +88,7 @@ TEST(List, JsonHasTheSameRegistries) {
   ASSERT_TRUE(j.is_array());
   std::set<std::string> keys;
   for (const auto& reg : j) keys.insert(reg["key"].get<std::string>());
-  for (const char* k : {"hv.fault_path", "pml.variant", "tlb.<level>.replacement", "traces"}) EXPECT_TRUE(keys.count(k)) << k;
+  for (const char* k : {"hv.fault_path", "pml.variant", "tlb.<level>.replacement, pwc.<cache>.replacement, mem.<level>.replacement", "traces"}) EXPECT_TRUE(keys.count(k)) << k;
   for (const auto& reg : j)
     if (reg["key"] == "traces") {
       ASSERT_EQ(reg["variants"].size(), 2u);

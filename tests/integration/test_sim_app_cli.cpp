@@ -160,7 +160,7 @@ TEST(CliErrors, MalformedJson) {
 
 TEST(CliErrors, UnknownKey) {
   const std::string p = write_file("unknown.json", R"({"cpu": {"vcpus": 1}, "tlb": {"l1": {"arays": {}}}})");
-  expect_error("run " + p, "unknown key 'tlb.l1.arays' (known keys here: arrays, hit_cycles, replacement)");
+  expect_error("run " + p, "unknown key 'tlb.l1.arays' (known keys here: arrays, hit_cycles, lru, replacement)");  // lru: the chosen policy's own section
   expect_error("run " + p + " --set tlb.l1.arrays.4k.entrys=3", "unknown key 'tlb.l1.arays'");
   const std::string q = write_file("unknown2.json", R"({"cpu": {"vcpus": 1}})");
   expect_error("run " + q + " --set sim.quantum=5", "unknown key 'sim.quantum' (known keys here: jitter_cycles, quantum_cycles, seed)");
