@@ -74,7 +74,7 @@ class CacheLevel {
   /// miss. A disabled level always misses.
   bool access(Addr hpa) { return access_line(hpa >> kLineShift); }
   bool access_line(std::uint64_t line) {
-    const bool hit = lines_.access(lines_.set_of(line), line);
+    const bool hit = lines_.access(line, line);
     ++(hit ? hits : misses);
     return hit;
   }
@@ -94,7 +94,7 @@ class CacheLevel {
  private:
   struct Line {};  // a line's presence is all we model
   CacheLevelParams params_;
-  SetAssoc<std::uint64_t, Line> lines_;  // tagged by line address; set = line mod sets
+  SetAssoc<std::uint64_t, Line> lines_;  // indexed and tagged by line address
 };
 
 class MemHierarchy {

@@ -61,27 +61,27 @@ class Pwc {
   const PwcGuestEntry* lookup_guest(unsigned level, std::uint64_t ctx, Addr gva) {
     const unsigned i = cache_of(level);  // checks the level before it is used
     const GuestTag t{gva >> level_shift(level), ctx};
-    const PwcGuestEntry* e = guest_[i].lookup(guest_[i].set_of(set_index(t.prefix, ctx)), t);
+    const PwcGuestEntry* e = guest_[i].lookup(set_index(t.prefix, ctx), t);
     ++(e ? hits_[i] : misses_[i]);
     return e;
   }
   void fill_guest(unsigned level, std::uint64_t ctx, Addr gva, const PwcGuestEntry& e) {
     const unsigned i = cache_of(level);
     const GuestTag t{gva >> level_shift(level), ctx};
-    guest_[i].insert(guest_[i].set_of(set_index(t.prefix, ctx)), t, e);
+    guest_[i].insert(set_index(t.prefix, ctx), t, e);
   }
 
   /// EPT walk cache: HPA of the 4 KiB guest paging-structure page at `gpa`.
   bool lookup_ept(std::uint16_t ept_ctx, Addr gpa, Addr& hpa_page) {
     const EptTag t{gpa >> kPageShift4K, ept_ctx};
-    const Addr* h = ept_.lookup(ept_.set_of(set_index(t.gpn, ept_ctx)), t);
+    const Addr* h = ept_.lookup(set_index(t.gpn, ept_ctx), t);
     ++(h ? hits_[kEptCache] : misses_[kEptCache]);
     if (h) hpa_page = *h;
     return h != nullptr;
   }
   void fill_ept(std::uint16_t ept_ctx, Addr gpa, Addr hpa_page) {
     const EptTag t{gpa >> kPageShift4K, ept_ctx};
-    ept_.insert(ept_.set_of(set_index(t.gpn, ept_ctx)), t, hpa_page);
+    ept_.insert(set_index(t.gpn, ept_ctx), t, hpa_page);
   }
 
   // Invalidation (SDM §28.3.3): guest caches by VPID (ctx low 16 bits), all of
@@ -113,19 +113,19 @@ class Pwc {
     return kHighestGuestLevel - level;
   }
   [[noreturn]] static void bad_level(unsigned level);
-  /// The set index of a (key, context) pair: the key's low bits spread by the
+  /// The index of a (key, context) pair: the key's bits spread by the
   /// context, so one context's consecutive keys take consecutive sets.
   static std::uint64_t set_index(std::uint64_t key, std::uint64_t ctx) { return key ^ mix64(ctx); }
 
   struct GuestTag {
     std::uint64_t prefix = 0;  // gva >> level_shift(level)
     std::uint64_t ctx = 0;     // TlbContext::key()
-    bool operator==(const GuestTag& o) const { return prefix == o.prefix && ctx == o.ctx; }
+    bool operator==(const GuestTag& o) const { return ((prefix ^ o.prefix) | (ctx ^ o.ctx)) == 0; }
   };
   struct EptTag {
     std::uint64_t gpn = 0;     // gpa >> 12
     std::uint16_t ept = 0;
-    bool operator==(const EptTag& o) const { return gpn == o.gpn && ept == o.ept; }
+    bool operator==(const EptTag& o) const { return ((gpn ^ o.gpn) | std::uint64_t(ept ^ o.ept)) == 0; }
   };
 
   std::array<SetAssoc<GuestTag, PwcGuestEntry>, kGuestCaches> guest_;  // by cache_of(level)

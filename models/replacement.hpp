@@ -14,9 +14,7 @@
 // them once at config time (sim/registry.hpp); its Maker builds one instance
 // per array from ReplacementArgs.
 #pragma once
-#include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -31,23 +29,17 @@ struct ReplacementArgs {
   std::uint64_t seed = 0;  // the array's own seed (distinct per vCPU, level and array; sim.seed)
 };
 
-/// The stamps of one set's ways, as the engine keeps them. Only their order
-/// is meaningful: the engine renumbers them, order kept, before its 32-bit
-/// clock would wrap.
+/// The stamps of one set's ways, as the engine keeps them (0: a free way).
+/// Only their order is meaningful: the engine renumbers them, order kept,
+/// before its 32-bit clock would wrap.
 class StampView {
  public:
-  StampView(const void* first, std::size_t stride, std::uint32_t ways)
-      : first_(static_cast<const unsigned char*>(first)), stride_(stride), ways_(ways) {}
+  StampView(const std::uint32_t* first, std::uint32_t ways) : first_(first), ways_(ways) {}
   std::uint32_t ways() const { return ways_; }
-  std::uint32_t operator[](std::uint32_t way) const {
-    std::uint32_t s;
-    std::memcpy(&s, first_ + way * stride_, sizeof s);
-    return s;
-  }
+  std::uint32_t operator[](std::uint32_t way) const { return first_[way]; }
 
  private:
-  const unsigned char* first_;
-  std::size_t stride_;
+  const std::uint32_t* first_;
   std::uint32_t ways_;
 };
 

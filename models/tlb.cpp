@@ -36,7 +36,7 @@ namespace vmxsim::models {
 namespace {
 
 // Page sizes by index: bit i of PageSizeMask holds kShift[i].
-constexpr unsigned kSizes = 3;
+constexpr unsigned kSizes = kTlbPageSizes;
 constexpr unsigned kShift[kSizes] = {kPageShift4K, kPageShift2M, kPageShift1G};
 const char* const kSizeName[kSizes] = {"4K", "2M", "1G"};
 
@@ -73,67 +73,22 @@ Geometry checked_array(const TlbArrayParams& a) {
 
 }  // namespace
 
-// One array: the engine's ways hold {key, context} tags and the entries.
-struct Tlb::Array {
-  struct Tag {
-    std::uint64_t key = 0;
-    std::uint64_t ctx = 0;
-    bool operator==(const Tag& o) const { return key == o.key && ctx == o.ctx; }
-  };
-
-  SetAssoc<Tag, TlbEntry> ways;
-  std::uint8_t holds = 0;      // PageSizeMask
-  // Valid entries of each page size: a lookup skips a size the array holds
-  // none of (exact, and it saves most of a miss's probes when, say, no
-  // 2M or 1G translation exists).
-  std::uint32_t live[kSizes] = {};
-  // The page sizes held, smallest first: the lookup probes them in this order.
-  // Each keeps what the hot path needs precomputed.
-  struct Probe {
-    Addr page_mask;         // page_mask(shift)
-    std::uint64_t key_low;  // the key's bits below the page base
-    unsigned shift;
-    unsigned size;          // index into kShift
-  };
-  std::uint8_t nprobes = 0;
-  Probe probe[kSizes] = {};
-
-  std::uint32_t set_of(Addr va, unsigned shift) const { return ways.set_of(va >> shift); }
-};
-
 Tlb::Tlb(const TlbLevelParams& p) : params_(p) {
   for (std::size_t i = 0; i < p.arrays.size(); ++i) {
     const TlbArrayParams& ap = p.arrays[i];
     const Geometry g = checked_array(ap);
     if (ap.entries == 0) continue;  // disabled
     Array a;
-    a.ways = SetAssoc<Array::Tag, TlbEntry>(g, p.replacement, p.seed + i, "tlb array '" + ap.name + "'");
+    a.ways = SetAssoc<Tag, TlbEntry>(g, p.replacement, p.seed + i, "tlb array '" + ap.name + "'");
     a.holds = ap.page_sizes;
-    for (unsigned s = 0; s < kSizes; ++s)
-      if (ap.page_sizes & (1u << s))
-        a.probe[a.nprobes++] = {page_mask(kShift[s]), make_key(0, kShift[s], s), kShift[s], s};
     arrays_.push_back(std::move(a));
   }
+  for (Array& a : arrays_)  // now that the arrays stay where they are
+    for (unsigned s = 0; s < kSizes; ++s)
+      if (a.holds & (1u << s)) probes_.push_back({&a, page_mask(kShift[s]), make_key(0, kShift[s], s), kShift[s], s});
 }
 
 Tlb::~Tlb() = default;
-
-const TlbEntry* Tlb::lookup(const TlbContext& ctx, Addr va) {
-  const std::uint64_t c = ctx.key();
-  for (Array& a : arrays_) {
-    for (const Array::Probe* p = a.probe; p != a.probe + a.nprobes; ++p) {
-      if (!a.live[p->size]) continue;
-      const std::uint32_t set = a.set_of(va, p->shift);
-      const std::uint32_t way = a.ways.find(set, Array::Tag{(va & p->page_mask) | p->key_low, c});
-      if (way != a.ways.kMiss) {
-        ++hits;
-        return &a.ways.value(set, way);
-      }
-    }
-  }
-  ++misses;
-  return nullptr;
-}
 
 void Tlb::fill(const TlbContext& ctx, Addr va, const TlbEntry& e) {
   // The size stored: the translation's own if some array holds it, else the
@@ -159,7 +114,7 @@ void Tlb::fill(const TlbContext& ctx, Addr va, const TlbEntry& e) {
   }
 
   // Same page and context: replaced in place; else a free way, else a victim.
-  const auto f = a->ways.insert(a->set_of(va, kShift[sz]), Array::Tag{make_key(va, kShift[sz], sz), ctx.key()}, stored);
+  const auto f = a->ways.insert(va >> kShift[sz], Tag{make_key(va, kShift[sz], sz), ctx.key()}, stored);
   if (!f.replaced) {
     if (f.evicted) {
       ++evictions;
@@ -179,16 +134,14 @@ void Tlb::fill(const TlbContext& ctx, Addr va, const TlbEntry& e) {
 
 std::uint64_t Tlb::invalidate_addr(std::uint16_t vpid, Addr va) {
   std::uint64_t n = 0;
-  for (Array& a : arrays_) {
-    // A page covering va can only sit in va's set for the page's size.
-    for (const Array::Probe* p = a.probe; p != a.probe + a.nprobes; ++p) {
-      const std::uint64_t key = (va & p->page_mask) | p->key_low;
-      const std::uint64_t dropped = a.ways.invalidate_in(
-          a.set_of(va, p->shift),
-          [key, vpid](const Array::Tag& t, const TlbEntry&) { return t.key == key && ctx_vpid(t.ctx) == vpid; });
-      a.live[p->size] -= std::uint32_t(dropped);
-      n += dropped;
-    }
+  // A page covering va can only sit in va's set for the page's size.
+  for (const Probe& p : probes_) {
+    Array& a = *p.array;
+    const std::uint64_t key = (va & p.page_mask) | p.key_low;
+    const std::uint64_t dropped = a.ways.invalidate_in(
+        va >> p.shift, [key, vpid](const Tag& t, const TlbEntry&) { return t.key == key && ctx_vpid(t.ctx) == vpid; });
+    a.live[p.size] -= std::uint32_t(dropped);
+    n += dropped;
   }
   invalidations += n;
   return n;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "models/replacement.hpp"
+#include "models/set_assoc.hpp"
 #include "sim/types.hpp"
 
 namespace vmxsim {
@@ -25,6 +26,7 @@ namespace vmxsim::models {
 
 /// Bit i set = holds pages of shift 12 (bit 0), 21 (bit 1), 30 (bit 2).
 enum PageSizeMask : std::uint8_t { kHolds4K = 1, kHolds2M = 2, kHolds1G = 4 };
+inline constexpr unsigned kTlbPageSizes = 3;  // the bits of PageSizeMask
 
 struct TlbArrayParams {
   std::string name;          // e.g. "4k", "shared", "1g"
@@ -79,7 +81,20 @@ class Tlb {
   /// Probe every array for every page size it holds. On a hit, updates the
   /// replacement state, counts a hit and returns the entry; else counts a miss
   /// and returns nullptr. The pointer is valid until the next fill/invalidation.
-  const TlbEntry* lookup(const TlbContext& ctx, Addr va);
+  /// Inline: the vCPU calls it on every access.
+  const TlbEntry* lookup(const TlbContext& ctx, Addr va) {
+    const std::uint64_t c = ctx.key();
+    for (const Probe& p : probes_) {
+      Array& a = *p.array;
+      if (!a.live[p.size]) continue;
+      if (const TlbEntry* e = a.ways.lookup(va >> p.shift, Tag{(va & p.page_mask) | p.key_low, c})) {
+        ++hits;
+        return e;
+      }
+    }
+    ++misses;
+    return nullptr;
+  }
 
   /// Insert the translation of `va` (entry.page_shift is the translation's size;
   /// fractured to a size some array holds). Replaces an existing entry for the
@@ -102,9 +117,34 @@ class Tlb {
   std::uint64_t hits = 0, misses = 0, fills = 0, evictions = 0, invalidations = 0;
 
  private:
-  struct Array;
+  /// An entry's tag: its key (the page's base, its size's index in bits 1-2
+  /// and a valid bit in bit 0: tlb.cpp) and its context (TlbContext::key()).
+  struct Tag {
+    std::uint64_t key = 0;
+    std::uint64_t ctx = 0;
+    bool operator==(const Tag& o) const { return ((key ^ o.key) | (ctx ^ o.ctx)) == 0; }  // one branch
+  };
+  /// One array, indexed by the page number of each size it holds.
+  struct Array {
+    SetAssoc<Tag, TlbEntry> ways;
+    std::uint8_t holds = 0;  // PageSizeMask
+    // Valid entries of each page size: a lookup skips a size the array holds
+    // none of (exact, and it saves most of a miss's probes when, say, no 2M
+    // or 1G translation exists).
+    std::uint32_t live[kTlbPageSizes] = {};
+  };
+  /// One probe of a lookup: an array and one page size it holds, with what
+  /// the hot path needs precomputed.
+  struct Probe {
+    Array* array;
+    Addr page_mask;         // ~(page size - 1)
+    std::uint64_t key_low;  // the key's bits below the page base
+    unsigned shift;         // log2(page size): the array's index is va >> shift
+    unsigned size;          // index into PageSizeMask's bits
+  };
   TlbLevelParams params_;
   std::vector<Array> arrays_;  // the enabled ones, in lookup order
+  std::vector<Probe> probes_;  // what a lookup probes, in order: arrays in order, sizes smallest first
 };
 
 }  // namespace vmxsim::models

@@ -345,7 +345,7 @@ TEST_P(ReplacementPolicyTest, VictimIsAWayOfTheSet) {
     std::vector<std::uint32_t> stamps(ways);
     for (std::uint32_t w = 0; w < ways; ++w) stamps[w] = 100 - 7 * w;  // all valid, distinct
     for (int i = 0; i < 50; ++i) {
-      const std::uint32_t v = p->victim(std::uint32_t(i % 8), StampView(stamps.data(), sizeof(std::uint32_t), ways));
+      const std::uint32_t v = p->victim(std::uint32_t(i % 8), StampView(stamps.data(), ways));
       EXPECT_LT(v, ways);
     }
   }
@@ -358,23 +358,23 @@ TEST_P(ReplacementPolicyTest, OldestVictimTraitIsWhatVictimSays) {
   if (!p->traits().oldest_victim) GTEST_SKIP() << GetParam() << " chooses its victims itself";
   const std::uint32_t stamps[][4] = {{4, 3, 2, 1}, {1, 2, 3, 4}, {9, 2, 7, 5}, {6, 8, 3, 3}};
   for (const auto& s : stamps) {
-    const StampView v(s, sizeof(std::uint32_t), 4);
+    const StampView v(s, 4);
     EXPECT_EQ(p->victim(0, v), oldest_way(v));
   }
 }
 
 TEST_P(ReplacementPolicyTest, FreeWaysFillBeforeAnyEviction) {
   SetAssoc<std::uint64_t, int> c(Geometry{16, 4}, GetParam(), 3);
-  for (std::uint64_t t = 0; t < 16; ++t) c.insert(c.set_of(t), t, int(t));  // 4 per set
+  for (std::uint64_t t = 0; t < 16; ++t) c.insert(t, t, int(t));  // 4 per set
   EXPECT_EQ(c.evictions, 0u);
   EXPECT_EQ(c.occupancy(), 16u);
-  const auto f = c.insert(c.set_of(16), 16, 16);
+  const auto f = c.insert(16, 16, 16);
   EXPECT_TRUE(f.evicted);
   EXPECT_EQ(f.evicted_tag % 4, 0u);  // a tag of the same set
   EXPECT_EQ(c.evictions, 1u);
   // A dropped way is refilled before anything else goes.
   c.invalidate_if([](std::uint64_t t, const int&) { return t == 1; });
-  EXPECT_FALSE(c.insert(c.set_of(17), 17, 17).evicted);
+  EXPECT_FALSE(c.insert(17, 17, 17).evicted);
   EXPECT_EQ(c.occupancy(), 16u);
 }
 
@@ -387,7 +387,7 @@ TEST_P(ReplacementPolicyTest, SameSeedSameVictims) {
       x ^= x >> 7;
       x ^= x << 17;
       const std::uint64_t t = x % 23;
-      const auto f = c.insert(c.set_of(t), t, i);
+      const auto f = c.insert(t, t, i);
       if (f.evicted) sum = sum * 31 + f.evicted_tag;
     }
     return sum;
