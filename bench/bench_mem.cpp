@@ -11,8 +11,8 @@
 namespace vmxsim::models {
 namespace {
 
-constexpr Addr kBase = Addr{1} << 32;     // page-table memory somewhere in host memory
-constexpr Addr kEntryBytes = 8;           // one paging-structure entry
+constexpr Addr kBase = Addr{1} << 32;  // page-table memory somewhere in host memory
+constexpr Addr kEntryBytes = 8;        // one paging-structure entry
 
 void report_levels(benchmark::State& state, const MemHierarchy& h) {
   state.SetItemsProcessed(state.iterations());

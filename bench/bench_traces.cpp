@@ -67,8 +67,8 @@ void write_generated(const std::string& path, std::uint32_t gap) {
 class BenchTrace {
  public:
   explicit BenchTrace(const char* ext)
-      : path_((std::filesystem::temp_directory_path() / ("vmxsim_bench_" + std::to_string(::getpid()) + ext))
-                  .string()) {
+      : path_(
+            (std::filesystem::temp_directory_path() / ("vmxsim_bench_" + std::to_string(::getpid()) + ext)).string()) {
     write_generated(path_, 3);
   }
   ~BenchTrace() { std::filesystem::remove(path_); }

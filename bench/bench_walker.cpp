@@ -6,10 +6,10 @@
 #include <memory>
 
 #include "ept/walker.hpp"
-#include "sim/exec_context.hpp"
 #include "hv/mmu.hpp"
 #include "models/mem_hierarchy.hpp"
 #include "models/phys_mem.hpp"
+#include "sim/exec_context.hpp"
 
 namespace vmxsim {
 namespace {

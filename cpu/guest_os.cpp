@@ -4,10 +4,10 @@
 #include <sstream>
 
 #include "ept/guest_entry.hpp"
-#include "sim/exec_context.hpp"
 #include "models/phys_mem.hpp"
 #include "sim/config.hpp"
 #include "sim/error.hpp"
+#include "sim/exec_context.hpp"
 #include "sim/hash.hpp"
 #include "sim/stats.hpp"
 
@@ -40,8 +40,7 @@ GuestOs::GuestOs(const GuestParams& p, models::PhysMem& mem, std::vector<std::pa
   pt_next_ = ram_.front().first;
   pt_end_ = pt_next_ + p_.pt_region_bytes;
   if (pt_end_ > ram_.front().second)
-    throw Error("guest.pt_region_bytes (" + std::to_string(p_.pt_region_bytes) +
-                ") does not fit in the first memslot");
+    throw Error("guest.pt_region_bytes (" + std::to_string(p_.pt_region_bytes) + ") does not fit in the first memslot");
   data_next_ = pt_end_;
   cr3_ = alloc_table();
 }
@@ -87,13 +86,15 @@ unsigned GuestOs::choose_level(Addr gva) const {
   return 1;
 }
 
-void GuestOs::handle_fault(ExecContext& ctx, GuestMemory& gm, Addr gva, AccessType type,
-                           std::uint32_t pf_error, unsigned vcpu) {
+void GuestOs::handle_fault(ExecContext& ctx, GuestMemory& gm, Addr gva, AccessType type, std::uint32_t pf_error,
+                           unsigned vcpu) {
   ++faults;
   ctx.charge(p_.fault_cycles);
   if (pf_error & 1) {
     throw Error("vcpu" + std::to_string(vcpu) + ": guest protection fault on " +
-                (type == AccessType::Write ? "write" : type == AccessType::Exec ? "fetch" : "read") +
+                (type == AccessType::Write  ? "write"
+                 : type == AccessType::Exec ? "fetch"
+                                            : "read") +
                 " of GVA " + hex(gva) + " (error code " + std::to_string(pf_error) +
                 "): the guest maps every page writable and executable, so this should not happen");
   }

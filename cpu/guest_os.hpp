@@ -28,14 +28,14 @@ class ExecContext;
 namespace vmxsim::cpu {
 
 struct GuestParams {
-  unsigned paging_levels = 4;        // guest.paging_levels: 4, or 5 (CR4.LA57)
-  std::string page_size = "4K";      // guest.page_size: 4K | 2M | 1G | mix
-  double mix_2m = 0.5;               // guest.mix_2m: with "mix", share of 2 MiB regions mapped by one 2 MiB page
-  double mix_1g = 0.0;               // guest.mix_1g: with "mix", share of 1 GiB regions mapped by one 1 GiB page
-  Cycles fault_cycles = 1200;        // guest.fault_cycles: #PF delivery + handler, excluding table allocation
-  Cycles pt_alloc_cycles = 300;      // guest.pt_alloc_cycles: allocate and zero one page-table page
+  unsigned paging_levels = 4;    // guest.paging_levels: 4, or 5 (CR4.LA57)
+  std::string page_size = "4K";  // guest.page_size: 4K | 2M | 1G | mix
+  double mix_2m = 0.5;           // guest.mix_2m: with "mix", share of 2 MiB regions mapped by one 2 MiB page
+  double mix_1g = 0.0;           // guest.mix_1g: with "mix", share of 1 GiB regions mapped by one 1 GiB page
+  Cycles fault_cycles = 1200;    // guest.fault_cycles: #PF delivery + handler, excluding table allocation
+  Cycles pt_alloc_cycles = 300;  // guest.pt_alloc_cycles: allocate and zero one page-table page
   std::uint64_t pt_region_bytes = 16 << 20;  // guest.pt_region_bytes: guest RAM kept for page tables
-  std::uint64_t seed = 1;            // guest.seed: the "mix" policy's choices
+  std::uint64_t seed = 1;                    // guest.seed: the "mix" policy's choices
   static GuestParams from(const Cfg& guest);
 };
 
@@ -63,8 +63,8 @@ class GuestOs {
   /// allocating page-table pages; a protection fault (pf_error bit 0) on a
   /// present page is an error the model cannot resolve. Runs in the faulting
   /// vCPU's thread at synced time (guest page tables are shared).
-  void handle_fault(ExecContext& ctx, GuestMemory& gm, Addr gva, AccessType type,
-                    std::uint32_t pf_error, unsigned vcpu);
+  void handle_fault(ExecContext& ctx, GuestMemory& gm, Addr gva, AccessType type, std::uint32_t pf_error,
+                    unsigned vcpu);
 
   void register_stats(Stats& s, const std::string& prefix) const;
   std::uint64_t faults = 0, tables = 0, maps[4] = {0, 0, 0, 0};

@@ -30,24 +30,10 @@ VcpuParams VcpuParams::from(const Cfg& cpu) {
 
 Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const VcpuLinks& links,
            std::unique_ptr<traces::Source> source)
-    : sc_module(name),
-      id_(id),
-      p_(p),
-      thread_(id, p.quantum),
-      l1_(p.l1),
-      l2_(p.l2),
-      pwc_(p.pwc),
-      mem_(p.mem, links.shared_llc),
-      pml_(p.with_pml ? p.pml.make(links.phys)
-                      : nullptr),
-      walker_(links.phys, mem_),
-      hv_(links.hv),
-      guest_(p.paging ? links.guest : nullptr),
-      eptp_(links.hv.eptp()),
-      source_(std::move(source)),
-      control_(links.control),
-      tl_(links.trace),
-      progress_(links.progress) {
+    : sc_module(name), id_(id), p_(p), thread_(id, p.quantum), l1_(p.l1), l2_(p.l2), pwc_(p.pwc),
+      mem_(p.mem, links.shared_llc), pml_(p.with_pml ? p.pml.make(links.phys) : nullptr), walker_(links.phys, mem_),
+      hv_(links.hv), guest_(p.paging ? links.guest : nullptr), eptp_(links.hv.eptp()), source_(std::move(source)),
+      control_(links.control), tl_(links.trace), progress_(links.progress) {
   // KVM gives each vCPU its own VPID, allocated from 1 (VPID 0 is the host's).
   tctx_.vpid = std::uint16_t(id + 1);
   tctx_.pcid = guest_ ? 1 : 0;  // one guest process; PCID 0 with paging off
@@ -183,7 +169,8 @@ Addr Vcpu::walk_and_fill(Addr va, AccessType type) {
         }
         if (++tries > p_.max_exits_per_access)
           throw Error("vcpu" + std::to_string(id_) + ": GVA " + hex(va) + " still faults after " +
-                      std::to_string(p_.max_exits_per_access) + " guest faults and VM exits (cpu.max_exits_per_access)");
+                      std::to_string(p_.max_exits_per_access) +
+                      " guest faults and VM exits (cpu.max_exits_per_access)");
         continue;
       }
       e = models::TlbEntry::of_walk(w.hpa, w.page_shift, w.perms, w.dirty);

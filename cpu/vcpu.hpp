@@ -18,13 +18,13 @@
 #include "cpu/guest_os.hpp"
 #include "ept/walker.hpp"
 #include "hv/hypervisor.hpp"
-#include "sim/trace.hpp"
 #include "models/mem_hierarchy.hpp"
 #include "models/pwc.hpp"
 #include "models/tlb.hpp"
 #include "pml/engine.hpp"
 #include "sim/sim_thread.hpp"
 #include "sim/stats.hpp"
+#include "sim/trace.hpp"
 #include "traces/source.hpp"
 
 namespace vmxsim {
@@ -44,26 +44,26 @@ struct VcpuParams {
   // at the next multiple of this many cycles; 1,000 cycles = 0.4 us at 2.5 GHz,
   // within the ~1-3 us native TLB-shootdown latency (docs/config.md).
   Cycles interrupt_window_cycles = 1000;
-  bool paging = true;                       // workload.paging: trace addresses are GVAs
+  bool paging = true;  // workload.paging: trace addresses are GVAs
   models::TlbLevelParams l1, l2;
   models::PwcParams pwc;
   models::MemHierarchyParams mem;
   pml::PmlParams pml;
-  bool with_pml = false;                    // hv.dirty_log.mode is pml: each vCPU gets an engine
+  bool with_pml = false;  // hv.dirty_log.mode is pml: each vCPU gets an engine
   Cycles quantum = 1000;
-  Cycles jitter_cycles = 0;                 // sim.jitter_cycles (sim::SimThread::set_jitter)
-  std::uint64_t seed = 1;                   // sim.seed
-  static VcpuParams from(const Cfg& cpu);   // reads cpu.access_cycles, cpu.max_exits_per_access
+  Cycles jitter_cycles = 0;                // sim.jitter_cycles (sim::SimThread::set_jitter)
+  std::uint64_t seed = 1;                  // sim.seed
+  static VcpuParams from(const Cfg& cpu);  // reads cpu.access_cycles, cpu.max_exits_per_access
 };
 
 /// What a vCPU uses that other components own.
 struct VcpuLinks {
   models::PhysMem& phys;
   hv::Hypervisor& hv;
-  GuestOs* guest;                    // null with guest paging off
-  models::CacheLevel* shared_llc;    // null: private LLC
+  GuestOs* guest;                  // null with guest paging off
+  models::CacheLevel* shared_llc;  // null: private LLC
   sim::RunControl& control;
-  Trace* trace = nullptr;        // the timeline (--timeline), or null: off
+  Trace* trace = nullptr;            // the timeline (--timeline), or null: off
   ProgressSink* progress = nullptr;  // the progress bar, or null: off
 };
 
@@ -125,7 +125,7 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   void check_tracked_write(Addr hpa, Addr hpa2);
   void pml_full_exit(unsigned& tries);
   void sync();
-  void take_requests();  // in guest mode, at a sync: an external-interrupt exit
+  void take_requests();               // in guest mode, at a sync: an external-interrupt exit
   Addr write_gpa(Addr gpa) override;  // GuestMemory: the guest kernel's stores
 
   unsigned id_;
@@ -147,16 +147,16 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   unsigned requests_ = 0;
   std::vector<hv::Ack*> acks_;
   bool in_guest_ = true;
-  bool check_writes_ = false;  // the dirty-log oracle is on
-  bool check_track_ = false;   // the write-track oracle is on
+  bool check_writes_ = false;    // the dirty-log oracle is on
+  bool check_track_ = false;     // the write-track oracle is on
   bool write_emulated_ = false;  // the current write was completed by the hypervisor
   // The timeline (null: off). Guest-run stretches and guest #PF handlers are
   // spans; an exit inside a #PF handler splits it around the exit.
   Trace* tl_ = nullptr;
   ProgressSink* progress_ = nullptr;  // told of each batch taken from the source
-  Cycles run_start_ = 0;       // the last VM entry (or the start)
+  Cycles run_start_ = 0;              // the last VM entry (or the start)
   bool in_pf_ = false;
-  Cycles pf_start_ = 0;        // the current #PF span segment's start
+  Cycles pf_start_ = 0;  // the current #PF span segment's start
   Addr pf_gva_ = 0;
   std::uint32_t pf_error_ = 0;
 };

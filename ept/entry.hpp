@@ -14,12 +14,12 @@ inline constexpr std::uint64_t kRead = 1ull << 0;
 inline constexpr std::uint64_t kWrite = 1ull << 1;
 inline constexpr std::uint64_t kExec = 1ull << 2;
 inline constexpr std::uint64_t kPermMask = kRead | kWrite | kExec;
-inline constexpr unsigned kMemTypeShift = 3;                   // bits 5:3, leaf only
+inline constexpr unsigned kMemTypeShift = 3;  // bits 5:3, leaf only
 inline constexpr std::uint64_t kMemTypeMask = 7ull << kMemTypeShift;
-inline constexpr std::uint64_t kIgnorePat = 1ull << 6;        // leaf only
-inline constexpr std::uint64_t kPageSize = 1ull << 7;         // PDPTE/PDE: maps a page
-inline constexpr std::uint64_t kAccessed = 1ull << 8;         // with EPTP[6]
-inline constexpr std::uint64_t kDirty = 1ull << 9;            // leaf only, with EPTP[6]
+inline constexpr std::uint64_t kIgnorePat = 1ull << 6;                // leaf only
+inline constexpr std::uint64_t kPageSize = 1ull << 7;                 // PDPTE/PDE: maps a page
+inline constexpr std::uint64_t kAccessed = 1ull << 8;                 // with EPTP[6]
+inline constexpr std::uint64_t kDirty = 1ull << 9;                    // leaf only, with EPTP[6]
 inline constexpr std::uint64_t kAddrMask = 0x000F'FFFF'FFFF'F000ull;  // bits 51:12
 // Software-available bits 62:52. KVM keeps Host-writable in 57 and MMU-writable
 // in 58 (arch/x86/kvm/mmu/spte.h, EPT_SPTE_HOST_WRITABLE / EPT_SPTE_MMU_WRITABLE).
@@ -38,13 +38,9 @@ constexpr bool present(std::uint64_t e) { return (e & kPermMask) != 0; }
 /// Address bits of the page a level-`level` entry maps: 12 + 9*(level-1).
 constexpr unsigned level_shift(unsigned level) { return kPageShift4K + 9 * (level - 1); }
 /// Index of `gpa` in a level-`level` table.
-constexpr unsigned index_at(Addr gpa, unsigned level) {
-  return unsigned((gpa >> level_shift(level)) & 511);
-}
+constexpr unsigned index_at(Addr gpa, unsigned level) { return unsigned((gpa >> level_shift(level)) & 511); }
 /// A leaf at level 1, or a PDE/PDPTE with bit 7 set.
-constexpr bool is_leaf(std::uint64_t e, unsigned level) {
-  return level == 1 || (e & kPageSize) != 0;
-}
+constexpr bool is_leaf(std::uint64_t e, unsigned level) { return level == 1 || (e & kPageSize) != 0; }
 /// Physical address held in an entry: the next table, or the page frame of a
 /// leaf (low bits of a huge-page frame are reserved, hence the mask).
 constexpr Addr entry_addr(std::uint64_t e, unsigned level = 1) {
@@ -56,10 +52,8 @@ constexpr Addr entry_addr(std::uint64_t e, unsigned level = 1) {
 constexpr std::uint64_t make_table(Addr hpa) { return (hpa & kAddrMask) | kPermMask; }
 
 /// A leaf mapping `hpa` (aligned to the level's page size) with `perms` (R/W/X bits).
-constexpr std::uint64_t make_leaf(Addr hpa, unsigned level, std::uint64_t perms,
-                                  MemType mt = kWriteBack) {
-  return (hpa & kAddrMask) | (perms & kPermMask) |
-         (std::uint64_t(mt) << kMemTypeShift) | (level > 1 ? kPageSize : 0);
+constexpr std::uint64_t make_leaf(Addr hpa, unsigned level, std::uint64_t perms, MemType mt = kWriteBack) {
+  return (hpa & kAddrMask) | (perms & kPermMask) | (std::uint64_t(mt) << kMemTypeShift) | (level > 1 ? kPageSize : 0);
 }
 
 /// EPT pointer (VMCS field, SDM §24.6.11): bits 2:0 memory type of the walk,
@@ -68,8 +62,8 @@ struct Eptp {
   std::uint64_t raw = 0;
 
   static constexpr Eptp make(Addr root, unsigned levels, bool ad) {
-    return Eptp{(root & kAddrMask) | std::uint64_t(kWriteBack) |
-                (std::uint64_t(levels - 1) << 3) | (ad ? 1ull << 6 : 0)};
+    return Eptp{(root & kAddrMask) | std::uint64_t(kWriteBack) | (std::uint64_t(levels - 1) << 3) |
+                (ad ? 1ull << 6 : 0)};
   }
   constexpr Addr root() const { return raw & kAddrMask; }
   constexpr unsigned levels() const { return unsigned((raw >> 3) & 7) + 1; }
@@ -78,11 +72,11 @@ struct Eptp {
 
 /// EPT-violation exit qualification bits (SDM §27.2.1, table 27-7).
 namespace qual {
-inline constexpr std::uint64_t kRead = 1ull << 0;        // the access was a data read
-inline constexpr std::uint64_t kWrite = 1ull << 1;       // a data write
-inline constexpr std::uint64_t kFetch = 1ull << 2;       // an instruction fetch
-inline constexpr unsigned kPermShift = 3;                // bits 5:3: R/W/X ANDed over the walk
-inline constexpr std::uint64_t kGlaValid = 1ull << 7;    // guest linear address valid
+inline constexpr std::uint64_t kRead = 1ull << 0;              // the access was a data read
+inline constexpr std::uint64_t kWrite = 1ull << 1;             // a data write
+inline constexpr std::uint64_t kFetch = 1ull << 2;             // an instruction fetch
+inline constexpr unsigned kPermShift = 3;                      // bits 5:3: R/W/X ANDed over the walk
+inline constexpr std::uint64_t kGlaValid = 1ull << 7;          // guest linear address valid
 inline constexpr std::uint64_t kFinalTranslation = 1ull << 8;  // 1: final GPA; 0: guest paging entry
 }  // namespace qual
 

@@ -10,8 +10,7 @@
 
 namespace vmxsim::ept {
 
-EptWalk Walker::translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpose purpose,
-                          bool gla_valid) {
+EptWalk Walker::translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpose purpose, bool gla_valid) {
   EptWalk w;
   Addr used[5];           // HPAs of the entries used, root first
   std::uint64_t vals[5];  // and their values as read
@@ -36,8 +35,7 @@ EptWalk Walker::translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpo
 
   const std::uint64_t need = needed_perm(type);
   if (!present(e) || !(perms & need)) {
-    w.qual = (type == AccessType::Read ? qual::kRead : 0) |
-             (type == AccessType::Write ? qual::kWrite : 0) |
+    w.qual = (type == AccessType::Read ? qual::kRead : 0) | (type == AccessType::Write ? qual::kWrite : 0) |
              (type == AccessType::Exec ? qual::kFetch : 0) | (perms << qual::kPermShift);
     if (gla_valid) {
       w.qual |= qual::kGlaValid;
@@ -57,9 +55,7 @@ EptWalk Walker::translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpo
   // SDM §28.3.5: A in every entry used; D in the leaf on a write. Each update
   // is a locked compare-and-exchange; a lost race re-reads and retries, as the
   // hardware's atomic update would.
-  const auto want_of = [&](unsigned i) {
-    return kAccessed | (i + 1 == n && type == AccessType::Write ? kDirty : 0);
-  };
+  const auto want_of = [&](unsigned i) { return kAccessed | (i + 1 == n && type == AccessType::Write ? kDirty : 0); };
   // SDM §28.3.6: before an access that must set an A or D flag, a full PML log
   // (index outside the log) causes a PML-full exit instead; no flag is set.
   if (pml_) {
@@ -104,13 +100,11 @@ std::uint8_t combine(std::uint8_t acc, std::uint8_t e) {
 // Guest #PF error code (SDM Vol. 3A §4.7): bit 0 protection violation (else
 // not present), bit 1 write, bit 2 user-mode access, bit 4 instruction fetch.
 std::uint32_t pf_error(bool protection, AccessType type) {
-  return (protection ? 1u : 0u) | (type == AccessType::Write ? 2u : 0u) | 4u |
-         (type == AccessType::Exec ? 16u : 0u);
+  return (protection ? 1u : 0u) | (type == AccessType::Write ? 2u : 0u) | 4u | (type == AccessType::Exec ? 16u : 0u);
 }
 }  // namespace
 
-Walk2d Walker::translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, AccessType type,
-                            models::Pwc* pwc) {
+Walk2d Walker::translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, AccessType type, models::Pwc* pwc) {
   Walk2d w;
   // With EPT A/D on, guest paging-structure accesses are EPT writes (SDM §28.3.3.2).
   const AccessType table_access = eptp.ad_enabled() ? AccessType::Write : AccessType::Read;
@@ -170,8 +164,7 @@ Walk2d Walker::translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, Ac
     if (guest::is_leaf(e, level)) break;
     table = guest::entry_addr(e, level);
   }
-  if ((type == AccessType::Write && !(rights & kRightWrite)) ||
-      (type == AccessType::Exec && (rights & kRightNoExec))) {
+  if ((type == AccessType::Write && !(rights & kRightWrite)) || (type == AccessType::Exec && (rights & kRightNoExec))) {
     w.status = WalkStatus::kGuestFault;
     w.pf_error = pf_error(true, type);
     return w;

@@ -29,15 +29,15 @@ namespace vmxsim::ept {
 /// Outcome of one EPT translation.
 struct EptWalk {
   bool ok = false;
-  Addr hpa = 0;                 // translation of the GPA (when ok)
+  Addr hpa = 0;                            // translation of the GPA (when ok)
   std::uint8_t page_shift = kPageShift4K;  // size of the leaf used
-  std::uint8_t perms = 0;       // R/W/X ANDed over every entry used
-  bool dirty = false;           // leaf D is set (or A/D flags are off): writes need no walk
-  std::uint8_t leaf_level = 0;  // level of the leaf, or of the entry that faulted
-  std::uint32_t refs = 0;       // memory references made
-  Cycles cycles = 0;            // their latency
-  std::uint64_t qual = 0;       // EPT-violation exit qualification (when !ok)
-  bool pml_full = false;        // !ok because the PML log is full (exit reason 62), not a violation
+  std::uint8_t perms = 0;                  // R/W/X ANDed over every entry used
+  bool dirty = false;                      // leaf D is set (or A/D flags are off): writes need no walk
+  std::uint8_t leaf_level = 0;             // level of the leaf, or of the entry that faulted
+  std::uint32_t refs = 0;                  // memory references made
+  Cycles cycles = 0;                       // their latency
+  std::uint64_t qual = 0;                  // EPT-violation exit qualification (when !ok)
+  bool pml_full = false;                   // !ok because the PML log is full (exit reason 62), not a violation
 };
 
 /// Who the reference is for; decides qualification bits 7 and 8.
@@ -59,17 +59,17 @@ enum class WalkStatus : std::uint8_t { kOk, kEptViolation, kGuestFault, kPmlFull
 /// Outcome of one two-dimensional (guest × EPT) translation.
 struct Walk2d {
   WalkStatus status = WalkStatus::kOk;
-  Addr gpa = 0;                 // the guest-physical address of the access (when the guest walk completed)
-  Addr hpa = 0;                 // its translation (when ok)
-  std::uint8_t page_shift = 0;  // min(guest page, EPT page): what a TLB may cache
-  std::uint8_t perms = 0;       // R/W/X the combined translation grants
-  bool dirty = false;           // guest D and EPT D both set (or EPT A/D off): writes need no walk
-  std::uint32_t refs = 0;       // all memory references: guest entries + every EPT walk
-  std::uint32_t guest_refs = 0; // guest paging-structure entries read
+  Addr gpa = 0;                  // the guest-physical address of the access (when the guest walk completed)
+  Addr hpa = 0;                  // its translation (when ok)
+  std::uint8_t page_shift = 0;   // min(guest page, EPT page): what a TLB may cache
+  std::uint8_t perms = 0;        // R/W/X the combined translation grants
+  bool dirty = false;            // guest D and EPT D both set (or EPT A/D off): writes need no walk
+  std::uint32_t refs = 0;        // all memory references: guest entries + every EPT walk
+  std::uint32_t guest_refs = 0;  // guest paging-structure entries read
   Cycles cycles = 0;
-  std::uint64_t qual = 0;       // EPT-violation exit qualification
-  Addr fault_gpa = 0;           // GPA that faulted in EPT (a guest table, or the final GPA)
-  std::uint32_t pf_error = 0;   // guest #PF error code (bit 0 P, 1 W, 2 U, 4 I/D)
+  std::uint64_t qual = 0;      // EPT-violation exit qualification
+  Addr fault_gpa = 0;          // GPA that faulted in EPT (a guest table, or the final GPA)
+  std::uint32_t pf_error = 0;  // guest #PF error code (bit 0 P, 1 W, 2 U, 4 I/D)
 };
 
 class Walker {
@@ -80,8 +80,8 @@ class Walker {
   /// and told of every leaf D 0→1. Null: no PML.
   void set_pml(pml::Engine* e) { pml_ = e; }
 
-  EptWalk translate(const Eptp& eptp, Addr gpa, AccessType type,
-                    WalkPurpose purpose = WalkPurpose::kFinal, bool gla_valid = true);
+  EptWalk translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpose purpose = WalkPurpose::kFinal,
+                    bool gla_valid = true);
 
   /// The 2D walk of SDM §28.2.1: each guest paging-structure entry's GPA is
   /// translated through EPT before the entry is read, then the final GPA is:
@@ -90,11 +90,10 @@ class Walker {
   /// EPT writes (they set EPT D on guest page-table pages). On success the
   /// guest A flag is set in each guest entry used and guest D in the leaf on
   /// a write. `pwc` may be null (no paging-structure caches).
-  Walk2d translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, AccessType type,
-                      models::Pwc* pwc);
+  Walk2d translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, AccessType type, models::Pwc* pwc);
 
-  std::uint64_t a_set = 0;  // A flags this walker set
-  std::uint64_t d_set = 0;  // D flags this walker set
+  std::uint64_t a_set = 0;                         // A flags this walker set
+  std::uint64_t d_set = 0;                         // D flags this walker set
   std::uint64_t guest_a_set = 0, guest_d_set = 0;  // guest-entry flags set
 
  private:

@@ -14,21 +14,21 @@
 namespace vmxsim {
 class Cfg;
 class Stats;
-}
+}  // namespace vmxsim
 
 namespace vmxsim::hv {
 
 struct DirtyLogParams {
-  std::string mode = "wp";     // hv.dirty_log.mode: wp | pml
-  bool clear_flush = true;     // hv.dirty_log.clear_flush: false is fault injection
-                               // (CLEAR skips its TLB flush) to show the oracle catches losses
+  std::string mode = "wp";  // hv.dirty_log.mode: wp | pml
+  bool clear_flush = true;  // hv.dirty_log.clear_flush: false is fault injection
+                            // (CLEAR skips its TLB flush) to show the oracle catches losses
   // Costs (hv.costs.*), all estimates.
-  Cycles protect_page = 20;    // dirty_log_protect_page: change one leaf (W or D) when enabling or clearing
-  Cycles get_base = 2000;      // dirty_log_get: the GET ioctl's fixed part
-  Cycles get_word = 4;         // dirty_log_get_word: per 64-page bitmap word copied
-  Cycles mark_page = 15;       // dirty_log_mark: mark_page_dirty_in_slot
-  Cycles pml_drain_base = 80;  // pml_drain: vmx_flush_pml_buffer's fixed part
-  Cycles pml_drain_entry = 20; // pml_drain_entry: per logged GPA drained into the bitmap
+  Cycles protect_page = 20;     // dirty_log_protect_page: change one leaf (W or D) when enabling or clearing
+  Cycles get_base = 2000;       // dirty_log_get: the GET ioctl's fixed part
+  Cycles get_word = 4;          // dirty_log_get_word: per 64-page bitmap word copied
+  Cycles mark_page = 15;        // dirty_log_mark: mark_page_dirty_in_slot
+  Cycles pml_drain_base = 80;   // pml_drain: vmx_flush_pml_buffer's fixed part
+  Cycles pml_drain_entry = 20;  // pml_drain_entry: per logged GPA drained into the bitmap
   static DirtyLogParams from(const Cfg& dirty_log, const Cfg& costs);
 };
 

@@ -93,8 +93,7 @@ void DirtyLogOps::disable(ExecContext& ctx) {
   x_.requests.flush_remote_tlbs(ctx, -1);  // no vCPU may still walk through the unlinked tables
   const std::size_t n = unlinked.size();
   x_.rcu.call(ctx, std::move(unlinked));
-  if (tl_)
-    tl_->span(ctx.thread_id(), "disable dirty log", t0, ctx.now(), TraceArgs().num("tables_unlinked", n).str());
+  if (tl_) tl_->span(ctx.thread_id(), "disable dirty log", t0, ctx.now(), TraceArgs().num("tables_unlinked", n).str());
 }
 
 void DirtyLogOps::drain_pml(ExecContext& ctx, pml::Engine& e) {
@@ -128,8 +127,9 @@ void DirtyLogOps::register_stats(Stats& s) const {
 }
 
 void DirtyLogOps::register_progress_stats(Stats& s, std::function<Cycles()> run_end, double freq_ghz) const {
-  s.value_u64("sim.accesses_while_logging", [this] { return accesses_since_logging(); }, "accesses",
-              "guest accesses retired by all vCPUs after dirty logging took effect");
+  s.value_u64(
+      "sim.accesses_while_logging", [this] { return accesses_since_logging(); }, "accesses",
+      "guest accesses retired by all vCPUs after dirty logging took effect");
   s.value(
       "sim.accesses_per_simulated_second_while_logging",
       [this, run_end, freq_ghz] {

@@ -35,8 +35,10 @@ FaultOutcome ExitHandlers::handle_ept_violation(ExecContext& ctx, unsigned vcpu,
   if (!slot) {
     std::ostringstream m;
     m << "vcpu" << vcpu << ": EPT violation on "
-      << (type == AccessType::Write ? "write" : type == AccessType::Exec ? "fetch" : "read") << " of GPA 0x"
-      << std::hex << gpa << " (exit qualification 0x" << qual << std::dec << ") at cycle " << ctx.now()
+      << (type == AccessType::Write  ? "write"
+          : type == AccessType::Exec ? "fetch"
+                                     : "read")
+      << " of GPA 0x" << std::hex << gpa << " (exit qualification 0x" << qual << std::dec << ") at cycle " << ctx.now()
       << ": no memslot covers this GPA, so the hypervisor cannot resolve the exit (KVM would "
          "exit to userspace as MMIO and this model has no device there); add a slot covering "
          "it to hv.memslots or keep the workload inside guest memory";
@@ -45,8 +47,8 @@ FaultOutcome ExitHandlers::handle_ept_violation(ExecContext& ctx, unsigned vcpu,
   const FaultOutcome out = path_.handle(ctx, vcpu, *slot, gpa, type);
   if (out.emulated && (qual & qual_bits::kGlaValid) && !(qual & qual_bits::kFinalTranslation)) {
     std::ostringstream m;
-    m << "vcpu" << vcpu << ": the guest page walker's accessed/dirty update of GPA 0x" << std::hex << gpa
-      << std::dec << " at cycle " << ctx.now()
+    m << "vcpu" << vcpu << ": the guest page walker's accessed/dirty update of GPA 0x" << std::hex << gpa << std::dec
+      << " at cycle " << ctx.now()
       << " hit a write-tracked page (hv.page_track); tracking a guest page-table page is not modelled: "
          "track data pages only";
     throw Error(m.str());

@@ -19,8 +19,8 @@ namespace vmxsim::hv {
 
 class FaultEnv {
  public:
-  FaultEnv(const HvCosts& costs, const Mmu& mmu, models::PhysMem& mem, const DirtyLog& dirty,
-           const PageTrack& track, Rcu& rcu, SlowPath& slow)
+  FaultEnv(const HvCosts& costs, const Mmu& mmu, models::PhysMem& mem, const DirtyLog& dirty, const PageTrack& track,
+           Rcu& rcu, SlowPath& slow)
       : costs_(costs), mmu_(mmu), mem_(mem), dirty_(dirty), track_(track), rcu_(rcu), slow_(slow) {}
   void set_trace(Trace* t) { tl_ = t; }
 

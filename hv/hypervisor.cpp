@@ -29,11 +29,12 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check, const S
   p.mmu_lock = hv.choice("mmu_lock", "rw", {"rw", "spin"}) == "rw" ? LockKind::kRw : LockKind::kSpin;
   const FaultPathRegistry& paths = FaultPathRegistry::instance();
   p.fault_path = hv.choice("fault_path", p.fault_path, paths.names());
-  p.make_fault_path = paths.select(p.fault_path, hv.path("fault_path"), [&hv](const std::string&) { return hv; }, system);
+  p.make_fault_path = paths.select(
+      p.fault_path, hv.path("fault_path"), [&hv](const std::string&) { return hv; }, system);
   const MemslotsRegistry& impls = MemslotsRegistry::instance();
   p.memslots_impl = hv.choice("memslots_impl", p.memslots_impl, impls.names());
-  p.make_memslots =
-      impls.select(p.memslots_impl, hv.path("memslots_impl"), [&hv](const std::string&) { return hv; }, system);
+  p.make_memslots = impls.select(
+      p.memslots_impl, hv.path("memslots_impl"), [&hv](const std::string&) { return hv; }, system);
   p.page_track = PageTrackParams::from(hv, check);
   p.mmu = MmuParams::from(ept, hv.section("mmu"), costs);
   p.dirty_log = DirtyLogParams::from(hv.section("dirty_log"), costs);
@@ -63,19 +64,11 @@ std::unique_ptr<Memslots> build_memslots(const HvParams& p, models::PhysMem& mem
 }  // namespace
 
 Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
-    : p_(p),
-      mem_(mem),
-      slots_(build_memslots(p_, mem)),
-      mmu_(mem, p_.mmu),
-      mmu_lock_("mmu_lock", p_.lock, p_.mmu_lock),
-      dirty_(p_.dirty_log),
-      track_(p_.page_track),
-      rcu_(mem),
-      checks_(p_.oracle, p_.page_track, *slots_),
+    : p_(p), mem_(mem), slots_(build_memslots(p_, mem)), mmu_(mem, p_.mmu), mmu_lock_("mmu_lock", p_.lock, p_.mmu_lock),
+      dirty_(p_.dirty_log), track_(p_.page_track), rcu_(mem), checks_(p_.oracle, p_.page_track, *slots_),
       requests_(p_.costs.ipi_send, p_.costs.tlb_flush),
       slow_(p_.costs, mmu_, p_.mmu.spte_set, mmu_lock_, dirty_, track_),
-      env_(p_.costs, mmu_, mem, dirty_, track_, rcu_, slow_),
-      path_(p_.make_fault_path(env_)),
+      env_(p_.costs, mmu_, mem, dirty_, track_, rcu_, slow_), path_(p_.make_fault_path(env_)),
       dirty_ops_({mmu_, mmu_lock_, dirty_, requests_, *slots_, track_, rcu_, checks_.dirty()}),
       exits_(p_.costs, *slots_, *path_, dirty_ops_),
       track_ops_({p_.costs, mmu_, mmu_lock_, dirty_, track_, requests_, *path_, checks_.track()}) {

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 
-#include "sim/exec_context.hpp"
-#include "sim/trace.hpp"
 #include "sim/config.hpp"
 #include "sim/error.hpp"
+#include "sim/exec_context.hpp"
 #include "sim/stats.hpp"
+#include "sim/trace.hpp"
 
 namespace vmxsim::hv {
 

@@ -7,30 +7,29 @@
 //    the queue's head: a writer, or every reader up to the next writer.
 // A waiter spins (its time passes) until a release hands the lock over.
 #pragma once
-#include "sim/trace.hpp"
-#include "sim/exec_context.hpp"
 #include <cstdint>
 #include <deque>
 #include <string>
 #include <vector>
+#include "sim/exec_context.hpp"
+#include "sim/trace.hpp"
 
 #include "sim/types.hpp"
 
 namespace vmxsim {
 class Cfg;
 class Stats;
-}
+}  // namespace vmxsim
 
 namespace vmxsim::hv {
-
 
 enum class LockMode : std::uint8_t { kRead, kWrite };
 enum class LockKind : std::uint8_t { kSpin, kRw };
 
 struct LockCosts {
-  Cycles acquire = 20;   // uncontended atomic acquire
-  Cycles release = 10;   // release store
-  Cycles handoff = 60;   // lock cache line moving to the next waiter (>= 1)
+  Cycles acquire = 20;                      // uncontended atomic acquire
+  Cycles release = 10;                      // release store
+  Cycles handoff = 60;                      // lock cache line moving to the next waiter (>= 1)
   static LockCosts from(const Cfg& costs);  // reads lock_acquire, lock_release, lock_handoff
 };
 

@@ -22,9 +22,9 @@ namespace vmxsim::hv {
 
 struct Memslot {
   std::uint32_t id = 0;
-  Addr gpa = 0;            // first GPA, 4 KiB aligned
-  std::uint64_t size = 0;  // bytes, a multiple of 4 KiB
-  Addr hpa = 0;            // host backing of `gpa`, aligned to the backing page size
+  Addr gpa = 0;                               // first GPA, 4 KiB aligned
+  std::uint64_t size = 0;                     // bytes, a multiple of 4 KiB
+  Addr hpa = 0;                               // host backing of `gpa`, aligned to the backing page size
   std::uint8_t backing_shift = kPageShift4K;  // host page size backing the slot
 
   bool contains(Addr g) const { return g - gpa < size; }

@@ -14,8 +14,7 @@ class ArrayMemslots final : public Memslots {
  public:
   void add(const Memslot& s) override {
     if (by_id(s.id)) throw Error("memslot id " + std::to_string(s.id) + " is already in use");
-    auto it = std::lower_bound(slots_.begin(), slots_.end(), s.gpa,
-                               [](const Memslot& m, Addr g) { return m.gpa < g; });
+    auto it = std::lower_bound(slots_.begin(), slots_.end(), s.gpa, [](const Memslot& m, Addr g) { return m.gpa < g; });
     if ((it != slots_.end() && it->gpa < s.end()) || (it != slots_.begin() && std::prev(it)->end() > s.gpa))
       throw Error("memslot [" + hex(s.gpa) + ", " + hex(s.end()) + ") overlaps an existing slot");
     slots_.insert(it, s);

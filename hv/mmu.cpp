@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "sim/exec_context.hpp"
 #include "models/phys_mem.hpp"
 #include "sim/config.hpp"
+#include "sim/exec_context.hpp"
 #include "sim/stats.hpp"
 
 namespace vmxsim::hv {
@@ -43,8 +43,7 @@ unsigned Mmu::max_level(const Memslot& slot, Addr gpa) const {
   return 1;
 }
 
-MapResult Mmu::map(ExecContext& ctx, const Memslot& slot, Addr gpa, unsigned cap, bool writable,
-                    bool dirty) {
+MapResult Mmu::map(ExecContext& ctx, const Memslot& slot, Addr gpa, unsigned cap, bool writable, bool dirty) {
   unsigned target = std::min(max_level(slot, gpa), cap);
   Addr table = eptp_.root();
   for (unsigned level = p_.levels;; --level) {
@@ -61,9 +60,8 @@ MapResult Mmu::map(ExecContext& ctx, const Memslot& slot, Addr gpa, unsigned cap
       // a writable entry dirty; Host- and MMU-writable mark it as writable by
       // the host and by the MMU (arch/x86/kvm/mmu/spte.c).
       const std::uint64_t perms = writable ? kPermMask : (kRead | kExec);
-      const std::uint64_t leaf = make_leaf(slot.hpa_of(gpa & ~(size - 1)), level, perms) | kIgnorePat |
-                                 kAccessed | (writable && dirty ? kDirty : 0) | kHostWritable |
-                                 kMmuWritable;
+      const std::uint64_t leaf = make_leaf(slot.hpa_of(gpa & ~(size - 1)), level, perms) | kIgnorePat | kAccessed |
+                                 (writable && dirty ? kDirty : 0) | kHostWritable | kMmuWritable;
       ctx.charge(p_.spte_set);
       std::uint64_t expected = 0;
       mem_.cmpxchg(at, expected, leaf);  // cannot fail: we hold mmu_lock at one instant
@@ -127,8 +125,8 @@ Addr Mmu::split(ExecContext& ctx, const Leaf& l,
   const std::uint64_t flags = child_flags(l.value) & (kPermMask | kAccessed | kDirty);
   const Addr base = entry_addr(l.value, l.level);
   for (unsigned i = 0; i < 512; ++i) {
-    const std::uint64_t child = (base + Addr(i) * child_size) | (l.value & keep) | flags |
-                                (child_level > 1 ? kPageSize : 0);
+    const std::uint64_t child =
+        (base + Addr(i) * child_size) | (l.value & keep) | flags | (child_level > 1 ? kPageSize : 0);
     mem_.write(t + Addr(i) * 8, child);
   }
   ctx.charge(512 * p_.split_entry);
@@ -150,8 +148,8 @@ void unlink(models::PhysMem& mem, Addr table, unsigned level, std::vector<Addr>&
 }
 }  // namespace
 
-void Mmu::zap_collapsible(ExecContext& ctx, Addr begin, Addr end,
-                          const std::function<bool(Addr, unsigned)>& huge_ok, std::vector<Addr>& unlinked) {
+void Mmu::zap_collapsible(ExecContext& ctx, Addr begin, Addr end, const std::function<bool(Addr, unsigned)>& huge_ok,
+                          std::vector<Addr>& unlinked) {
   // Top down, so a range that can be 1 GiB again is zapped whole.
   std::function<void(Addr, unsigned, Addr)> walk = [&](Addr table, unsigned level, Addr base) {
     const Addr size = Addr{1} << level_shift(level);

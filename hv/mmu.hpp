@@ -3,11 +3,11 @@
 // maps a faulting GPA at the largest level its memslot and host backing allow
 // (kvm_mmu_hugepage_adjust), creating page-table pages on the way down.
 #pragma once
-#include "sim/exec_context.hpp"
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
+#include "sim/exec_context.hpp"
 
 #include "ept/entry.hpp"
 #include "hv/memslots.hpp"
@@ -22,11 +22,10 @@ class PhysMem;
 
 namespace vmxsim::hv {
 
-
 struct MmuParams {
-  unsigned levels = 4;                        // ept.levels: 4, or 5 for 5-level EPT
-  bool ad = true;                             // ept.ad: EPTP[6] (KVM module default eptad=1)
-  std::uint8_t max_page_shift = kPageShift1G; // hv.mmu.max_page_size
+  unsigned levels = 4;                         // ept.levels: 4, or 5 for 5-level EPT
+  bool ad = true;                              // ept.ad: EPTP[6] (KVM module default eptad=1)
+  std::uint8_t max_page_shift = kPageShift1G;  // hv.mmu.max_page_size
   // Cycle costs of the map path's steps (hv.costs).
   Cycles pt_level = 15;    // visiting one level of the TDP iterator
   Cycles pt_alloc = 250;   // allocating, zeroing and linking a page-table page
@@ -40,16 +39,16 @@ struct MmuParams {
 inline constexpr std::uint64_t kFrozenSpte = ept::kSuppressVe | 0x5a0;
 
 struct MapResult {
-  unsigned level = 0;     // level of the leaf now covering the GPA
-  bool installed = false; // false: it was already mapped (another vCPU won)
+  unsigned level = 0;      // level of the leaf now covering the GPA
+  bool installed = false;  // false: it was already mapped (another vCPU won)
 };
 
 /// A leaf entry of the EPT, as found by Mmu::find_leaf / for_each_leaf.
 struct Leaf {
-  Addr at = 0;            // HPA of the entry
+  Addr at = 0;  // HPA of the entry
   std::uint64_t value = 0;
-  unsigned level = 0;     // 1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB; 0 = no leaf
-  Addr gpa = 0;           // first GPA it maps
+  unsigned level = 0;  // 1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB; 0 = no leaf
+  Addr gpa = 0;        // first GPA it maps
 };
 
 class Mmu {
@@ -66,8 +65,8 @@ class Mmu {
   /// Map `gpa` (caller holds mmu_lock and has synchronised). Charges its
   /// steps. `max_level` caps the leaf (1 while the slot is dirty-logged: KVM
   /// maps 4 KiB only then); `writable`/`dirty` shape the new leaf.
-  MapResult map(ExecContext& ctx, const Memslot& slot, Addr gpa, unsigned max_level = 3,
-                bool writable = true, bool dirty = true);
+  MapResult map(ExecContext& ctx, const Memslot& slot, Addr gpa, unsigned max_level = 3, bool writable = true,
+                bool dirty = true);
 
   /// Charge the TDP iterator's walk from the root down to a leaf at `level`.
   void charge_walk(ExecContext& ctx, unsigned level) const;
@@ -79,8 +78,7 @@ class Mmu {
   /// the same memory type and software bits; `child` maps the old value to
   /// each child's R/W/X, A and D bits (KVM: tdp_mmu_split_huge_page). Returns
   /// the new table's HPA. Caller holds mmu_lock.
-  Addr split(ExecContext& ctx, const Leaf& l,
-             const std::function<std::uint64_t(std::uint64_t parent)>& child_flags);
+  Addr split(ExecContext& ctx, const Leaf& l, const std::function<std::uint64_t(std::uint64_t parent)>& child_flags);
   /// KVM's kvm_mmu_recover_huge_pages (tdp_mmu_zap_collapsible_spte): every
   /// non-leaf entry over [begin, end) whose range could now be one leaf
   /// (`huge_ok(gpa, level)`) is cleared; each page-table page below it has

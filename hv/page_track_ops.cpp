@@ -31,7 +31,8 @@ void PageTrackOps::add(ExecContext& ctx, std::size_t range) {
   x_.requests.flush_remote_tlbs(ctx, -1);
   x_.oracle.enforce(range, true);
   if (tl_)
-    tl_->span(ctx.thread_id(), "page-track add", t0, ctx.now(), TraceArgs().hex("gpa", r.gpa).hex("size", r.size).str());
+    tl_->span(ctx.thread_id(), "page-track add", t0, ctx.now(),
+              TraceArgs().hex("gpa", r.gpa).hex("size", r.size).str());
 }
 
 void PageTrackOps::remove(ExecContext& ctx, std::size_t range) {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "sim/exec_context.hpp"
 #include "models/phys_mem.hpp"
+#include "sim/exec_context.hpp"
 #include "sim/stats.hpp"
 
 namespace vmxsim::hv {
@@ -62,11 +62,13 @@ void Rcu::free_ready(Cycles now) {
 }
 
 void Rcu::register_stats(Stats& s, const std::string& prefix) const {
-  s.counter(prefix + ".callbacks", &callbacks, "callbacks", "call_rcu() batches of page-table pages queued for freeing");
+  s.counter(prefix + ".callbacks", &callbacks, "callbacks",
+            "call_rcu() batches of page-table pages queued for freeing");
   s.counter(prefix + ".callbacks_waited", &waited, "callbacks",
             "batches whose grace period had to wait for a reader inside a read-side section");
   s.counter(prefix + ".freed_pages", &freed, "pages", "page-table pages freed after their grace period");
-  s.counter(prefix + ".pending_pages", &pending_, "pages", "page-table pages still waiting for a grace period at the end");
+  s.counter(prefix + ".pending_pages", &pending_, "pages",
+            "page-table pages still waiting for a grace period at the end");
   s.counter(prefix + ".max_pending_pages", &max_pending, "pages", "the most page-table pages pending at once");
   s.counter(prefix + ".wait_cycles", &wait_cycles, "cycles",
             "cycles from call_rcu() to the free (the grace period), summed over batches");

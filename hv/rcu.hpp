@@ -6,10 +6,10 @@
 // freed to models::PhysMem at that instant, and may then be reused by the
 // next table allocation. Plain C++ on ExecContext, like the rest of hv/.
 #pragma once
-#include "sim/exec_context.hpp"
 #include <cstdint>
 #include <string>
 #include <vector>
+#include "sim/exec_context.hpp"
 
 #include "sim/types.hpp"
 
@@ -21,7 +21,6 @@ class PhysMem;
 }  // namespace vmxsim
 
 namespace vmxsim::hv {
-
 
 class Rcu {
  public:
@@ -47,8 +46,8 @@ class Rcu {
   bool ready(const Batch& b) const;
   void free_ready(Cycles now);
   models::PhysMem& mem_;
-  std::vector<bool> inside_;           // per thread id
-  std::vector<std::uint64_t> exits_;   // read-side sections left, per thread id
+  std::vector<bool> inside_;          // per thread id
+  std::vector<std::uint64_t> exits_;  // read-side sections left, per thread id
   std::vector<Batch> batches_;
   std::uint64_t pending_ = 0;
 };

@@ -22,7 +22,8 @@ inline Leaf split_to_4k(ExecContext& ctx, Mmu& mmu, Trace* tl, Addr gpa,
     const Cycles t0 = ctx.now();
     mmu.split(ctx, leaf, [&child, child_level](std::uint64_t parent) { return child(parent, child_level); });
     if (tl)
-      tl->span(ctx.thread_id(), "split", t0, ctx.now(), TraceArgs().hex("gpa", leaf.gpa).num("level", leaf.level).str());
+      tl->span(ctx.thread_id(), "split", t0, ctx.now(),
+               TraceArgs().hex("gpa", leaf.gpa).num("level", leaf.level).str());
     leaf = mmu.find_leaf(gpa);
   }
   return leaf;

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "sim/exec_context.hpp"
 #include "hv/hypervisor.hpp"
 #include "sim/config.hpp"
+#include "sim/exec_context.hpp"
 #include "sim/stats.hpp"
 
 namespace vmxsim::hv {
@@ -21,7 +21,8 @@ VmmParams VmmParams::from(const Cfg& vmm) {
   p.disable = d.boolean("disable", p.disable);
   if (p.disable && p.rounds == 0) d.fail("disable", "true needs rounds of at least 1 (logging stops after them)");
   if (p.period_cycles == 0) d.fail("period_cycles", "expected at least 1");
-  if (p.gpa % kPageSize4K || p.size % kPageSize4K) d.fail(p.gpa % kPageSize4K ? "gpa" : "size", "expected a multiple of 4 KiB");
+  if (p.gpa % kPageSize4K || p.size % kPageSize4K)
+    d.fail(p.gpa % kPageSize4K ? "gpa" : "size", "expected a multiple of 4 KiB");
   return p;
 }
 
@@ -69,9 +70,8 @@ void Vmm::run_page_track(ExecContext& ctx, const std::function<bool()>& workload
     events.push_back({ranges[i].add_cycles, false, i});
     if (ranges[i].remove_cycles) events.push_back({ranges[i].remove_cycles, true, i});
   }
-  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
-    return a.t != b.t ? a.t < b.t : a.remove < b.remove;
-  });
+  std::stable_sort(events.begin(), events.end(),
+                   [](const Event& a, const Event& b) { return a.t != b.t ? a.t < b.t : a.remove < b.remove; });
   for (const Event& e : events) {
     if (e.t > ctx.now()) ctx.charge(e.t - ctx.now());
     ctx.sync();
@@ -82,7 +82,8 @@ void Vmm::run_page_track(ExecContext& ctx, const std::function<bool()>& workload
 }
 
 void Vmm::register_stats(Stats& s) const {
-  s.counter("vmm.rounds", &rounds, "collections", "dirty-log collections (GET + CLEAR) the VMM ran, the final one included");
+  s.counter("vmm.rounds", &rounds, "collections",
+            "dirty-log collections (GET + CLEAR) the VMM ran, the final one included");
   s.counter("vmm.pages_reported", &pages_reported, "pages", "dirty pages reported by all GETs");
   s.counter("vmm.cycles_collecting", &cycles_collecting, "cycles", "VMM cycles spent in GET + CLEAR");
 }

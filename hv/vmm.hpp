@@ -3,31 +3,31 @@
 // KVM_CLEAR_DIRTY_LOG every period). Plain C++: it runs in its own simulated
 // thread (sim::VmmThread) through ExecContext.
 #pragma once
-#include "sim/exec_context.hpp"
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
+#include "sim/exec_context.hpp"
 
 #include "sim/types.hpp"
 
 namespace vmxsim {
 class Cfg;
 class Stats;
-}
+}  // namespace vmxsim
 
 namespace vmxsim::hv {
 
 class Hypervisor;
 
 struct VmmParams {
-  bool dirty_log = false;        // vmm.dirty_log.enabled
-  Cycles start_cycles = 0;       // vmm.dirty_log.start_cycles: when logging is enabled
-  Addr gpa = 0;                  // vmm.dirty_log.gpa / .size: the range; size 0 = all guest memory
+  bool dirty_log = false;   // vmm.dirty_log.enabled
+  Cycles start_cycles = 0;  // vmm.dirty_log.start_cycles: when logging is enabled
+  Addr gpa = 0;             // vmm.dirty_log.gpa / .size: the range; size 0 = all guest memory
   std::uint64_t size = 0;
   Cycles period_cycles = 2'500'000;  // vmm.dirty_log.period_cycles: 1 ms at 2.5 GHz
-  std::uint64_t rounds = 0;      // vmm.dirty_log.rounds: 0 = until the workload ends
-  bool disable = false;          // vmm.dirty_log.disable: after `rounds` collections, turn logging off
+  std::uint64_t rounds = 0;          // vmm.dirty_log.rounds: 0 = until the workload ends
+  bool disable = false;              // vmm.dirty_log.disable: after `rounds` collections, turn logging off
   static VmmParams from(const Cfg& vmm);
 };
 

@@ -24,15 +24,15 @@ Geometry geometry(std::uint64_t size, std::uint64_t ways, std::uint64_t unit) {
 }
 }  // namespace
 
-Geometry geometry_from(const Cfg& c, const std::string& size_key, std::uint64_t size,
-                       std::uint64_t ways, std::uint64_t unit) {
+Geometry geometry_from(const Cfg& c, const std::string& size_key, std::uint64_t size, std::uint64_t ways,
+                       std::uint64_t unit) {
   const GeometryProblem p = check_geometry(size, ways, unit);
   if (p) c.fail(p.field == GeometryProblem::kWays ? "ways" : size_key, p.message);
   return geometry(size, ways, unit);
 }
 
-Geometry checked_geometry(const std::string& what, const std::string& size_key, std::uint64_t size,
-                          std::uint64_t ways, std::uint64_t unit) {
+Geometry checked_geometry(const std::string& what, const std::string& size_key, std::uint64_t size, std::uint64_t ways,
+                          std::uint64_t unit) {
   const GeometryProblem p = check_geometry(size, ways, unit);
   if (p) throw Error(what + ": " + (p.field == GeometryProblem::kWays ? "ways" : size_key) + " " + p.message);
   return geometry(size, ways, unit);

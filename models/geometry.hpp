@@ -34,12 +34,12 @@ GeometryProblem check_geometry(std::uint64_t size, std::uint64_t ways, std::uint
 
 /// For config readers: on a problem, fails `c` at `size_key` (e.g. "entries",
 /// "size_bytes") or "ways"; else returns the geometry in entries.
-Geometry geometry_from(const Cfg& c, const std::string& size_key, std::uint64_t size,
-                       std::uint64_t ways, std::uint64_t unit = 1);
+Geometry geometry_from(const Cfg& c, const std::string& size_key, std::uint64_t size, std::uint64_t ways,
+                       std::uint64_t unit = 1);
 
 /// For params built in code: throws Error "<what>: <key> <problem>" on a
 /// problem (`what` names the array, e.g. "pwc.pde"); else returns the geometry.
-Geometry checked_geometry(const std::string& what, const std::string& size_key, std::uint64_t size,
-                          std::uint64_t ways, std::uint64_t unit = 1);
+Geometry checked_geometry(const std::string& what, const std::string& size_key, std::uint64_t size, std::uint64_t ways,
+                          std::uint64_t unit = 1);
 
 }  // namespace vmxsim::models

@@ -87,9 +87,8 @@ MemHierarchyParams MemHierarchyParams::from(const Cfg& mem) {
 // ---- CacheLevel ---------------------------------------------------------------
 
 CacheLevel::CacheLevel(const CacheLevelParams& p, std::uint64_t seed)
-    : params_(p),
-      lines_(checked_geometry("mem." + p.name, "size_bytes", p.size_bytes, p.ways, kLineBytes), p.replacement,
-             seed, "mem." + p.name) {}
+    : params_(p), lines_(checked_geometry("mem." + p.name, "size_bytes", p.size_bytes, p.ways, kLineBytes),
+                         p.replacement, seed, "mem." + p.name) {}
 
 void CacheLevel::register_stats(Stats& s, const std::string& prefix) const {
   s.counter(prefix + ".hits", &hits, "accesses",
@@ -122,13 +121,13 @@ void MemHierarchy::register_stats(Stats& s, const std::string& prefix) const {
   static const char* const kNames[kLevels] = {"l1d", "l2", "llc"};
   for (unsigned i = 0; i < kLevels; ++i) {
     const std::string p = prefix + "." + kNames[i];
-    s.counter(p + ".hits", &hits[i], "accesses",
-              std::string("this vCPU's walker references that hit in ") + kNames[i]);
+    s.counter(p + ".hits", &hits[i], "accesses", std::string("this vCPU's walker references that hit in ") + kNames[i]);
     s.counter(p + ".misses", &misses[i], "accesses",
               std::string("this vCPU's walker references that reached ") + kNames[i] + " and missed");
   }
   s.counter(prefix + ".dram", &dram, "accesses", "this vCPU's walker references that missed every level (DRAM)");
-  s.counter(prefix + ".refs", &refs, "accesses", "this vCPU's walker memory references (8-byte paging-structure entries)");
+  s.counter(prefix + ".refs", &refs, "accesses",
+            "this vCPU's walker memory references (8-byte paging-structure entries)");
 }
 
 }  // namespace vmxsim::models

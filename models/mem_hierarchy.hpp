@@ -28,7 +28,7 @@
 namespace vmxsim {
 class Cfg;
 class Stats;
-}
+}  // namespace vmxsim
 
 namespace vmxsim::models {
 
@@ -37,11 +37,11 @@ inline constexpr unsigned kLineShift = 6;
 inline constexpr std::uint64_t kLineBytes = std::uint64_t{1} << kLineShift;
 
 struct CacheLevelParams {
-  std::string name;                 // "l1d", "l2", "llc": stats and messages
-  std::uint64_t size_bytes = 0;     // 0 disables the level; else a multiple of 64 * ways
-  std::uint32_t ways = 1;           // at least 1
-  Cycles latency_cycles = 0;        // load-to-use latency of a hit here
-  Replacement replacement;          // `lru` unless configured
+  std::string name;              // "l1d", "l2", "llc": stats and messages
+  std::uint64_t size_bytes = 0;  // 0 disables the level; else a multiple of 64 * ways
+  std::uint32_t ways = 1;        // at least 1
+  Cycles latency_cycles = 0;     // load-to-use latency of a hit here
+  Replacement replacement;       // `lru` unless configured
 
   CacheLevelParams(std::string n = "", std::uint64_t size = 0, std::uint32_t w = 1, Cycles latency = 0,
                    Replacement r = {})
@@ -128,9 +128,7 @@ class MemHierarchy {
   void register_stats(Stats& s, const std::string& prefix) const;
 
   const MemHierarchyParams& params() const { return params_; }
-  const CacheLevel& level(Level l) const {
-    return l == kL1d ? l1d_ : l == kL2 ? l2_ : *llc_;
-  }
+  const CacheLevel& level(Level l) const { return l == kL1d ? l1d_ : l == kL2 ? l2_ : *llc_; }
   /// Whether the LLC is one passed in (shared) rather than this hierarchy's own.
   bool llc_is_shared() const { return !own_llc_; }
 

@@ -23,8 +23,8 @@ class Cfg;
 namespace vmxsim::models {
 
 struct PhysMemParams {
-  Addr data_base = Addr{1} << 32;    // first HPA handed to memslot backings
-  Addr table_base = Addr{1} << 40;   // first HPA of the page-table frame pool
+  Addr data_base = Addr{1} << 32;   // first HPA handed to memslot backings
+  Addr table_base = Addr{1} << 40;  // first HPA of the page-table frame pool
   static PhysMemParams from(const Cfg& host);
 };
 
@@ -97,7 +97,7 @@ class PhysMem {
 
   PhysMemParams params_;
   std::vector<std::unique_ptr<Frame>> frames_;
-  std::vector<std::uint64_t> free_;  // indices of freed frames
+  std::vector<std::uint64_t> free_;                  // indices of freed frames
   mutable std::vector<std::unique_ptr<Chunk>> dir_;  // guest frames by 2 MiB chunk of the data region
   std::uint64_t live_ = 0;
   Addr data_next_;

@@ -53,8 +53,8 @@ namespace {
 // Caches by index (as Pwc's): the four guest levels, highest first, then the EPT cache.
 constexpr unsigned kCaches = 5;
 const char* const kName[kCaches] = {"pml5e", "pml4e", "pdpte", "pde", "ept"};
-constexpr PwcCacheParams PwcParams::*kField[kCaches] = {
-    &PwcParams::pml5e, &PwcParams::pml4e, &PwcParams::pdpte, &PwcParams::pde, &PwcParams::ept};
+constexpr PwcCacheParams PwcParams::*kField[kCaches] = {&PwcParams::pml5e, &PwcParams::pml4e, &PwcParams::pdpte,
+                                                        &PwcParams::pde, &PwcParams::ept};
 
 // TlbContext::key() keeps the VPID in its low 16 bits and the EPT context at bit 32.
 constexpr std::uint64_t kVpidMask = 0xFFFF;
@@ -132,9 +132,8 @@ void Pwc::invalidate_ept(std::uint16_t ept_ctx) {
   // of that EPT context too (SDM §28.3.3.1), not just the EPT walk cache.
   ept_.invalidate_if([ept_ctx](const EptTag& t, const Addr&) { return t.ept == ept_ctx; });
   for (auto& c : guest_)
-    c.invalidate_if([ept_ctx](const GuestTag& t, const PwcGuestEntry&) {
-      return std::uint16_t(t.ctx >> kCtxEptShift) == ept_ctx;
-    });
+    c.invalidate_if(
+        [ept_ctx](const GuestTag& t, const PwcGuestEntry&) { return std::uint16_t(t.ctx >> kCtxEptShift) == ept_ctx; });
 }
 
 void Pwc::invalidate_all() {

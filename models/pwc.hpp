@@ -25,14 +25,14 @@
 namespace vmxsim {
 class Cfg;
 class Stats;
-}
+}  // namespace vmxsim
 
 namespace vmxsim::models {
 
 struct PwcCacheParams {
   std::uint32_t entries = 0;  // 0 disables the cache
   std::uint32_t ways = 1;
-  Replacement replacement;    // `lru` unless configured
+  Replacement replacement;  // `lru` unless configured
 
   PwcCacheParams(std::uint32_t e = 0, std::uint32_t w = 1, Replacement r = {})
       : entries(e), ways(w), replacement(std::move(r)) {}
@@ -105,9 +105,7 @@ class Pwc {
   static constexpr unsigned kEntryIndexBits = 9;  // 512 entries per paging structure
 
   /// The GVA bits that select a level-`level` entry start here (pwc.cpp).
-  static constexpr unsigned level_shift(unsigned level) {
-    return kPageShift4K + kEntryIndexBits * (level - 1);
-  }
+  static constexpr unsigned level_shift(unsigned level) { return kPageShift4K + kEntryIndexBits * (level - 1); }
   static unsigned cache_of(unsigned level) {
     if (level < kLowestGuestLevel || level > kHighestGuestLevel) bad_level(level);
     return kHighestGuestLevel - level;
@@ -123,7 +121,7 @@ class Pwc {
     bool operator==(const GuestTag& o) const { return ((prefix ^ o.prefix) | (ctx ^ o.ctx)) == 0; }
   };
   struct EptTag {
-    std::uint64_t gpn = 0;     // gpa >> 12
+    std::uint64_t gpn = 0;  // gpa >> 12
     std::uint16_t ept = 0;
     bool operator==(const EptTag& o) const { return ((gpn ^ o.gpn) | std::uint64_t(ept ^ o.ept)) == 0; }
   };

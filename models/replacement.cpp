@@ -48,7 +48,8 @@ VMXSIM_REGISTER(ReplacementRegistry, "lru", "true least-recently-used: hits and 
                 [](const Cfg&, const SystemInfo&) { return stamp_policy(true); });
 VMXSIM_REGISTER(ReplacementRegistry, "fifo", "first in, first out: the oldest fill is the victim",
                 [](const Cfg&, const SystemInfo&) { return stamp_policy(false); });
-VMXSIM_REGISTER(ReplacementRegistry, "random", "a SplitMix64 stream seeded per array (from sim.seed) picks the victim way",
+VMXSIM_REGISTER(ReplacementRegistry, "random",
+                "a SplitMix64 stream seeded per array (from sim.seed) picks the victim way",
                 [](const Cfg&, const SystemInfo&) {
                   return ReplacementRegistry::Maker(
                       [](const ReplacementArgs& a) { return std::make_unique<RandomPolicy>(a.seed); });
@@ -58,8 +59,8 @@ Replacement Replacement::read(const Cfg& owner, const Replacement& def) {
   Replacement r;
   r.name = owner.choice("replacement", def.name, ReplacementRegistry::instance().names());
   // Policies see only their own section; the system's shape does not concern them.
-  r.make = ReplacementRegistry::instance().configure(r.name, owner.path("replacement"), owner.section(r.name),
-                                                     SystemInfo{});
+  r.make =
+      ReplacementRegistry::instance().configure(r.name, owner.path("replacement"), owner.section(r.name), SystemInfo{});
   return r;
 }
 

@@ -120,10 +120,10 @@ class SetAssoc {
 
   /// What insert() did.
   struct Filled {
-    bool done = false;     // false: the array is disabled
-    bool replaced = false; // the tag was present: its value was replaced in place
-    bool evicted = false;  // a valid way was evicted for it...
-    Tag evicted_tag{};     // ...which held this tag
+    bool done = false;      // false: the array is disabled
+    bool replaced = false;  // the tag was present: its value was replaced in place
+    bool evicted = false;   // a valid way was evicted for it...
+    Tag evicted_tag{};      // ...which held this tag
   };
 
   /// Stores `v` under `tag` in `set`: in place if the tag is there, else in
@@ -320,14 +320,14 @@ class SetAssoc {
   std::uint32_t hint_stride_ = kHintChunk;
   static constexpr std::uint8_t kNoHints[kHintChunk] = {};
   const std::uint8_t* hints_ = kNoHints;  // hint_.data() when enabled
-  std::uint64_t set_mask_ = 0;     // sets_ - 1, used when pow2_ (a disabled array's: set 0)
-  std::uint32_t index_bits_ = 0;   // log2(sets_), used when pow2_
+  std::uint64_t set_mask_ = 0;            // sets_ - 1, used when pow2_ (a disabled array's: set 0)
+  std::uint32_t index_bits_ = 0;          // log2(sets_), used when pow2_
   bool pow2_ = true;
   bool stamp_hits_ = false, oldest_victim_ = false, hooks_ = false;  // the policy's traits
-  std::uint32_t clock_ = 0;        // last stamp handed out; stamps start at 1
-  std::vector<std::uint8_t> hint_;   // [set * hint_stride_ + way]; 0 = free
-  std::vector<std::uint32_t> stamp_; // [set * ways + way]; 0 = free
-  std::vector<Record> rec_;          // [set * ways + way]
+  std::uint32_t clock_ = 0;                                          // last stamp handed out; stamps start at 1
+  std::vector<std::uint8_t> hint_;                                   // [set * hint_stride_ + way]; 0 = free
+  std::vector<std::uint32_t> stamp_;                                 // [set * ways + way]; 0 = free
+  std::vector<Record> rec_;                                          // [set * ways + way]
   std::unique_ptr<ReplacementPolicy> policy_;
 };
 

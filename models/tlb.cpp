@@ -57,9 +57,7 @@ constexpr unsigned kCtxFieldBits = 16;
 constexpr std::uint64_t kCtxFieldMask = (std::uint64_t{1} << kCtxFieldBits) - 1;
 constexpr unsigned kCtxEptShift = 2 * kCtxFieldBits;
 constexpr std::uint16_t ctx_vpid(std::uint64_t c) { return std::uint16_t(c & kCtxFieldMask); }
-constexpr std::uint16_t ctx_ept(std::uint64_t c) {
-  return std::uint16_t((c >> kCtxEptShift) & kCtxFieldMask);
-}
+constexpr std::uint16_t ctx_ept(std::uint64_t c) { return std::uint16_t((c >> kCtxEptShift) & kCtxFieldMask); }
 
 /// The array's geometry; throws for a bad one (params built in code: the
 /// config reader reports the same problems with key paths).
@@ -162,15 +160,13 @@ std::uint64_t drop_where(Arrays& arrays, Pred pred) {
 }  // namespace
 
 std::uint64_t Tlb::invalidate_vpid(std::uint16_t vpid) {
-  const std::uint64_t n =
-      drop_where(arrays_, [vpid](std::uint64_t c) { return ctx_vpid(c) == vpid; });
+  const std::uint64_t n = drop_where(arrays_, [vpid](std::uint64_t c) { return ctx_vpid(c) == vpid; });
   invalidations += n;
   return n;
 }
 
 std::uint64_t Tlb::invalidate_ept(std::uint16_t ept) {
-  const std::uint64_t n =
-      drop_where(arrays_, [ept](std::uint64_t c) { return ctx_ept(c) == ept; });
+  const std::uint64_t n = drop_where(arrays_, [ept](std::uint64_t c) { return ctx_ept(c) == ept; });
   invalidations += n;
   return n;
 }
@@ -227,8 +223,7 @@ TlbArrayParams read_array(const Cfg& c, const TlbArrayParams& d) {
   for (const auto& name : sizes) {
     unsigned s = 0;
     while (s < kSizes && name != kSizeName[s]) ++s;
-    if (s == kSizes)
-      c.fail("page_sizes", "unknown page size \"" + name + "\" (expected 4K, 2M or 1G)");
+    if (s == kSizes) c.fail("page_sizes", "unknown page size \"" + name + "\" (expected 4K, 2M or 1G)");
     a.page_sizes = std::uint8_t(a.page_sizes | (1u << s));
   }
   return a;

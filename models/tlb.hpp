@@ -20,7 +20,7 @@
 namespace vmxsim {
 class Cfg;
 class Stats;
-}
+}  // namespace vmxsim
 
 namespace vmxsim::models {
 
@@ -29,17 +29,17 @@ enum PageSizeMask : std::uint8_t { kHolds4K = 1, kHolds2M = 2, kHolds1G = 4 };
 inline constexpr unsigned kTlbPageSizes = 3;  // the bits of PageSizeMask
 
 struct TlbArrayParams {
-  std::string name;          // e.g. "4k", "shared", "1g"
-  std::uint32_t entries = 0; // 0 disables the array
-  std::uint32_t ways = 1;    // entries % ways == 0
+  std::string name;           // e.g. "4k", "shared", "1g"
+  std::uint32_t entries = 0;  // 0 disables the array
+  std::uint32_t ways = 1;     // entries % ways == 0
   std::uint8_t page_sizes = kHolds4K;
 };
 
 struct TlbLevelParams {
   std::vector<TlbArrayParams> arrays;
-  Replacement replacement;   // of every array of the level
-  Cycles hit_cycles = 0;     // latency of one probe of this level (the vCPU charges it on each L2 probe, hit or miss)
-  std::uint64_t seed = 1;    // array i's policy gets seed + i (random replacement)
+  Replacement replacement;  // of every array of the level
+  Cycles hit_cycles = 0;    // latency of one probe of this level (the vCPU charges it on each L2 probe, hit or miss)
+  std::uint64_t seed = 1;   // array i's policy gets seed + i (random replacement)
 
   /// Reads one level's section, e.g. `tlb.l1`, with `defaults` for its arrays.
   static TlbLevelParams from(const Cfg& level, const TlbLevelParams& defaults);
@@ -49,7 +49,7 @@ struct TlbLevelParams {
 struct TlbContext {
   std::uint16_t vpid = 0;
   std::uint16_t pcid = 0;
-  std::uint16_t ept = 0;     // EPT context id (which EPTP / EP4TA filled it)
+  std::uint16_t ept = 0;  // EPT context id (which EPTP / EP4TA filled it)
   constexpr std::uint64_t key() const {
     return std::uint64_t(vpid) | (std::uint64_t(pcid) << 16) | (std::uint64_t(ept) << 32);
   }
@@ -57,11 +57,11 @@ struct TlbContext {
 
 /// What a lookup returns and what a fill stores.
 struct TlbEntry {
-  Addr hpa_base = 0;         // host-physical base of the cached page
+  Addr hpa_base = 0;  // host-physical base of the cached page
   std::uint8_t page_shift = kPageShift4K;
-  std::uint8_t perms = 0;    // bit 0 R, bit 1 W, bit 2 X, as the walk granted
-  bool dirty = false;        // the leaf's D was set by or before the filling walk;
-                             // a write through an entry without it re-walks (to set D)
+  std::uint8_t perms = 0;  // bit 0 R, bit 1 W, bit 2 X, as the walk granted
+  bool dirty = false;      // the leaf's D was set by or before the filling walk;
+                           // a write through an entry without it re-walks (to set D)
 
   /// The entry for a walk that translated to `hpa` with a page of `shift`.
   static TlbEntry of_walk(Addr hpa, std::uint8_t shift, std::uint8_t perms, bool dirty) {

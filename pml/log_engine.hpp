@@ -83,23 +83,20 @@ class LogEngine final : public Engine {
     return n;
   }
 
-  std::size_t pending() const override {
-    return index_ > head_ ? std::size_t(head_) + 1 : std::size_t(head_ - index_);
-  }
+  std::size_t pending() const override { return index_ > head_ ? std::size_t(head_) + 1 : std::size_t(head_ - index_); }
 
   std::uint16_t index() const override { return index_; }
 
   void register_stats(Stats& s, const std::string& prefix) const override {
-    s.counter(prefix + ".logged", &logged_, "entries", "GPAs written to the PML log (a leaf EPT dirty flag set 0 to 1)");
+    s.counter(prefix + ".logged", &logged_, "entries",
+              "GPAs written to the PML log (a leaf EPT dirty flag set 0 to 1)");
     s.counter(prefix + ".full", &full_, "accesses",
               "accesses refused because the PML log was full, each causing a PML-full VM exit");
     s.counter(prefix + ".drained", &drained_, "entries", "PML log entries read by drains (vmx_flush_pml_buffer)");
   }
 
  private:
-  Addr entry_hpa(std::uint32_t i) const {
-    return pages_[i / kEntriesPerPage] + kEntryBytes * (i % kEntriesPerPage);
-  }
+  Addr entry_hpa(std::uint32_t i) const { return pages_[i / kEntriesPerPage] + kEntryBytes * (i % kEntriesPerPage); }
 
   models::PhysMem& mem_;
   std::vector<Addr> pages_;  // the log's frames, entry 0 first: never freed, as EPT frames

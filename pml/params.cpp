@@ -21,8 +21,8 @@ VMXSIM_REGISTRY_KIND(EngineRegistry, "pml.variant", "PML engines: the hardware h
 PmlParams PmlParams::from(const Cfg& pml, const SystemInfo& system) {
   PmlParams p;
   p.variant = pml.choice("variant", p.variant, EngineRegistry::instance().names());
-  p.make = EngineRegistry::instance().select(p.variant, pml.path("variant"),
-                                             [&pml](const std::string&) { return pml; }, system);
+  p.make = EngineRegistry::instance().select(
+      p.variant, pml.path("variant"), [&pml](const std::string&) { return pml; }, system);
   return p;
 }
 

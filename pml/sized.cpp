@@ -23,7 +23,7 @@
 namespace vmxsim::pml {
 
 namespace {
-constexpr std::uint64_t kDefaultEntries = 512;  // the hardware's log
+constexpr std::uint64_t kDefaultEntries = 512;    // the hardware's log
 constexpr std::uint64_t kMaxLogEntries = 0xFFFF;  // head 0xFFFE; 0xFFFF means full
 }  // namespace
 
@@ -33,7 +33,8 @@ VMXSIM_REGISTER(EngineRegistry, "sized", "the SDM rules with a log of pml.log_en
                   if (entries < 1 || entries > kMaxLogEntries)
                     pml.fail("log_entries",
                              "must be 1..65535 (the 16-bit PML index counts down from "
-                             "log_entries - 1, and 0xFFFF means full), got " + std::to_string(entries));
+                             "log_entries - 1, and 0xFFFF means full), got " +
+                                 std::to_string(entries));
                   return EngineRegistry::Maker([n = std::uint32_t(entries)](models::PhysMem& mem) {
                     return std::make_unique<LogEngine>(n, mem);
                   });

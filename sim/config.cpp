@@ -22,16 +22,11 @@ const char* type_name(const json& v) {
   }
 }
 
-std::string join_path(const std::string& base, const std::string& key) {
-  return base.empty() ? key : base + "." + key;
-}
+std::string join_path(const std::string& base, const std::string& key) { return base.empty() ? key : base + "." + key; }
 }  // namespace
 
-ConfigTracker::ConfigTracker(json user, std::string source)
-    : user_(std::move(user)), source_(std::move(source)) {
-  if (!user_.is_object())
-    throw ConfigError(source_ + ": the config must be a JSON object, got " +
-                      type_name(user_));
+ConfigTracker::ConfigTracker(json user, std::string source) : user_(std::move(user)), source_(std::move(source)) {
+  if (!user_.is_object()) throw ConfigError(source_ + ": the config must be a JSON object, got " + type_name(user_));
 }
 
 void ConfigTracker::fail(const std::string& path, const std::string& msg) const {
@@ -56,14 +51,11 @@ void ConfigTracker::check_node(const json& node, const std::string& path) const 
         for (const auto& u : used_) {
           if (u.compare(0, prefix.size(), prefix) != 0) continue;
           std::string rest = u.substr(prefix.size());
-          if (rest.empty() || rest.find('.') != std::string::npos ||
-              rest.find('[') != std::string::npos)
-            continue;
+          if (rest.empty() || rest.find('.') != std::string::npos || rest.find('[') != std::string::npos) continue;
           known += (known.empty() ? "" : ", ") + rest;
         }
         throw ConfigError(source_ + ": unknown key '" + p + "'" +
-                          (known.empty() ? "" : " (known keys here: " + known + ")") +
-                          origin_note(p));
+                          (known.empty() ? "" : " (known keys here: " + known + ")") + origin_note(p));
       }
       check_node(it.value(), p);
     }
@@ -86,9 +78,7 @@ Cfg::Cfg(ConfigTracker* t, const json* node, std::string path, json::json_pointe
 
 std::string Cfg::path(const std::string& key) const { return join_path(path_, key); }
 
-void Cfg::fail(const std::string& key, const std::string& msg) const {
-  t_->fail(path(key), msg);
-}
+void Cfg::fail(const std::string& key, const std::string& msg) const { t_->fail(path(key), msg); }
 
 const json* Cfg::find(const std::string& key) const {
   t_->mark(path(key));
@@ -98,18 +88,13 @@ const json* Cfg::find(const std::string& key) const {
   return &*it;
 }
 
-bool Cfg::has(const std::string& key) const {
-  return node_ && node_->contains(key);
-}
+bool Cfg::has(const std::string& key) const { return node_ && node_->contains(key); }
 
-void Cfg::record(const std::string& key, const json& v) const {
-  t_->record(ptr_ / key, v);
-}
+void Cfg::record(const std::string& key, const json& v) const { t_->record(ptr_ / key, v); }
 
 Cfg Cfg::section(const std::string& key) const {
   const json* v = find(key);
-  if (v && !v->is_object())
-    fail(key, std::string("expected an object, got ") + type_name(*v));
+  if (v && !v->is_object()) fail(key, std::string("expected an object, got ") + type_name(*v));
   t_->record_container(ptr_ / key, json::object());
   return Cfg(t_, v, path(key), ptr_ / key);
 }
@@ -119,15 +104,13 @@ std::vector<Cfg> Cfg::list(const std::string& key, const json& def) const {
   // A default list is read like a user one, but it is not the user's, so its
   // keys are never "unknown"; we keep it alive in a tracker-owned copy.
   const json* src = v ? v : t_->own(def);
-  if (!src->is_array())
-    fail(key, std::string("expected an array of objects, got ") + type_name(*src));
+  if (!src->is_array()) fail(key, std::string("expected an array of objects, got ") + type_name(*src));
   std::vector<Cfg> out;
   t_->record_container(ptr_ / key, json::array());
   for (std::size_t i = 0; i < src->size(); ++i) {
     const json& e = (*src)[i];
     const std::string p = path(key) + "[" + std::to_string(i) + "]";
-    if (!e.is_object())
-      t_->fail(p, std::string("expected an object, got ") + type_name(e));
+    if (!e.is_object()) t_->fail(p, std::string("expected an object, got ") + type_name(e));
     t_->record_container(ptr_ / key / i, json::object());
     out.push_back(Cfg(t_, &e, p, ptr_ / key / i));
   }
@@ -145,8 +128,7 @@ std::uint64_t Cfg::u64(const std::string& key, std::uint64_t def) const {
   const json* v = find(key);
   std::uint64_t r = def;
   if (v) {
-    if (v->is_number_unsigned() || (v->is_number_integer() && v->get<std::int64_t>() >= 0))
-      r = v->get<std::uint64_t>();
+    if (v->is_number_unsigned() || (v->is_number_integer() && v->get<std::int64_t>() >= 0)) r = v->get<std::uint64_t>();
     else if (v->is_number_integer()) fail(key, "expected a non-negative integer, got " + v->dump());
     else fail(key, std::string("expected a non-negative integer, got ") + type_name(*v) + " " + v->dump());
   }
@@ -187,8 +169,7 @@ std::string Cfg::str(const std::string& key, const std::string& def) const {
   return r;
 }
 
-std::string Cfg::choice(const std::string& key, const std::string& def,
-                        const std::vector<std::string>& options) const {
+std::string Cfg::choice(const std::string& key, const std::string& def, const std::vector<std::string>& options) const {
   std::string r = str(key, def);
   for (const auto& o : options)
     if (o == r) return r;
@@ -201,18 +182,18 @@ std::uint64_t Cfg::bytes(const std::string& key, std::uint64_t def) const {
   const json* v = find(key);
   std::uint64_t r = def;
   if (v) {
-    if (v->is_number_unsigned() || (v->is_number_integer() && v->get<std::int64_t>() >= 0))
-      r = v->get<std::uint64_t>();
+    if (v->is_number_unsigned() || (v->is_number_integer() && v->get<std::int64_t>() >= 0)) r = v->get<std::uint64_t>();
     else if (!v->is_string() || !parse_bytes(v->get<std::string>(), r))
-      fail(key, "expected a byte count (a non-negative integer, or a string such as "
-                "\"0x1000\", \"16MiB\", \"1GiB\"), got " + v->dump());
+      fail(key,
+           "expected a byte count (a non-negative integer, or a string such as "
+           "\"0x1000\", \"16MiB\", \"1GiB\"), got " +
+               v->dump());
   }
   record(key, r);
   return r;
 }
 
-std::vector<std::string> Cfg::str_list(const std::string& key,
-                                       const std::vector<std::string>& def) const {
+std::vector<std::string> Cfg::str_list(const std::string& key, const std::vector<std::string>& def) const {
   const json* v = find(key);
   std::vector<std::string> r = def;
   if (v) {
@@ -338,11 +319,9 @@ std::string file_id(const fs::path& p) {
 }
 
 // Records every leaf of `node` (a non-object, or an empty object) as coming from `file`.
-void record_leaves(const json& node, const std::string& path, const std::string& file,
-                   ConfigOrigins& o) {
+void record_leaves(const json& node, const std::string& path, const std::string& file, ConfigOrigins& o) {
   if (node.is_object() && !node.empty()) {
-    for (auto it = node.begin(); it != node.end(); ++it)
-      record_leaves(it.value(), join_path(path, it.key()), file, o);
+    for (auto it = node.begin(); it != node.end(); ++it) record_leaves(it.value(), join_path(path, it.key()), file, o);
   } else {
     o.assign(path, file);
   }
@@ -387,8 +366,7 @@ class IncludeLoader {
         chain_.pop_back();
         return out;
       }
-      throw ConfigError(shown + ": an included config must be a JSON object, got " +
-                        type_name(doc) + chain_note());
+      throw ConfigError(shown + ": an included config must be a JSON object, got " + type_name(doc) + chain_note());
     }
     out.doc = json::object();
     auto inc = doc.find("include");
@@ -425,11 +403,10 @@ class IncludeLoader {
     std::vector<std::pair<std::string, std::string>> out;
     auto one = [&](const json& e, const std::string& key) {
       if (!e.is_string())
-        throw ConfigError(file + ": " + key + ": expected a config file path (a string), got " +
-                          type_name(e) + " " + e.dump() + chain_note());
+        throw ConfigError(file + ": " + key + ": expected a config file path (a string), got " + type_name(e) + " " +
+                          e.dump() + chain_note());
       if (e.get<std::string>().empty())
-        throw ConfigError(file + ": " + key + ": expected a config file path, got an empty string" +
-                          chain_note());
+        throw ConfigError(file + ": " + key + ": expected a config file path, got an empty string" + chain_note());
       out.emplace_back(e.get<std::string>(), key);
     };
     if (v.is_string()) {
@@ -437,17 +414,15 @@ class IncludeLoader {
     } else if (v.is_array()) {
       for (std::size_t i = 0; i < v.size(); ++i) one(v[i], "include[" + std::to_string(i) + "]");
     } else {
-      throw ConfigError(file + ": include: expected a config file path or a list of them, got " +
-                        type_name(v) + " " + v.dump() + chain_note());
+      throw ConfigError(file + ": include: expected a config file path or a list of them, got " + type_name(v) + " " +
+                        v.dump() + chain_note());
     }
     return out;
   }
 
   Loaded load_include(const std::string& written, const std::string& key) {
     const std::string& from = chain_.back().shown;
-    const fs::path raw = fs::path(written).is_absolute()
-                             ? fs::path(written)
-                             : fs::path(from).parent_path() / written;
+    const fs::path raw = fs::path(written).is_absolute() ? fs::path(written) : fs::path(from).parent_path() / written;
     const std::string shown = raw.lexically_normal().string();
     const std::string what = from + ": " + key + " \"" + written + "\": ";
     {
@@ -477,8 +452,7 @@ json load_config_file(const std::string& path, ConfigOrigins* origins) {
 
 void apply_override(json& doc, const std::string& assignment) {
   auto eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw ConfigError("--set " + assignment + ": expected key.path=value");
+  if (eq == std::string::npos || eq == 0) throw ConfigError("--set " + assignment + ": expected key.path=value");
   std::string key = assignment.substr(0, eq);
   std::string text = assignment.substr(eq + 1);
   json value;
@@ -494,8 +468,7 @@ void apply_override(json& doc, const std::string& assignment) {
     std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (part.empty()) throw ConfigError("--set " + assignment + ": empty key component");
     if (!node->is_object()) {
-      throw ConfigError("--set " + assignment + ": '" + key.substr(0, start ? start - 1 : 0) +
-                        "' is not an object");
+      throw ConfigError("--set " + assignment + ": '" + key.substr(0, start ? start - 1 : 0) + "' is not an object");
     }
     if (dot == std::string::npos) {
       (*node)[part] = value;

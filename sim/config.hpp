@@ -108,14 +108,12 @@ class Cfg {
   bool boolean(const std::string& key, bool def) const;
   std::string str(const std::string& key, const std::string& def) const;
   /// A string that must be one of `options`.
-  std::string choice(const std::string& key, const std::string& def,
-                     const std::vector<std::string>& options) const;
+  std::string choice(const std::string& key, const std::string& def, const std::vector<std::string>& options) const;
   /// A byte count or address: a JSON number, or a string such as "0x1000",
   /// "16MiB", "4KiB", "1GiB", "2M".
   std::uint64_t bytes(const std::string& key, std::uint64_t def) const;
   /// A list of strings.
-  std::vector<std::string> str_list(const std::string& key,
-                                    const std::vector<std::string>& def) const;
+  std::vector<std::string> str_list(const std::string& key, const std::vector<std::string>& def) const;
 
   /// Full dotted path of `key` in this object, for messages.
   std::string path(const std::string& key) const;

@@ -140,8 +140,7 @@ class Registry final : public RegistryBase {
   /// the Maker of `chosen` is returned. `what` names the choosing key.
   Maker select(const std::string& chosen, const std::string& what,
                const std::function<Cfg(const std::string& variant)>& section_of, SystemInfo system) const {
-    if (!has(chosen))
-      throw Error(what + ": unknown variant '" + chosen + "' (known: " + names_joined() + ")");
+    if (!has(chosen)) throw Error(what + ": unknown variant '" + chosen + "' (known: " + names_joined() + ")");
     Maker out;
     for (const auto& kv : entries_) {
       system.selected = kv.first == chosen;
@@ -156,8 +155,7 @@ class Registry final : public RegistryBase {
   Maker configure(const std::string& name, const std::string& what, const Cfg& section,
                   const SystemInfo& system) const {
     auto it = entries_.find(name);
-    if (it == entries_.end())
-      throw Error(what + ": unknown variant '" + name + "' (known: " + names_joined() + ")");
+    if (it == entries_.end()) throw Error(what + ": unknown variant '" + name + "' (known: " + names_joined() + ")");
     return it->second.make(section, system);
   }
 
@@ -178,7 +176,7 @@ class Registry final : public RegistryBase {
       RegistryType::instance().add(name, description, __VA_ARGS__)
 /// Name a registry once, in the .cpp beside its interface:
 /// VMXSIM_REGISTRY_KIND(FaultPathRegistry, "hv.fault_path", "fault paths: how an EPT violation is resolved").
-#define VMXSIM_REGISTRY_KIND(RegistryType, key, title)                            \
+#define VMXSIM_REGISTRY_KIND(RegistryType, key, title)                                \
   static const bool VMXSIM_CONCAT(vmxsim_registry_kind_, __LINE__) [[maybe_unused]] = \
       RegistryType::instance().describe(key, title)
 

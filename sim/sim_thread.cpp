@@ -10,8 +10,7 @@ namespace {
 constexpr std::uint64_t kJitterStream = 0x6a17'0000;  // keeps jitter streams clear of other seed streams
 }
 
-SimThread::SimThread(unsigned id, Cycles quantum)
-    : id_(id), quantum_(quantum ? quantum : 1), next_yield_(quantum_) {
+SimThread::SimThread(unsigned id, Cycles quantum) : id_(id), quantum_(quantum ? quantum : 1), next_yield_(quantum_) {
   if (id >= kMaxThreads) throw Error("too many simulated threads (at most 1024)");
 }
 

@@ -72,8 +72,7 @@ class Stats {
   }
   /// Register a histogram of values in `unit`: dumped as `<name>.count`,
   /// `.sum`, `.max` and one `<name>.<bucket label>` per non-empty bucket.
-  void histogram(const std::string& name, const Histogram* h, const std::string& unit,
-                 const std::string& description) {
+  void histogram(const std::string& name, const Histogram* h, const std::string& unit, const std::string& description) {
     if (!histograms_.emplace(name, h).second) throw Error("stat registered twice: " + name);
     info_.emplace(name, Info{name, Info::kHistogram, unit, description});
   }

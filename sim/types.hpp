@@ -19,9 +19,9 @@ inline constexpr char access_char(AccessType t) {
 
 /// One access of a trace or generator stream.
 struct Access {
-  Addr addr = 0;             // GPA in guest-physical mode, GVA with guest paging
-  std::uint32_t gap = 0;     // non-memory cycles the guest spends before it
-  std::uint16_t size = 8;    // bytes; an access that crosses a 4 KiB page is split
+  Addr addr = 0;           // GPA in guest-physical mode, GVA with guest paging
+  std::uint32_t gap = 0;   // non-memory cycles the guest spends before it
+  std::uint16_t size = 8;  // bytes; an access that crosses a 4 KiB page is split
   AccessType type = AccessType::Read;
 };
 

@@ -28,8 +28,8 @@ bool FormatRegistry::add(const std::string& name, std::string description, Trace
   if (!f.claims)
     for (const auto& kv : entries_)
       if (!kv.second.format.claims) {
-        conflicts_.push_back("'" + name + "' as the fallback format (first: '" + kv.first + "', " +
-                             kv.second.origin + "; again: " + origin + ")");
+        conflicts_.push_back("'" + name + "' as the fallback format (first: '" + kv.first + "', " + kv.second.origin +
+                             "; again: " + origin + ")");
         return false;
       }
   entries_.emplace(name, Entry{std::move(description), std::move(f), std::move(origin)});

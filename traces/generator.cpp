@@ -54,7 +54,7 @@ namespace {
 // GCC and Clang both provide a 128-bit integer; __extension__ keeps -Wpedantic quiet.
 __extension__ using U128 = unsigned __int128;
 
-constexpr std::uint64_t kMaxAccessSize = kPageSize4K;          // aligned accesses stay in a page
+constexpr std::uint64_t kMaxAccessSize = kPageSize4K;  // aligned accesses stay in a page
 // Probabilities are compared against the top 53 bits of a random word: 2^53
 // is exactly representable, so fraction * 2^53 is exact and 0 / 1 are exact.
 constexpr unsigned kChanceBits = 53;
@@ -95,9 +95,7 @@ inline std::uint64_t below(std::uint64_t random, std::uint64_t n) {
 std::uint64_t chance_threshold(double p) { return static_cast<std::uint64_t>(p * kChanceScale); }
 
 /// True with probability threshold / 2^53.
-inline bool chance(std::uint64_t random, std::uint64_t threshold) {
-  return (random >> (64 - kChanceBits)) < threshold;
-}
+inline bool chance(std::uint64_t random, std::uint64_t threshold) { return (random >> (64 - kChanceBits)) < threshold; }
 
 unsigned log2_exact(std::uint64_t pow2) {
   unsigned s = 0;
@@ -143,20 +141,14 @@ template <class Pattern>
 class GeneratorSource final : public Source {
  public:
   GeneratorSource(const GeneratorParams& p, Addr region_start, Pattern pattern, std::uint64_t seed)
-      : rng_(seed),
-        pattern_(pattern),
-        region_start_(region_start),
-        remaining_(p.accesses_per_vcpu),
-        write_threshold_(chance_threshold(p.write_fraction)),
-        gap_(p.gap_cycles),
-        size_(p.access_size) {}
+      : rng_(seed), pattern_(pattern), region_start_(region_start), remaining_(p.accesses_per_vcpu),
+        write_threshold_(chance_threshold(p.write_fraction)), gap_(p.gap_cycles), size_(p.access_size) {}
 
   std::size_t next(Access* out, std::size_t n) override {
     const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(n, remaining_));
     for (std::size_t i = 0; i < count; ++i) {
       const Addr addr = region_start_ + pattern_.offset(rng_);
-      const AccessType type =
-          chance(rng_(), write_threshold_) ? AccessType::Write : AccessType::Read;
+      const AccessType type = chance(rng_(), write_threshold_) ? AccessType::Write : AccessType::Read;
       out[i] = Access{addr, gap_, size_, type};
     }
     remaining_ -= count;
@@ -197,8 +189,8 @@ GeneratorParams GeneratorParams::from(const Cfg& g) {
   const std::uint64_t size = g.u64("access_size", d.access_size);
 
   if (size == 0 || size > kMaxAccessSize || (size & (size - 1)) != 0)
-    g.fail("access_size", "expected a power of two from 1 to " + std::to_string(kMaxAccessSize) +
-                              ", got " + std::to_string(size));
+    g.fail("access_size",
+           "expected a power of two from 1 to " + std::to_string(kMaxAccessSize) + ", got " + std::to_string(size));
   p.access_size = static_cast<std::uint16_t>(size);
   if (gap > std::numeric_limits<std::uint32_t>::max())
     g.fail("gap_cycles", "expected a cycle count from 0 to " +
@@ -208,25 +200,20 @@ GeneratorParams GeneratorParams::from(const Cfg& g) {
 
   const std::string size_str = std::to_string(size);
   if (p.working_set_bytes < size || p.working_set_bytes % size != 0)
-    g.fail("working_set_bytes", "expected a non-zero multiple of access_size (" + size_str +
-                                    "), got " + std::to_string(p.working_set_bytes));
+    g.fail("working_set_bytes", "expected a non-zero multiple of access_size (" + size_str + "), got " +
+                                    std::to_string(p.working_set_bytes));
   if (p.stride == 0 || p.stride % size != 0)
-    g.fail("stride", "expected a non-zero multiple of access_size (" + size_str + "), got " +
-                         std::to_string(p.stride));
+    g.fail("stride", "expected a non-zero multiple of access_size (" + size_str + "), got " + std::to_string(p.stride));
   if (p.base % size != 0)
-    g.fail("base",
-           "expected a multiple of access_size (" + size_str + "), got " + std::to_string(p.base));
+    g.fail("base", "expected a multiple of access_size (" + size_str + "), got " + std::to_string(p.base));
   if (p.base > std::numeric_limits<std::uint64_t>::max() - (p.working_set_bytes - 1))
-    g.fail("base", "expected base + working_set_bytes to fit in 64-bit addresses, got base " +
-                       std::to_string(p.base));
+    g.fail("base", "expected base + working_set_bytes to fit in 64-bit addresses, got base " + std::to_string(p.base));
   if (!is_fraction(p.write_fraction))
     g.fail("write_fraction", "expected a number from 0 to 1, got " + show(p.write_fraction));
   if (!(p.hot_fraction > 0.0 && p.hot_fraction <= 1.0))
-    g.fail("hot_fraction",
-           "expected a number greater than 0 and at most 1, got " + show(p.hot_fraction));
+    g.fail("hot_fraction", "expected a number greater than 0 and at most 1, got " + show(p.hot_fraction));
   if (!is_fraction(p.hot_access_fraction))
-    g.fail("hot_access_fraction",
-           "expected a number from 0 to 1, got " + show(p.hot_access_fraction));
+    g.fail("hot_access_fraction", "expected a number from 0 to 1, got " + show(p.hot_access_fraction));
   return p;
 }
 
@@ -234,8 +221,7 @@ std::unique_ptr<Source> make_generator(const GeneratorParams& p, unsigned vcpu) 
   const std::uint64_t ws = p.working_set_bytes;
   const std::uint64_t size = p.access_size;
   // from() guarantees these; a hand-built GeneratorParams must too.
-  if (size == 0 || (size & (size - 1)) != 0 || ws < size || ws % size != 0 || p.stride == 0 ||
-      p.stride % size != 0)
+  if (size == 0 || (size & (size - 1)) != 0 || ws < size || ws % size != 0 || p.stride == 0 || p.stride % size != 0)
     throw Error(
         "workload.generator: working_set_bytes and stride must be non-zero "
         "multiples of access_size, a power of two");
@@ -253,11 +239,9 @@ std::unique_ptr<Source> make_generator(const GeneratorParams& p, unsigned vcpu) 
   const std::uint64_t slots = ws >> shift;
 
   if (p.pattern == "uniform")
-    return std::make_unique<GeneratorSource<UniformPattern>>(p, start, UniformPattern{slots, shift},
-                                                             seed);
+    return std::make_unique<GeneratorSource<UniformPattern>>(p, start, UniformPattern{slots, shift}, seed);
   if (p.pattern == "sequential")
-    return std::make_unique<GeneratorSource<SequentialPattern>>(
-        p, start, SequentialPattern{ws, p.stride % ws}, seed);
+    return std::make_unique<GeneratorSource<SequentialPattern>>(p, start, SequentialPattern{ws, p.stride % ws}, seed);
   if (p.pattern == "hot_cold") {
     // Rounded down to whole accesses, at least one; computed in double, which
     // is deterministic (IEEE) though inexact beyond 2^53 slots.
@@ -266,8 +250,7 @@ std::unique_ptr<Source> make_generator(const GeneratorParams& p, unsigned vcpu) 
                               : want >= 1.0                      ? static_cast<std::uint64_t>(want)
                                                                  : 1;
     return std::make_unique<GeneratorSource<HotColdPattern>>(
-        p, start, HotColdPattern{hot, slots - hot, chance_threshold(p.hot_access_fraction), shift},
-        seed);
+        p, start, HotColdPattern{hot, slots - hot, chance_threshold(p.hot_access_fraction), shift}, seed);
   }
   throw Error("workload.generator.pattern: unknown pattern \"" + p.pattern + "\"");
 }

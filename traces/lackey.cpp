@@ -22,7 +22,7 @@ namespace vmxsim::traces {
 namespace {
 
 constexpr std::uint64_t kMaxPiece = kPageSize4K;  // the largest access a trace record holds
-constexpr std::size_t kMarkerWidth = 3;  // "I  " or " L ": the kind, then the address
+constexpr std::size_t kMarkerWidth = 3;           // "I  " or " L ": the kind, then the address
 constexpr std::size_t kMaxQuoted = 40;
 constexpr unsigned kMaxHexDigits = 16;
 
@@ -83,10 +83,9 @@ class LackeyInput {
     while (i < rest.size() && rest[i] == ' ') ++i;
     const std::string_view text = rest.substr(i);
     const auto bad = [&] {
-      const std::string shown = text.empty() ? "end of line"
-                                : text.size() > kMaxQuoted
-                                    ? "'" + std::string(text.substr(0, kMaxQuoted)) + "...'"
-                                    : "'" + std::string(text) + "'";
+      const std::string shown = text.empty()               ? "end of line"
+                                : text.size() > kMaxQuoted ? "'" + std::string(text.substr(0, kMaxQuoted)) + "...'"
+                                                           : "'" + std::string(text) + "'";
       fail(std::string("expected <hex address>,<decimal size> after '") + kind + "', got " + shown);
     };
     const std::size_t digits_start = i;
@@ -131,12 +130,10 @@ class LackeyInput {
 
 }  // namespace
 
-LackeyStats import_lackey(const std::vector<std::string>& inputs, const LackeyOptions& options,
-                          RecordWriter& out) {
+LackeyStats import_lackey(const std::vector<std::string>& inputs, const LackeyOptions& options, RecordWriter& out) {
   LackeyStats stats;
   std::vector<std::unique_ptr<LackeyInput>> in;
-  for (const auto& path : inputs)
-    in.push_back(std::make_unique<LackeyInput>(path, options.gap_cycles, stats));
+  for (const auto& path : inputs) in.push_back(std::make_unique<LackeyInput>(path, options.gap_cycles, stats));
   Record r;
   std::uint64_t time = 0;
   if (options.interleave == Interleave::kRoundRobin) {

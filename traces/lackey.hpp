@@ -30,7 +30,6 @@ struct LackeyStats {
 /// Converts each input (I → X, L → R, S → W, M → R then W) and writes the
 /// merged records to `out`; lines that are not accesses are skipped. Throws
 /// Error("file:line: expected ...") on a malformed access line.
-LackeyStats import_lackey(const std::vector<std::string>& inputs, const LackeyOptions& options,
-                          RecordWriter& out);
+LackeyStats import_lackey(const std::vector<std::string>& inputs, const LackeyOptions& options, RecordWriter& out);
 
 }  // namespace vmxsim::traces

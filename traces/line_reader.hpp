@@ -18,8 +18,7 @@ inline constexpr std::size_t kReadChunk = 64 * 1024;  // grows only for a longer
 /// the longest line), no per-line allocation.
 class LineReader {
  public:
-  explicit LineReader(std::string path)
-      : path_(std::move(path)), file_(std::fopen(path_.c_str(), "rb"), &std::fclose) {
+  explicit LineReader(std::string path) : path_(std::move(path)), file_(std::fopen(path_.c_str(), "rb"), &std::fclose) {
     if (!file_) throw Error(path_ + ": cannot open trace file");
     buf_.resize(kReadChunk);
   }

@@ -30,12 +30,12 @@ struct GeneratorParams {
   std::uint64_t accesses_per_vcpu = 1000000;
   double write_fraction = 0.3;
   std::uint64_t seed = 1;
-  std::uint64_t base = 0;                     // first address of the working set(s)
-  bool shared = false;                        // all vCPUs use one region
-  std::uint64_t stride = 64;                  // sequential: bytes between accesses
-  double hot_fraction = 0.1;                  // hot_cold: share of the working set that is hot
-  double hot_access_fraction = 0.9;           // hot_cold: share of accesses that go to it
-  std::uint32_t gap_cycles = 0;               // guest cycles between accesses
+  std::uint64_t base = 0;            // first address of the working set(s)
+  bool shared = false;               // all vCPUs use one region
+  std::uint64_t stride = 64;         // sequential: bytes between accesses
+  double hot_fraction = 0.1;         // hot_cold: share of the working set that is hot
+  double hot_access_fraction = 0.9;  // hot_cold: share of accesses that go to it
+  std::uint32_t gap_cycles = 0;      // guest cycles between accesses
   std::uint16_t access_size = 8;
 
   static GeneratorParams from(const Cfg& generator_section);

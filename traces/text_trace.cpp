@@ -203,8 +203,7 @@ class TraceReader {
     a.size = kDefaultSize;
     a.gap = kDefaultGap;
     const std::string_view type = fields_.next();
-    const std::uint8_t t =
-        type.size() == 1 ? kTypeValue[static_cast<unsigned char>(type[0])] : kNotType;
+    const std::uint8_t t = type.size() == 1 ? kTypeValue[static_cast<unsigned char>(type[0])] : kNotType;
     if (t == kNotType) fail("expected access type R, W or X, got " + quoted(type));
     a.type = static_cast<AccessType>(t);
 
@@ -219,15 +218,13 @@ class TraceReader {
     Num r = fields_.dec(n, field);
     if (field.empty()) return a;  // default size and gap
     if (r != Num::Ok || n == 0 || n > kMaxAccessSize)
-      fail("expected a size from 1 to " + std::to_string(kMaxAccessSize) +
-           " bytes (decimal), got " + quoted(field));
+      fail("expected a size from 1 to " + std::to_string(kMaxAccessSize) + " bytes (decimal), got " + quoted(field));
     a.size = static_cast<std::uint16_t>(n);
 
     r = fields_.dec(n, field);
     if (field.empty()) return a;  // default gap
     if (r != Num::Ok || n > kMaxGap)
-      fail("expected a gap from 0 to " + std::to_string(kMaxGap) + " cycles (decimal), got " +
-           quoted(field));
+      fail("expected a gap from 0 to " + std::to_string(kMaxGap) + " cycles (decimal), got " + quoted(field));
     a.gap = static_cast<std::uint32_t>(n);
 
     field = fields_.next();
@@ -301,8 +298,7 @@ constexpr std::size_t kWriteBuffer = 1 << 20;
 /// every field present, one space between fields, LF line ends.
 class TextWriter final : public RecordWriter {
  public:
-  explicit TextWriter(std::string path)
-      : path_(std::move(path)), file_(std::fopen(path_.c_str(), "wb"), &std::fclose) {
+  explicit TextWriter(std::string path) : path_(std::move(path)), file_(std::fopen(path_.c_str(), "wb"), &std::fclose) {
     if (!file_) throw Error(path_ + ": cannot write trace file");
     std::setvbuf(file_.get(), nullptr, _IOFBF, kWriteBuffer);
   }
@@ -328,9 +324,7 @@ std::unique_ptr<RecordReader> open_text_records(const std::string& path) {
   return std::make_unique<TextRecordReader>(path);
 }
 
-std::unique_ptr<RecordWriter> create_text_trace(const std::string& path) {
-  return std::make_unique<TextWriter>(path);
-}
+std::unique_ptr<RecordWriter> create_text_trace(const std::string& path) { return std::make_unique<TextWriter>(path); }
 
 TraceInfo validate_text_trace(const std::string& path, unsigned vcpus) {
   TraceInfo info;
@@ -340,8 +334,7 @@ TraceInfo validate_text_trace(const std::string& path, unsigned vcpus) {
   std::string_view text;
   while (reader.next_line(v, text)) {
     if (v >= vcpus)
-      reader.fail("vCPU " + std::string(text) + " is out of range (cpu.vcpus is " +
-                  std::to_string(vcpus) + ")");
+      reader.fail("vCPU " + std::string(text) + " is out of range (cpu.vcpus is " + std::to_string(vcpus) + ")");
     reader.parse_rest();
     ++info.per_vcpu[v];
     ++info.accesses;
@@ -358,10 +351,11 @@ std::unique_ptr<Source> open_text_trace(const std::string& path, unsigned vcpu) 
 namespace vmxsim::traces {
 
 // The fallback: any file no other format claims is text.
-VMXSIM_REGISTER(FormatRegistry, "text",
-                "text v1, one access a line: <vcpu> <R|W|X> <hex addr> [size] [gap_cycles]; any name no other format claims",
-                TraceFormat{nullptr, "text v1", false, open_text_records,
-                            [](const std::string& path, unsigned) { return create_text_trace(path); },
-                            validate_text_trace, open_text_trace, nullptr});
+VMXSIM_REGISTER(
+    FormatRegistry, "text",
+    "text v1, one access a line: <vcpu> <R|W|X> <hex addr> [size] [gap_cycles]; any name no other format claims",
+    TraceFormat{nullptr, "text v1", false, open_text_records,
+                [](const std::string& path, unsigned) { return create_text_trace(path); }, validate_text_trace,
+                open_text_trace, nullptr});
 
 }  // namespace vmxsim::traces

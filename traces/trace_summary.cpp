@@ -73,10 +73,8 @@ std::string to_text(const TraceSummary& s) {
   o << "writes:       " << s.writes << " (" << percent(s.writes, s.accesses) << ")\n";
   o << "execs:        " << s.execs << " (" << percent(s.execs, s.accesses) << ")\n";
   o << "unique pages: " << s.unique_pages << " of 4 KiB (" << s.unique_pages * 4 << " KiB)\n";
-  if (s.accesses)
-    o << "addresses:    " << hex(s.min_addr) << " to " << hex(s.max_addr) << " (first to last byte)\n";
-  else
-    o << "addresses:    none\n";
+  if (s.accesses) o << "addresses:    " << hex(s.min_addr) << " to " << hex(s.max_addr) << " (first to last byte)\n";
+  else o << "addresses:    none\n";
   constexpr std::size_t kLabelWidth = 14;  // the labels above, padded
   for (std::size_t v = 0; v < s.per_vcpu.size(); ++v) {
     std::string label = "vcpu" + std::to_string(v) + ":";

@@ -57,8 +57,7 @@ void put_u32(std::uint8_t* p, std::uint32_t v) {
 }
 std::uint16_t get_u16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
 std::uint32_t get_u32(const std::uint8_t* p) {
-  return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 |
-         std::uint32_t{p[3]} << 24;
+  return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
 }
 
 /// Writes an access field by field (see VtrDecoder::decode).
@@ -81,11 +80,8 @@ struct VcpuState {
 class VtrWriter final : public RecordWriter {
  public:
   VtrWriter(std::string path, unsigned vcpus)
-      : path_(std::move(path)),
-        file_(std::fopen(path_.c_str(), "wb"), &std::fclose),
-        cctx_(ZSTD_createCCtx(), &ZSTD_freeCCtx),
-        state_(vcpus),
-        counts_(vcpus, 0) {
+      : path_(std::move(path)), file_(std::fopen(path_.c_str(), "wb"), &std::fclose),
+        cctx_(ZSTD_createCCtx(), &ZSTD_freeCCtx), state_(vcpus), counts_(vcpus, 0) {
     if (vcpus > kMaxTraceVcpus)
       throw Error(path_ + ": a trace has at most " + std::to_string(kMaxTraceVcpus) + " vCPUs");
     if (!file_) throw Error(path_ + ": cannot write trace file");
@@ -173,8 +169,7 @@ class VtrWriter final : public RecordWriter {
   }
 
   void put(const void* data, std::size_t n) {
-    if (n && std::fwrite(data, 1, n, file_.get()) != n)
-      throw Error(path_ + ": error writing trace file");
+    if (n && std::fwrite(data, 1, n, file_.get()) != n) throw Error(path_ + ": error writing trace file");
   }
 
   std::string path_;
@@ -196,8 +191,7 @@ class VtrWriter final : public RecordWriter {
 class VtrDecoder {
  public:
   explicit VtrDecoder(std::string path)
-      : path_(std::move(path)),
-        file_(std::fopen(path_.c_str(), "rb"), &std::fclose),
+      : path_(std::move(path)), file_(std::fopen(path_.c_str(), "rb"), &std::fclose),
         dctx_(ZSTD_createDCtx(), &ZSTD_freeDCtx) {
     if (!file_) throw Error(path_ + ": cannot open trace file");
     if (!dctx_) throw Error(path_ + ": cannot allocate a zstd decompression context");
@@ -295,8 +289,8 @@ class VtrDecoder {
     if (tag & kHasVcpu) {
       const std::uint64_t v = varint(p, end);
       if (v >= vcpus_)
-        fail_record("vCPU " + std::to_string(v) + " is out of range (the header declares " +
-                    std::to_string(vcpus_) + ")");
+        fail_record("vCPU " + std::to_string(v) + " is out of range (the header declares " + std::to_string(vcpus_) +
+                    ")");
       vcpu_ = static_cast<std::uint32_t>(v);
     } else if (vcpu_ >= vcpus_) {
       fail_record("no vCPU given and vCPU 0 is out of range (the header declares 0 vCPUs)");
@@ -306,15 +300,14 @@ class VtrDecoder {
     if (tag & kHasSize) {
       const std::uint64_t size = varint(p, end);
       if (size == 0 || size > kMaxSize)
-        fail_record("size " + std::to_string(size) + " is out of range (expected 1 to " +
-                    std::to_string(kMaxSize) + ")");
+        fail_record("size " + std::to_string(size) + " is out of range (expected 1 to " + std::to_string(kMaxSize) +
+                    ")");
       s.size = static_cast<std::uint16_t>(size);
     }
     if (tag & kHasGap) {
       const std::uint64_t gap = varint(p, end);
       if (gap > kMaxGap)
-        fail_record("gap " + std::to_string(gap) + " is out of range (expected 0 to " +
-                    std::to_string(kMaxGap) + ")");
+        fail_record("gap " + std::to_string(gap) + " is out of range (expected 0 to " + std::to_string(kMaxGap) + ")");
       s.gap = static_cast<std::uint32_t>(gap);
     }
     pos_ = static_cast<std::size_t>(p - out_.data());
@@ -335,13 +328,12 @@ class VtrDecoder {
   }
 
   [[noreturn]] void fail_record(const std::string& what) const {
-    fail("record " + std::to_string(records_) + " (decompressed byte offset " +
-         std::to_string(decoded_before_ + pos_) + "): " + what);
+    fail("record " + std::to_string(records_) + " (decompressed byte offset " + std::to_string(decoded_before_ + pos_) +
+         "): " + what);
   }
   [[noreturn]] void fail_truncated() const {
-    fail("truncated: the data ends after record " + std::to_string(records_) +
-         " (decompressed byte offset " + std::to_string(decoded_before_ + pos_) +
-         "), before the end marker and trailer");
+    fail("truncated: the data ends after record " + std::to_string(records_) + " (decompressed byte offset " +
+         std::to_string(decoded_before_ + pos_) + "), before the end marker and trailer");
   }
 
   /// A LEB128 varint from a buffer known to hold kMaxVarintBytes more; false
@@ -369,7 +361,7 @@ class VtrDecoder {
   /// A LEB128 varint of at most 64 bits.
   std::uint64_t varint(const std::uint8_t*& p, const std::uint8_t* end) {
     constexpr std::uint8_t kMore = 0x80, kPayload = 0x7F;
-    constexpr unsigned kLastShift = 63;  // the 10th byte holds only bit 63
+    constexpr unsigned kLastShift = 63;          // the 10th byte holds only bit 63
     if (p != end && !(*p & kMore)) return *p++;  // the common one-byte case
     std::uint64_t v = 0;
     for (unsigned shift = 0;; shift += 7) {
@@ -389,8 +381,8 @@ class VtrDecoder {
     if (std::memcmp(h, kMagic, std::min(got, sizeof kMagic)) != 0)
       fail("not a .vtr trace (bad magic at byte offset 0; expected \\x89VTR\\r\\n\\x1a\\n)");
     if (got < sizeof h)
-      fail("truncated: " + std::to_string(got) + " bytes, shorter than the " +
-           std::to_string(kHeaderBytes) + "-byte header");
+      fail("truncated: " + std::to_string(got) + " bytes, shorter than the " + std::to_string(kHeaderBytes) +
+           "-byte header");
     const std::uint16_t version = get_u16(h + kVersionOffset);
     if (version != kVersion)
       fail("unsupported .vtr version " + std::to_string(version) + " (this build reads version " +
@@ -403,8 +395,7 @@ class VtrDecoder {
     }
     const std::uint32_t vcpus = get_u32(h + kVcpusOffset);
     if (vcpus > kMaxTraceVcpus)
-      fail("the header declares " + std::to_string(vcpus) + " vCPUs (at most " +
-           std::to_string(kMaxTraceVcpus) + ")");
+      fail("the header declares " + std::to_string(vcpus) + " vCPUs (at most " + std::to_string(kMaxTraceVcpus) + ")");
     vcpus_ = vcpus;
     file_offset_ = kHeaderBytes;
   }
@@ -424,8 +415,8 @@ class VtrDecoder {
         if (in_.size == 0) {
           if (std::ferror(file_.get())) fail("cannot read trace file");
           fail("truncated at byte offset " + std::to_string(file_offset_) +
-               ": the compressed stream ends before its frame is complete (after record " +
-               std::to_string(records_) + ")");
+               ": the compressed stream ends before its frame is complete (after record " + std::to_string(records_) +
+               ")");
         }
       }
       ZSTD_outBuffer out{out_.data() + end_, out_.size() - end_, 0};
@@ -433,8 +424,8 @@ class VtrDecoder {
       const std::size_t rc = ZSTD_decompressStream(dctx_.get(), &out, &in_);
       file_offset_ += in_.pos - before;
       if (ZSTD_isError(rc))
-        fail("corrupt compressed data near byte offset " + std::to_string(file_offset_) +
-             " (after record " + std::to_string(records_) + "): " + ZSTD_getErrorName(rc));
+        fail("corrupt compressed data near byte offset " + std::to_string(file_offset_) + " (after record " +
+             std::to_string(records_) + "): " + ZSTD_getErrorName(rc));
       end_ += out.pos;
       if (rc == 0) {
         frame_done_ = true;
@@ -449,25 +440,24 @@ class VtrDecoder {
       in_.pos = 0;
     }
     if (in_.pos != in_.size)
-      fail("unexpected data after the compressed stream at byte offset " +
-           std::to_string(file_offset_));
+      fail("unexpected data after the compressed stream at byte offset " + std::to_string(file_offset_));
   }
 
   void read_trailer() {
     const std::uint64_t total = trailer_varint();
     if (total != records_)
-      fail("trailer: the total count " + std::to_string(total) + " does not match the " +
-           std::to_string(records_) + " records read");
+      fail("trailer: the total count " + std::to_string(total) + " does not match the " + std::to_string(records_) +
+           " records read");
     for (unsigned v = 0; v < vcpus_; ++v) {
       const std::uint64_t c = trailer_varint();
       if (c != counts_[v])
-        fail("trailer: vCPU " + std::to_string(v) + "'s count " + std::to_string(c) +
-             " does not match the " + std::to_string(counts_[v]) + " records read");
+        fail("trailer: vCPU " + std::to_string(v) + "'s count " + std::to_string(c) + " does not match the " +
+             std::to_string(counts_[v]) + " records read");
     }
     if (end_ - pos_ < kMaxRecordBytes && !frame_done_) refill();
     if (pos_ != end_ || !frame_done_)
-      fail("unexpected data after the trailer (decompressed byte offset " +
-           std::to_string(decoded_before_ + pos_) + ")");
+      fail("unexpected data after the trailer (decompressed byte offset " + std::to_string(decoded_before_ + pos_) +
+           ")");
   }
 
   std::uint64_t trailer_varint() {
@@ -489,7 +479,7 @@ class VtrDecoder {
   std::vector<std::uint8_t> in_bytes_ = std::vector<std::uint8_t>(ZSTD_DStreamInSize());
   ZSTD_inBuffer in_{nullptr, 0, 0};
   std::vector<std::uint8_t> out_;
-  std::size_t pos_ = 0, end_ = 0;   // unparsed decompressed bytes: out_[pos_, end_)
+  std::size_t pos_ = 0, end_ = 0;     // unparsed decompressed bytes: out_[pos_, end_)
   std::uint64_t decoded_before_ = 0;  // decompressed bytes before out_[0]
   std::uint64_t file_offset_ = 0;     // compressed bytes consumed, header included
   bool frame_done_ = false, done_ = false;
@@ -504,8 +494,7 @@ class VtrRecordReader final : public RecordReader {
  public:
   explicit VtrRecordReader(const std::string& path) : d_(path) {}
   std::size_t next(Record* out, std::size_t n) override {
-    return d_.decode(n, [&out](std::uint32_t vcpu, Addr addr, std::uint32_t gap, std::uint16_t size,
-                               AccessType type) {
+    return d_.decode(n, [&out](std::uint32_t vcpu, Addr addr, std::uint32_t gap, std::uint16_t size, AccessType type) {
       out->vcpu = vcpu;
       put(out->access, addr, gap, size, type);
       ++out;
@@ -525,12 +514,12 @@ class VtrSource final : public Source {
   VtrSource(const std::string& path, unsigned vcpu) : d_(path), vcpu_(vcpu) {}
   std::size_t next(Access* out, std::size_t n) override {
     const std::uint32_t mine = vcpu_;
-    return d_.decode(n, [&out, mine](std::uint32_t vcpu, Addr addr, std::uint32_t gap,
-                                     std::uint16_t size, AccessType type) {
-      if (vcpu != mine) return false;
-      put(*out++, addr, gap, size, type);
-      return true;
-    });
+    return d_.decode(
+        n, [&out, mine](std::uint32_t vcpu, Addr addr, std::uint32_t gap, std::uint16_t size, AccessType type) {
+          if (vcpu != mine) return false;
+          put(*out++, addr, gap, size, type);
+          return true;
+        });
   }
 
  private:
@@ -593,15 +582,14 @@ class VtrDemux {
 
   VtrDemux(std::string path, unsigned vcpus)
       : path_(std::move(path)), shared_(path_), queues_(vcpus, AccessRing(kQueueCap)), taken_(vcpus, 0),
-        detached_(vcpus, 0),
-        own_(vcpus), own_seen_(vcpus, 0) {}
+        detached_(vcpus, 0), own_(vcpus), own_seen_(vcpus, 0) {}
 
   std::size_t next(std::uint32_t vcpu, Access* out, std::size_t n) {
     std::size_t count = queues_[vcpu].pop(out, n);
     taken_[vcpu] += count;  // before next_own, which skips what was taken
     if (count < n) {
-      const std::size_t more = detached_[vcpu] ? next_own(vcpu, out + count, n - count)
-                                               : next_shared(vcpu, out + count, n - count);
+      const std::size_t more =
+          detached_[vcpu] ? next_own(vcpu, out + count, n - count) : next_shared(vcpu, out + count, n - count);
       taken_[vcpu] += more;
       count += more;
     }
@@ -612,30 +600,29 @@ class VtrDemux {
 
  private:
   std::size_t next_shared(std::uint32_t vcpu, Access* out, std::size_t n) {
-    return shared_.decode(n, [&out, vcpu, this](std::uint32_t v, Addr addr, std::uint32_t gap,
-                                                 std::uint16_t size, AccessType type) {
-      if (v == vcpu) {
-        put(*out++, addr, gap, size, type);
-        return true;
-      }
-      enqueue(v, addr, gap, size, type);
-      return false;
-    });
+    return shared_.decode(
+        n, [&out, vcpu, this](std::uint32_t v, Addr addr, std::uint32_t gap, std::uint16_t size, AccessType type) {
+          if (v == vcpu) {
+            put(*out++, addr, gap, size, type);
+            return true;
+          }
+          enqueue(v, addr, gap, size, type);
+          return false;
+        });
   }
 
   /// Another vCPU's record, decoded ahead of its turn.
   void enqueue(std::uint32_t v, Addr addr, std::uint32_t gap, std::uint16_t size, AccessType type) {
     if (v >= queues_.size() || detached_[v]) return;
-    if (!queues_[v].push(addr, gap, size, type))
-      detached_[v] = 1;  // this record and v's later ones: v re-reads them
+    if (!queues_[v].push(addr, gap, size, type)) detached_[v] = 1;  // this record and v's later ones: v re-reads them
   }
 
   std::size_t next_own(std::uint32_t vcpu, Access* out, std::size_t n) {
     if (!own_[vcpu]) own_[vcpu] = std::make_unique<VtrDecoder>(path_);
     const std::uint64_t taken = taken_[vcpu];
     std::uint64_t seen = own_seen_[vcpu];
-    const std::size_t got = own_[vcpu]->decode(
-        n, [&](std::uint32_t v, Addr addr, std::uint32_t gap, std::uint16_t size, AccessType type) {
+    const std::size_t got =
+        own_[vcpu]->decode(n, [&](std::uint32_t v, Addr addr, std::uint32_t gap, std::uint16_t size, AccessType type) {
           if (v != vcpu) return false;
           if (seen++ < taken) return false;  // taken already, from the shared decoder
           put(*out++, addr, gap, size, type);
@@ -648,16 +635,15 @@ class VtrDemux {
   std::string path_;
   VtrDecoder shared_;
   std::vector<AccessRing> queues_;
-  std::vector<std::uint64_t> taken_;       // records each vCPU has taken so far
+  std::vector<std::uint64_t> taken_;  // records each vCPU has taken so far
   std::vector<std::uint8_t> detached_;
   std::vector<std::unique_ptr<VtrDecoder>> own_;  // a detached vCPU's decoder, once its queue is empty
-  std::vector<std::uint64_t> own_seen_;  // records of the vCPU its own decoder has passed
+  std::vector<std::uint64_t> own_seen_;           // records of the vCPU its own decoder has passed
 };
 
 class VtrDemuxSource final : public Source {
  public:
-  VtrDemuxSource(std::shared_ptr<VtrDemux> demux, std::uint32_t vcpu)
-      : demux_(std::move(demux)), vcpu_(vcpu) {}
+  VtrDemuxSource(std::shared_ptr<VtrDemux> demux, std::uint32_t vcpu) : demux_(std::move(demux)), vcpu_(vcpu) {}
   std::size_t next(Access* out, std::size_t n) override { return demux_->next(vcpu_, out, n); }
 
  private:
@@ -698,9 +684,7 @@ TraceInfo validate_vtr_trace(const std::string& path, unsigned vcpus) {
   constexpr std::size_t kChunk = 1 << 16;  // records between checks of the vCPU range
   // Each vCPU's count is checked against cpu.vcpus; the first record beyond
   // it is found only then, by a second, checked pass.
-  while (d.decode(kChunk, [](std::uint32_t, Addr, std::uint32_t, std::uint16_t, AccessType) {
-    return true;
-  }) != 0) {
+  while (d.decode(kChunk, [](std::uint32_t, Addr, std::uint32_t, std::uint16_t, AccessType) { return true; }) != 0) {
   }
   for (unsigned v = vcpus; v < d.vcpus(); ++v)
     if (d.counts()[v] != 0) first_out_of_range(path, vcpus);
@@ -719,10 +703,8 @@ std::unique_ptr<Source> open_vtr_trace(const std::string& path, unsigned vcpu) {
 
 namespace vmxsim::traces {
 
-VMXSIM_REGISTER(FormatRegistry, "vtr",
-                "binary v1 (zstd-compressed, delta-encoded records): files ending in .vtr",
-                TraceFormat{claims_extension(".vtr"), "vtr v" + std::to_string(vtr::kVersion), true,
-                            open_vtr_records, create_vtr_trace, validate_vtr_trace, open_vtr_trace,
-                            open_vtr_traces});
+VMXSIM_REGISTER(FormatRegistry, "vtr", "binary v1 (zstd-compressed, delta-encoded records): files ending in .vtr",
+                TraceFormat{claims_extension(".vtr"), "vtr v" + std::to_string(vtr::kVersion), true, open_vtr_records,
+                            create_vtr_trace, validate_vtr_trace, open_vtr_trace, open_vtr_traces});
 
 }  // namespace vmxsim::traces

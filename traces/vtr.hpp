@@ -17,15 +17,14 @@ inline constexpr char kMagic[8] = {'\x89', 'V', 'T', 'R', '\r', '\n', '\x1a', '\
 inline constexpr std::uint16_t kVersion = 1;
 inline constexpr std::uint16_t kKnownFlags = 0;  // v1 defines no flag; readers reject any
 inline constexpr std::size_t kHeaderBytes = 16;
-inline constexpr std::size_t kMagicOffset = 0, kVersionOffset = 8, kFlagsOffset = 10,
-                             kVcpusOffset = 12;
+inline constexpr std::size_t kMagicOffset = 0, kVersionOffset = 8, kFlagsOffset = 10, kVcpusOffset = 12;
 
 // Record tag byte.
-inline constexpr std::uint8_t kTypeMask = 0x03;     // bits 1:0: 0 R, 1 W, 2 X, 3 end marker
-inline constexpr std::uint8_t kEndMarker = 0x03;    // the whole tag of the end marker
-inline constexpr std::uint8_t kHasVcpu = 1u << 2;   // a vCPU varint follows
-inline constexpr std::uint8_t kHasSize = 1u << 3;   // a size varint follows
-inline constexpr std::uint8_t kHasGap = 1u << 4;    // a gap varint follows
+inline constexpr std::uint8_t kTypeMask = 0x03;    // bits 1:0: 0 R, 1 W, 2 X, 3 end marker
+inline constexpr std::uint8_t kEndMarker = 0x03;   // the whole tag of the end marker
+inline constexpr std::uint8_t kHasVcpu = 1u << 2;  // a vCPU varint follows
+inline constexpr std::uint8_t kHasSize = 1u << 3;  // a size varint follows
+inline constexpr std::uint8_t kHasGap = 1u << 4;   // a gap varint follows
 inline constexpr std::uint8_t kReservedBits = 0xE0;
 
 // Per-vCPU state a record's omitted fields repeat, before its first record.

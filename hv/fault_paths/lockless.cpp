@@ -37,7 +37,7 @@ LocklessPath::Probe LocklessPath::probe(ExecContext& ctx, Addr gpa, Leaf& l) {
   l = env_.leaf(gpa);
   ctx.charge(p_.walk);
   if (!l.level) return Probe::kSlow;  // not present: the slow path maps it
-  if (l.value & kWrite) {  // already allowed: a lazily flushed TLB, or another vCPU fixed it
+  if (l.value & kWrite) {             // already allowed: a lazily flushed TLB, or another vCPU fixed it
     ++spurious_;
     return Probe::kSpurious;
   }

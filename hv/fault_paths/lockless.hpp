@@ -47,8 +47,7 @@ class LocklessPath : public FaultPath {
   FaultOutcome fixed(ExecContext& ctx, Addr gpa, const char* event);
   /// The final compare-and-exchange that makes the entry writable, at this
   /// (synced) instant; on success mark the page dirty.
-  bool exchange(ExecContext& ctx, Addr gpa, Addr at, std::uint64_t expected, std::uint64_t desired,
-                FaultOutcome& out);
+  bool exchange(ExecContext& ctx, Addr gpa, Addr at, std::uint64_t expected, std::uint64_t desired, FaultOutcome& out);
   /// A failed compare-and-exchange: counted, with a timeline instant.
   void retry(ExecContext& ctx, Addr gpa, const char* event);
 

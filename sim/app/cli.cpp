@@ -48,8 +48,7 @@ sim::SimParams load(const std::string& path, const std::vector<std::string>& set
   const std::string trace_file = origins.of("workload.trace");
   ConfigTracker tracker(std::move(doc), path);
   tracker.set_origins(std::move(origins));
-  sim::SimParams p =
-      sim::SimParams::read(tracker, dir_of(trace_file.empty() ? path : trace_file), keys);
+  sim::SimParams p = sim::SimParams::read(tracker, dir_of(trace_file.empty() ? path : trace_file), keys);
   if (effective) *effective = tracker.effective();
   return p;
 }

@@ -7,8 +7,8 @@
 
 #include <boost/program_options.hpp>
 
-#include "sim/config.hpp"
 #include "sim/app/simulation.hpp"
+#include "sim/config.hpp"
 
 namespace vmxsim::cli {
 

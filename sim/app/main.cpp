@@ -15,15 +15,15 @@
 #include <systemc>
 
 #include "sim/app/cli.hpp"
-#include "sim/config.hpp"
-#include "sim/registry.hpp"
-#include "sim/app/progress.hpp"
 #include "sim/app/list_cli.hpp"
+#include "sim/app/progress.hpp"
 #include "sim/app/simulation.hpp"
 #include "sim/app/stats_cli.hpp"
-#include "sim/app/timeline.hpp"
 #include "sim/app/sweep/cli.hpp"
+#include "sim/app/timeline.hpp"
 #include "sim/app/trace_cli.hpp"
+#include "sim/config.hpp"
+#include "sim/registry.hpp"
 
 namespace po = boost::program_options;
 using namespace vmxsim;
@@ -97,7 +97,7 @@ int cmd_run(const std::vector<std::string>& args) {
   }
   std::ofstream timeline_out;
   std::unique_ptr<sim::Timeline> timeline;  // null: nothing is recorded
-  if (vm.count("timeline")) {  // likewise opened before the run
+  if (vm.count("timeline")) {               // likewise opened before the run
     timeline_out.open(vm["timeline"].as<std::string>(), std::ios::binary);
     if (!timeline_out) throw Error(vm["timeline"].as<std::string>() + ": cannot write timeline file");
     timeline = std::make_unique<sim::Timeline>(p.freq_ghz);
@@ -130,8 +130,7 @@ int cmd_run(const std::vector<std::string>& args) {
     const auto& l = losses[i];
     std::cerr << "vmxsim: dirty-log oracle: vcpu" << l.vcpu << " wrote GPA 0x" << std::hex << l.gpa << std::dec
               << " at cycle " << l.write << ", but the page was "
-              << (l.copy == ~Cycles{0} ? std::string("never copied")
-                                       : "last copied at cycle " + std::to_string(l.copy))
+              << (l.copy == ~Cycles{0} ? std::string("never copied") : "last copied at cycle " + std::to_string(l.copy))
               << ": the write is lost\n";
   }
   const hv::TrackOracle& track = simulation.hypervisor().checkers().track();
@@ -141,7 +140,8 @@ int cmd_run(const std::vector<std::string>& args) {
               << " at cycle " << b.t << " without a VM exit while the page was write-tracked\n";
   }
   if (track.bypassed)
-    std::cerr << "vmxsim: write-track oracle: " << track.bypassed << " untrapped write(s) (stat check.track_bypassed)\n";
+    std::cerr << "vmxsim: write-track oracle: " << track.bypassed
+              << " untrapped write(s) (stat check.track_bypassed)\n";
   if (!losses.empty())
     std::cerr << "vmxsim: dirty-log oracle: " << losses.size() << " lost page(s) (stat check.dirty_lost)\n";
   if ((!losses.empty() || track.bypassed) && vm.count("fail-on-violation")) return 3;
@@ -174,8 +174,7 @@ int cmd_config(const std::vector<std::string>& args) {
 
 }  // namespace
 
-int sc_main(
-int argc, char** argv) {
+int sc_main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     if (args.empty()) {
@@ -210,4 +209,3 @@ int argc, char** argv) {
     return 1;
   }
 }
-

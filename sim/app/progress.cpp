@@ -63,9 +63,8 @@ std::string Progress::line(std::uint64_t done, std::uint64_t total, double secon
   std::string bar(static_cast<std::size_t>(filled), '#');
   bar.resize(kBarWidth, '.');
   char buf[160];
-  std::snprintf(buf, sizeof buf, "[%s] %5.1f%%  %.1fM / %.1fM accesses  %.2f M/s  ETA %s",
-                bar.c_str(), 100.0 * share, static_cast<double>(done) / kMega,
-                static_cast<double>(total) / kMega, rate / kMega,
+  std::snprintf(buf, sizeof buf, "[%s] %5.1f%%  %.1fM / %.1fM accesses  %.2f M/s  ETA %s", bar.c_str(), 100.0 * share,
+                static_cast<double>(done) / kMega, static_cast<double>(total) / kMega, rate / kMega,
                 rate > 0 ? duration(static_cast<double>(total - done) / rate).c_str() : "?");
   return buf;
 }

@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <sstream>
 
-#include "sim/hash.hpp"
 #include "sim/app/progress.hpp"
 #include "sim/app/timeline.hpp"
+#include "sim/hash.hpp"
 #include "traces/trace_file.hpp"
 
 namespace vmxsim::sim {
@@ -18,23 +18,19 @@ namespace {
 // not published there; we take 4-way.
 models::TlbLevelParams default_l1() {
   models::TlbLevelParams p;
-  p.arrays = {{"4k", 64, 4, models::kHolds4K},
-              {"2m", 32, 4, models::kHolds2M},
-              {"1g", 4, 4, models::kHolds1G}};
+  p.arrays = {{"4k", 64, 4, models::kHolds4K}, {"2m", 32, 4, models::kHolds2M}, {"1g", 4, 4, models::kHolds1G}};
   p.hit_cycles = 0;  // folded into cpu.access_cycles
   return p;
 }
 models::TlbLevelParams default_l2() {
   models::TlbLevelParams p;
-  p.arrays = {{"shared", 1536, 12, std::uint8_t(models::kHolds4K | models::kHolds2M)},
-              {"1g", 16, 4, models::kHolds1G}};
+  p.arrays = {{"shared", 1536, 12, std::uint8_t(models::kHolds4K | models::kHolds2M)}, {"1g", 16, 4, models::kHolds1G}};
   p.hit_cycles = 12;  // Haswell STLB hit ≈ 12 cycles (fastly.net Haswell review, p. 15; see docs/config.md)
   return p;
 }
 }  // namespace
 
-SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
-                          const std::vector<std::string>& cli_keys) {
+SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir, const std::vector<std::string>& cli_keys) {
   SimParams p;
   Cfg root(t);
   const Cfg sim = root.section("sim");
@@ -66,7 +62,10 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
   p.vcpu.with_pml = p.hv.dirty_log.mode == "pml";
   p.vmm = hv::VmmParams::from(root.section("vmm"));
   if (p.vmm.disable && p.hv.oracle)
-    root.section("vmm").section("dirty_log").fail("disable", "true cannot go with check.dirty_log: the oracle judges a migration, which ends with logging still on");
+    root.section("vmm")
+        .section("dirty_log")
+        .fail("disable",
+              "true cannot go with check.dirty_log: the oracle judges a migration, which ends with logging still on");
 
   const Cfg workload = root.section("workload");
   p.trace = workload.str("trace", "");
@@ -74,8 +73,7 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir,
   p.generator = traces::GeneratorParams::from(workload.section("generator"));
   bool from_cli = false;
   for (const auto& k : cli_keys) from_cli |= (k == "workload.trace" || k == "workload");
-  if (!p.trace.empty() && p.trace[0] != '/' && !from_cli && !base_dir.empty())
-    p.trace = base_dir + "/" + p.trace;
+  if (!p.trace.empty() && p.trace[0] != '/' && !from_cli && !base_dir.empty()) p.trace = base_dir + "/" + p.trace;
 
   t.check_unknown();
   return p;
@@ -85,10 +83,8 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
     : p_(p), tl_(timeline), progress_(progress) {
   // Check the whole trace before any simulated time passes, so a bad line
   // or record fails fast with its file:line or record.
-  if (!p_.trace.empty())
-    expected_ = traces::validate_trace(p_.trace, p_.vcpus).accesses;
-  else
-    expected_ = p_.generator.accesses_per_vcpu * p_.vcpus;
+  if (!p_.trace.empty()) expected_ = traces::validate_trace(p_.trace, p_.vcpus).accesses;
+  else expected_ = p_.generator.accesses_per_vcpu * p_.vcpus;
 
   phys_ = std::make_unique<models::PhysMem>(p_.host);
   hv_ = std::make_unique<hv::Hypervisor>(p_.hv, *phys_);
@@ -120,8 +116,9 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
   vmm_ = std::make_unique<hv::Vmm>(p_.vmm, *hv_);
   auto workload_done = [this] { return control_.finished_count() == p_.vcpus; };
   if (vmm_->active()) {
-    vmm_thread_ = std::make_unique<VmmThread>("vmm", kVmmThreadId, p_.quantum, control_,
-                                              [this, workload_done](ExecContext& ctx) { vmm_->run(ctx, workload_done); });
+    vmm_thread_ =
+        std::make_unique<VmmThread>("vmm", kVmmThreadId, p_.quantum, control_,
+                                    [this, workload_done](ExecContext& ctx) { vmm_->run(ctx, workload_done); });
     vmm_thread_->set_jitter(p_.jitter_cycles, p_.seed);
     if (tl_) tl_->name_thread(kVmmThreadId, "vmm");
   }
@@ -135,7 +132,9 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
   for (const auto& v : vcpus_) v->register_stats(stats_);
   hv_->register_stats(stats_);
   // Guest progress while dirty logging was on (the PML-vs-WP study's metric).
-  if (p_.vmm.dirty_log) hv_->dirty_log_ops().register_progress_stats(stats_, [this] { return cycles_; }, p_.freq_ghz);
+  if (p_.vmm.dirty_log)
+    hv_->dirty_log_ops().register_progress_stats(
+        stats_, [this] { return cycles_; }, p_.freq_ghz);
   vmm_->register_stats(stats_);
   if (guest_) guest_->register_stats(stats_, "guest");
   if (llc_) llc_->register_stats(stats_, "mem.llc");
@@ -150,17 +149,21 @@ void Simulation::register_stats() {
   stats_.counter("sim.accesses", &accesses_, "accesses", "guest accesses retired by every vCPU together");
   stats_.counter("sim.cycles", &cycles_, "cycles",
                  "simulated time when the last vCPU finished its stream: the run's length");
-  stats_.value_u64("sim.vcpus", [this] { return std::uint64_t(p_.vcpus); }, "vcpus", "vCPUs simulated (cpu.vcpus)");
-  stats_.value("sim.accesses_per_simulated_second",
-               [this] { return cycles_ ? double(accesses_) / (double(cycles_) / (p_.freq_ghz * 1e9)) : 0.0; },
-               "accesses/s", "sim.accesses per simulated second at cpu.freq_ghz: guest throughput");
-  stats_.value("sim.simulated_seconds", [this] { return double(cycles_) / (p_.freq_ghz * 1e9); }, "seconds",
-               "sim.cycles at cpu.freq_ghz");
-  stats_.value("sim.host_seconds", [this] { return host_seconds_; }, "seconds",
-               "host wall-clock time of the simulation proper (not deterministic)");
-  stats_.value("sim.accesses_per_host_second",
-               [this] { return host_seconds_ > 0 ? double(accesses_) / host_seconds_ : 0.0; }, "accesses/s",
-               "sim.accesses per host second: the simulator's speed (not deterministic)");
+  stats_.value_u64(
+      "sim.vcpus", [this] { return std::uint64_t(p_.vcpus); }, "vcpus", "vCPUs simulated (cpu.vcpus)");
+  stats_.value(
+      "sim.accesses_per_simulated_second",
+      [this] { return cycles_ ? double(accesses_) / (double(cycles_) / (p_.freq_ghz * 1e9)) : 0.0; }, "accesses/s",
+      "sim.accesses per simulated second at cpu.freq_ghz: guest throughput");
+  stats_.value(
+      "sim.simulated_seconds", [this] { return double(cycles_) / (p_.freq_ghz * 1e9); }, "seconds",
+      "sim.cycles at cpu.freq_ghz");
+  stats_.value(
+      "sim.host_seconds", [this] { return host_seconds_; }, "seconds",
+      "host wall-clock time of the simulation proper (not deterministic)");
+  stats_.value(
+      "sim.accesses_per_host_second", [this] { return host_seconds_ > 0 ? double(accesses_) / host_seconds_ : 0.0; },
+      "accesses/s", "sim.accesses per host second: the simulator's speed (not deterministic)");
 }
 
 namespace {
@@ -173,8 +176,8 @@ struct RoundStat {
   const char* unit;
   const char* description;
 };
-constexpr RoundStat kRoundPages{"pages", "pages",
-                                "pages the N-th dirty-log collection (GET + CLEAR) reported; the final collection is last"};
+constexpr RoundStat kRoundPages{
+    "pages", "pages", "pages the N-th dirty-log collection (GET + CLEAR) reported; the final collection is last"};
 constexpr RoundStat kRoundCycles{"cycles", "cycles", "VMM cycles the N-th dirty-log collection (GET + CLEAR) took"};
 }  // namespace
 
@@ -209,10 +212,11 @@ void Simulation::run() {
   lost_ = losses_.size();
   for (std::size_t r = 0; r < vmm_->round_pages.size(); ++r) {
     const std::string n = "vmm.round." + std::to_string(r + 1) + ".";
-    stats_.value_u64(n + kRoundPages.suffix, [this, r] { return vmm_->round_pages[r]; }, kRoundPages.unit,
-                     kRoundPages.description);
-    stats_.value_u64(n + kRoundCycles.suffix, [this, r] { return vmm_->round_cycles[r]; }, kRoundCycles.unit,
-                     kRoundCycles.description);
+    stats_.value_u64(
+        n + kRoundPages.suffix, [this, r] { return vmm_->round_pages[r]; }, kRoundPages.unit, kRoundPages.description);
+    stats_.value_u64(
+        n + kRoundCycles.suffix, [this, r] { return vmm_->round_cycles[r]; }, kRoundCycles.unit,
+        kRoundCycles.description);
   }
 }
 
@@ -225,10 +229,9 @@ std::uint64_t Simulation::total_accesses() const {
 std::string Simulation::summary() const {
   std::ostringstream o;
   char buf[256];
-  std::snprintf(buf, sizeof buf,
-                "vmxsim: %u vCPU(s), %llu accesses in %llu cycles (%.3f ms at %.2f GHz)\n", p_.vcpus,
-                (unsigned long long)accesses_, (unsigned long long)cycles_,
-                double(cycles_) / (p_.freq_ghz * 1e6), p_.freq_ghz);
+  std::snprintf(buf, sizeof buf, "vmxsim: %u vCPU(s), %llu accesses in %llu cycles (%.3f ms at %.2f GHz)\n", p_.vcpus,
+                (unsigned long long)accesses_, (unsigned long long)cycles_, double(cycles_) / (p_.freq_ghz * 1e6),
+                p_.freq_ghz);
   o << buf;
   std::snprintf(buf, sizeof buf, "host: %.3f s, %.2f M accesses/s\n", host_seconds_,
                 host_seconds_ > 0 ? double(accesses_) / host_seconds_ / 1e6 : 0.0);

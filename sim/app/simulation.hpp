@@ -10,10 +10,10 @@
 #include "models/mem_hierarchy.hpp"
 #include "models/phys_mem.hpp"
 #include "models/tlb.hpp"
+#include "sim/app/vmm_thread.hpp"
 #include "sim/config.hpp"
 #include "sim/run_control.hpp"
 #include "sim/stats.hpp"
-#include "sim/app/vmm_thread.hpp"
 #include "traces/source.hpp"
 
 namespace vmxsim::sim {
@@ -40,8 +40,7 @@ struct SimParams {
   /// Reads everything, then rejects unknown keys. `base_dir` resolves a
   /// relative workload.trace given in the file; `cli_keys` are dotted keys set
   /// with --set, whose relative paths resolve against the working directory.
-  static SimParams read(ConfigTracker& t, const std::string& base_dir,
-                        const std::vector<std::string>& cli_keys);
+  static SimParams read(ConfigTracker& t, const std::string& base_dir, const std::vector<std::string>& cli_keys);
 };
 
 class Simulation {

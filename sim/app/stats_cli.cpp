@@ -37,7 +37,8 @@ int cmd_list(const std::vector<std::string>& args) {
     std::cout << kStatsUsage << desc;
     return 0;
   }
-  if (vm.count("markdown") && vm.count("json")) throw UsageError("--markdown and --json exclude each other", kStatsUsage);
+  if (vm.count("markdown") && vm.count("json"))
+    throw UsageError("--markdown and --json exclude each other", kStatsUsage);
   const std::string config = vm.count("config") ? vm["config"].as<std::string>() : kDefaultConfig;
   const sim::SimParams p = load(config, sets_of(vm), nullptr);
   const sim::Simulation simulation(p);  // elaborated, never run

@@ -80,7 +80,8 @@ void Timeline::write(std::ostream& out) {
   };
   buf += "{\"traceEvents\": [\n";
   const std::string pid = std::to_string(kPid);
-  buf += "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":" + pid + ",\"tid\":0,\"ts\":0,\"args\":{\"name\":\"vmxsim\"}}";
+  buf +=
+      "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":" + pid + ",\"tid\":0,\"ts\":0,\"args\":{\"name\":\"vmxsim\"}}";
   for (const auto& [tid, name] : threads_) {
     const std::string t = std::to_string(tid);
     buf += ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":" + pid + ",\"tid\":" + t +
@@ -120,15 +121,16 @@ void Timeline::write(std::ostream& out) {
   std::snprintf(freq, sizeof freq, "%.17g", freq_ghz_);
   buf += "\"generator\":\"vmxsim " VMXSIM_VERSION "\",\"freq_ghz\":";
   buf += freq;
-  buf += ",\"time\":\"ts and dur in microseconds rounded to whole nanoseconds; args.cycle (start) and "
-         "args.cycles (length) are exact core cycles\"";
+  buf +=
+      ",\"time\":\"ts and dur in microseconds rounded to whole nanoseconds; args.cycle (start) and "
+      "args.cycles (length) are exact core cycles\"";
   buf += ",\"events\":" + std::to_string(events_.size());
   buf += ",\"event_cap\":" + std::to_string(max_events_);
   buf += ",\"dropped_events\":" + std::to_string(dropped_);
   if (dropped_)
-    buf += ",\"truncated\":" + json_string("the event cap of " + std::to_string(max_events_) + " was reached: " +
-                                      std::to_string(dropped_) +
-                                      " later events were dropped, so the timeline is incomplete");
+    buf += ",\"truncated\":" +
+           json_string("the event cap of " + std::to_string(max_events_) + " was reached: " + std::to_string(dropped_) +
+                       " later events were dropped, so the timeline is incomplete");
   buf += "}\n}\n";
   flush();
 }

@@ -41,8 +41,7 @@ class Timeline final : public Trace {
   /// Name thread `tid`'s track ("vcpu0", "vmm"): a thread_name metadata event.
   void name_thread(unsigned tid, const std::string& name);
 
-  void span(unsigned tid, const char* name, Cycles begin, Cycles end,
-            const std::string& args = std::string()) override;
+  void span(unsigned tid, const char* name, Cycles begin, Cycles end, const std::string& args = std::string()) override;
   void instant(unsigned tid, const char* name, Cycles at, const std::string& args = std::string()) override;
 
   /// Sort the events and write the whole JSON document to `out`.
@@ -56,11 +55,11 @@ class Timeline final : public Trace {
   struct Event {
     Cycles ts;
     Cycles dur;
-    std::uint64_t args_at;   // offset into args_
+    std::uint64_t args_at;  // offset into args_
     std::uint32_t args_len;
     std::uint32_t tid;
-    std::uint32_t name;      // index into names_
-    char ph;                 // 'X' or 'i'
+    std::uint32_t name;  // index into names_
+    char ph;             // 'X' or 'i'
   };
   bool full();
   std::uint32_t intern(const char* name);
@@ -70,11 +69,11 @@ class Timeline final : public Trace {
   double freq_ghz_;
   std::size_t max_events_;
   std::vector<Event> events_;
-  std::string args_;                                   // every event's args, back to back
-  std::deque<std::string> names_;                      // JSON-quoted names, by id
+  std::string args_;                                              // every event's args, back to back
+  std::deque<std::string> names_;                                 // JSON-quoted names, by id
   std::unordered_map<std::string_view, std::uint32_t> name_ids_;  // views into unquoted_
   std::deque<std::string> unquoted_;
-  std::map<unsigned, std::string> threads_;            // tid -> track name
+  std::map<unsigned, std::string> threads_;  // tid -> track name
   std::uint64_t dropped_ = 0;
 };
 

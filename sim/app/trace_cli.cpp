@@ -131,10 +131,8 @@ int cmd_trace_info(const std::vector<std::string>& args) {
   }
   const auto files = positionals(vm, {"file"}, 1, false, usage);
   const traces::TraceSummary s = traces::summarize_trace(files[0]);
-  if (vm.count("json"))
-    std::cout << traces::to_json(s).dump(2) << "\n";
-  else
-    std::cout << traces::to_text(s);
+  if (vm.count("json")) std::cout << traces::to_json(s).dump(2) << "\n";
+  else std::cout << traces::to_text(s);
   return 0;
 }
 
@@ -184,13 +182,11 @@ int cmd_trace_import(const std::vector<std::string>& args) {
       "Accesses over 4096 bytes are split into 4096-byte pieces. Addresses are kept\n"
       "as they are (guest-virtual: run with workload.paging on, the default).\n\n";
   po::options_description desc("options");
-  desc.add_options()("help,h", "show this help")("from", po::value<std::string>(),
-                                                  "input format: lackey (required)")(
+  desc.add_options()("help,h", "show this help")("from", po::value<std::string>(), "input format: lackey (required)")(
       "interleave", po::value<std::string>()->default_value("round-robin"),
       "how inputs are merged: round-robin (one record each in turn) or gap (by guest time: each "
-      "record counts its gap + 1 cycles)")(
-      "gap-cycles", po::value<std::uint32_t>()->default_value(0),
-      "gap of each instruction fetch, in cycles (data accesses get 0)");
+      "record counts its gap + 1 cycles)")("gap-cycles", po::value<std::uint32_t>()->default_value(0),
+                                           "gap of each instruction fetch, in cycles (data accesses get 0)");
   const auto vm = parse_trace(args, desc, {"files"}, usage);
   if (vm.count("help")) {
     std::cout << usage << desc;
@@ -201,8 +197,7 @@ int cmd_trace_import(const std::vector<std::string>& args) {
     throw UsageError("unknown --from '" + vm["from"].as<std::string>() + "' (known: lackey)", usage);
   traces::LackeyOptions o;
   const std::string mode = vm["interleave"].as<std::string>();
-  if (mode == "gap")
-    o.interleave = traces::Interleave::kGap;
+  if (mode == "gap") o.interleave = traces::Interleave::kGap;
   else if (mode != "round-robin")
     throw UsageError("unknown --interleave '" + mode + "' (known: round-robin, gap)", usage);
   o.gap_cycles = vm["gap-cycles"].as<std::uint32_t>();
@@ -235,6 +230,5 @@ int trace_command(const std::vector<std::string>& args) {
   if (args[0] == "import") return cmd_trace_import(rest);
   throw UsageError("unknown trace command '" + args[0] + "' (known: convert, info, gen, import)", kTraceUsage);
 }
-
 
 }  // namespace vmxsim::cli

@@ -67,8 +67,8 @@ inline RunResult run_config(const std::string& config_text, const std::string& e
   const std::string cfg = tmp("cfg.json"), st = tmp("stats.json"), err = tmp("err.txt");
   std::ofstream(cfg) << config_text;
   std::remove(st.c_str());
-  const int status = std::system((prefix + "timeout 300 " + kBin + " run " + cfg + " --quiet --stats " + st + " " +
-                                  extra + " 2>" + err).c_str());
+  const int status = std::system(
+      (prefix + "timeout 300 " + kBin + " run " + cfg + " --quiet --stats " + st + " " + extra + " 2>" + err).c_str());
   RunResult r{WEXITSTATUS(status), json::object(), slurp(err)};
   if (r.rc == 0 || r.rc == 3) r.stats = json::parse(slurp(st));
   return r;
@@ -82,12 +82,15 @@ inline std::string dirty_log_config(const std::string& mode, unsigned vcpus, uns
                                     const std::string& extra_hv = "", const std::string& extra_top = "") {
   return R"({"cpu": {"vcpus": )" + std::to_string(vcpus) + R"(},
     "guest": {"page_size": "mix", "mix_2m": 0.3},
-    "hv": {"dirty_log": {"mode": ")" + mode + R"(")" + extra_hv + R"(},
+    "hv": {"dirty_log": {"mode": ")" +
+         mode + R"(")" + extra_hv + R"(},
            "memslots": [{"gpa": 0, "size": "1GiB", "backing": "4K"}, {"gpa": "1GiB", "size": "1GiB", "backing": "2M"}]},
     "vmm": {"dirty_log": {"enabled": true, "start_cycles": 200000, "period_cycles": 150000}},
-    "check": {"dirty_log": true},)" + extra_top + R"(
+    "check": {"dirty_log": true},)" +
+         extra_top + R"(
     "workload": {"generator": {"pattern": "hot_cold", "base": "900MiB", "working_set_bytes": "48MiB",
-                 "accesses_per_vcpu": )" + std::to_string(accesses_per_vcpu) + R"(, "write_fraction": 0.5, "seed": 11}}})";
+                 "accesses_per_vcpu": )" +
+         std::to_string(accesses_per_vcpu) + R"(, "write_fraction": 0.5, "seed": 11}}})";
 }
 
 }  // namespace vmxsim::test

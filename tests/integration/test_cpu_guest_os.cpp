@@ -17,7 +17,8 @@ namespace {
 
 json run_stats(const std::string& args, const std::string& name) {
   const std::string path = tmp(name), err = tmp(name + ".err");
-  const int status = std::system(("timeout 300 " + kBin + " run " + args + " --quiet --stats " + path + " 2>" + err).c_str());
+  const int status =
+      std::system(("timeout 300 " + kBin + " run " + args + " --quiet --stats " + path + " 2>" + err).c_str());
   std::ifstream e(err);
   std::stringstream es;
   es << e.rdbuf();
@@ -32,8 +33,7 @@ void drop_host_stats(json& s) {
     if (it.key().rfind("sim.host_", 0) == 0 || it.key() == "sim.accesses_per_host_second" ||
         it.key().find(".host.") != std::string::npos)
       it = s.erase(it);
-    else
-      ++it;
+    else ++it;
   }
 }
 
@@ -83,8 +83,10 @@ TEST(Paging, TwoDimensionalWalksShowInStats) {
   EXPECT_GT(n["vcpu0.walk.refs"].get<double>() / n["vcpu0.walks"].get<double>(),
             s["vcpu0.walk.refs"].get<double>() / s["vcpu0.walks"].get<double>());
 
-  json f = run_stats(kData + "/multi_vcpu.json --set cpu.vcpus=1 --set guest.paging_levels=5 --set ept.levels=5 "
-                     "--set guest.page_size=4K" + no_pwc,
+  json f = run_stats(kData +
+                         "/multi_vcpu.json --set cpu.vcpus=1 --set guest.paging_levels=5 --set ept.levels=5 "
+                         "--set guest.page_size=4K" +
+                         no_pwc,
                      "five.json");
   EXPECT_EQ(f["vcpu0.walk.refs_hist.max"], 35);  // 5-level over 5-level, no caches
 }

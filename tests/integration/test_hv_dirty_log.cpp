@@ -33,10 +33,12 @@ std::string boundary_trace(unsigned n) {
 std::string pml_config(const std::string& trace, const std::string& pml) {
   return R"({"cpu": {"vcpus": 1},
     "hv": {"dirty_log": {"mode": "pml"}, "memslots": [{"gpa": 0, "size": "64MiB"}]},
-    "pml": )" + pml + R"(,
+    "pml": )" +
+         pml + R"(,
     "vmm": {"dirty_log": {"enabled": true, "period_cycles": 1000000000000}},
     "check": {"dirty_log": true},
-    "workload": {"paging": "off", "trace": ")" + trace + R"("}})";
+    "workload": {"paging": "off", "trace": ")" +
+         trace + R"("}})";
 }
 
 void expect_boundary(unsigned n, const std::string& pml) {
@@ -65,7 +67,6 @@ TEST(DirtyLog, SizedPmlVariantHasItsBoundaryAtItsSize) {
   expect_boundary(1000, R"({"variant": "sized", "log_entries": 1000})");
 }
 
-
 TEST(DirtyLog, OracleCleanOnMultiVcpuWorkloadsInBothModes) {
   for (const char* mode : {"wp", "pml"}) {
     const RunResult r = run_config(dirty_log_config(mode, 4, 60000), "--fail-on-violation");
@@ -89,7 +90,8 @@ TEST(DirtyLog, OracleCatchesLossesWhenClearSkipsItsFlush) {
   // Fault injection: CLEAR re-protects but does not flush TLBs, so vCPUs keep
   // writing through stale dirty translations after the copy.
   for (const char* mode : {"wp", "pml"}) {
-    const RunResult r = run_config(dirty_log_config(mode, 4, 60000, R"(, "clear_flush": false)"), "--fail-on-violation");
+    const RunResult r =
+        run_config(dirty_log_config(mode, 4, 60000, R"(, "clear_flush": false)"), "--fail-on-violation");
     EXPECT_EQ(r.rc, 3) << mode << ": " << r.err;
     EXPECT_GT(r.stats["check.dirty_lost"].get<int>(), 0) << mode;
     EXPECT_NE(r.err.find("dirty-log oracle: vcpu"), std::string::npos) << r.err;
@@ -102,17 +104,20 @@ TEST(DirtyLog, HugePageIsWriteProtectedAndSplitOnWrite) {
     const std::string trace = tmp(std::string(mode) + ".trace");
     // Map a 2 MiB page before logging starts (cycle 100000), write into it after.
     std::ofstream(trace) << "0 R 0x200000\n0 W 0x201000 8 200000\n0 W 0x3ff000\n";
-    const RunResult r = run_config(R"({"cpu": {"vcpus": 1},
-      "hv": {"dirty_log": {"mode": ")" + std::string(mode) + R"("}, "memslots": [{"gpa": 0, "size": "64MiB", "backing": "2M"}]},
+    const RunResult r =
+        run_config(R"({"cpu": {"vcpus": 1},
+      "hv": {"dirty_log": {"mode": ")" +
+                   std::string(mode) + R"("}, "memslots": [{"gpa": 0, "size": "64MiB", "backing": "2M"}]},
       "vmm": {"dirty_log": {"enabled": true, "start_cycles": 100000, "period_cycles": 1000000000}},
       "check": {"dirty_log": true},
-      "workload": {"paging": "off", "trace": ")" + trace + R"("}})");
+      "workload": {"paging": "off", "trace": ")" +
+                   trace + R"("}})");
     ASSERT_EQ(r.rc, 0) << mode << ": " << r.err;
     const json& s = r.stats;
     EXPECT_EQ(s["hv.mmu.maps_2m"], 1) << mode;
-    EXPECT_EQ(s["hv.mmu.splits"], 1) << mode;      // split once, on the first write
+    EXPECT_EQ(s["hv.mmu.splits"], 1) << mode;                                 // split once, on the first write
     EXPECT_EQ(s["hv.wp_faults"], std::string(mode) == "wp" ? 2 : 1) << mode;  // wp: each 4 KiB child faults once
-    EXPECT_EQ(s["vmm.pages_reported"], 2) << mode;  // exactly the two written 4 KiB pages
+    EXPECT_EQ(s["vmm.pages_reported"], 2) << mode;                            // exactly the two written 4 KiB pages
     EXPECT_EQ(s["check.dirty_lost"], 0) << mode;
   }
 }
@@ -124,11 +129,15 @@ TEST(DirtyLog, OneGigPageSplitsDownToFourKAndLosesNothing) {
   for (const char* mode : {"wp", "pml"}) {
     const std::string trace = tmp(std::string(mode) + ".trace");
     std::ofstream(trace) << "0 R 0x0\n0 W 0x200000 8 200000\n0 W 0x400000\n0 W 0x401000\n0 W 0x3ff000\n";
-    const RunResult r = run_config(R"({"cpu": {"vcpus": 1},
-      "hv": {"dirty_log": {"mode": ")" + std::string(mode) + R"("}, "memslots": [{"gpa": 0, "size": "1GiB", "backing": "1G"}]},
+    const RunResult r =
+        run_config(R"({"cpu": {"vcpus": 1},
+      "hv": {"dirty_log": {"mode": ")" +
+                       std::string(mode) + R"("}, "memslots": [{"gpa": 0, "size": "1GiB", "backing": "1G"}]},
       "vmm": {"dirty_log": {"enabled": true, "start_cycles": 100000, "period_cycles": 1000000000}},
       "check": {"dirty_log": true},
-      "workload": {"paging": "off", "trace": ")" + trace + R"("}})", "--fail-on-violation");
+      "workload": {"paging": "off", "trace": ")" +
+                       trace + R"("}})",
+                   "--fail-on-violation");
     ASSERT_EQ(r.rc, 0) << mode << ": " << r.err;
     const json& s = r.stats;
     EXPECT_EQ(s["hv.mmu.maps_1g"], 1) << mode;

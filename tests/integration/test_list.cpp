@@ -64,7 +64,8 @@ TEST(List, PrintsEveryRegistryAndItsVariants) {
            "pml.variant  PML engines: the hardware half of page-modification logging",
            "  intel  Intel PML as the SDM specifies it: one 4 KiB log of 512 GPAs, PML-full exit 62",
            "  sized  the SDM rules with a log of pml.log_entries entries (a study variant)",
-           "tlb.<level>.replacement, pwc.<cache>.replacement, mem.<level>.replacement  replacement policies of set-associative arrays",
+           "tlb.<level>.replacement, pwc.<cache>.replacement, mem.<level>.replacement  replacement policies of "
+           "set-associative arrays",
            "  fifo    first in, first out: the oldest fill is the victim",
            "  lru     true least-recently-used: hits and fills count as uses",
            "  random  a SplitMix64 stream seeded per array (from sim.seed) picks the victim way",
@@ -88,13 +89,16 @@ TEST(List, JsonHasTheSameRegistries) {
   ASSERT_TRUE(j.is_array());
   std::set<std::string> keys;
   for (const auto& reg : j) keys.insert(reg["key"].get<std::string>());
-  for (const char* k : {"hv.fault_path", "pml.variant", "tlb.<level>.replacement, pwc.<cache>.replacement, mem.<level>.replacement", "traces"}) EXPECT_TRUE(keys.count(k)) << k;
+  for (const char* k : {"hv.fault_path", "pml.variant",
+                        "tlb.<level>.replacement, pwc.<cache>.replacement, mem.<level>.replacement", "traces"})
+    EXPECT_TRUE(keys.count(k)) << k;
   for (const auto& reg : j)
     if (reg["key"] == "traces") {
       ASSERT_EQ(reg["variants"].size(), 2u);
       EXPECT_EQ(reg["variants"][0]["name"], "text");
       EXPECT_EQ(reg["variants"][1]["name"], "vtr");
-      EXPECT_EQ(reg["variants"][1]["description"], "binary v1 (zstd-compressed, delta-encoded records): files ending in .vtr");
+      EXPECT_EQ(reg["variants"][1]["description"],
+                "binary v1 (zstd-compressed, delta-encoded records): files ending in .vtr");
     }
 }
 
@@ -144,8 +148,8 @@ TEST(StatsList, DefaultsToQuickstartAndTakesSet) {
   for (const auto& row : json::parse(slurp(out))) names.insert(row["name"].get<std::string>());
   EXPECT_TRUE(names.count("guest.page_faults"));  // quickstart has guest paging on
   EXPECT_FALSE(names.count("vcpu<N>.pml.logged"));
-  const auto pml = listed_names(kSrc + "/configs/quickstart.json",
-                                "--set hv.dirty_log.mode=pml --set vmm.dirty_log.enabled=true");
+  const auto pml =
+      listed_names(kSrc + "/configs/quickstart.json", "--set hv.dirty_log.mode=pml --set vmm.dirty_log.enabled=true");
   EXPECT_TRUE(pml.count("vcpu<N>.pml.logged"));
   EXPECT_TRUE(pml.count("vmm.round.<N>.pages"));
   EXPECT_TRUE(pml.count("vmm.round.<N>.cycles"));
@@ -161,8 +165,8 @@ TEST(StatsList, ListsEveryStatARunWrites) {
     ASSERT_EQ(r.rc, 0) << r.err;
     const json stats = json::parse(slurp(st));
     for (const auto& kv : stats.items()) {
-      EXPECT_TRUE(listed.count(pattern_of(kv.key()))) << config << ": " << kv.key() << " (as " << pattern_of(kv.key())
-                                                      << ") is not in stats list";
+      EXPECT_TRUE(listed.count(pattern_of(kv.key())))
+          << config << ": " << kv.key() << " (as " << pattern_of(kv.key()) << ") is not in stats list";
     }
   }
 }

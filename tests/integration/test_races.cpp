@@ -14,8 +14,8 @@ namespace {
 
 const std::string kRaces = kSrc + "/configs/races";
 
-json stats_of(const std::string& config, const std::string& sets, int* rc = nullptr,
-              std::string* err = nullptr, const std::string& name = "stats.json") {
+json stats_of(const std::string& config, const std::string& sets, int* rc = nullptr, std::string* err = nullptr,
+              const std::string& name = "stats.json") {
   const std::string st = tmp(name), e = tmp("race_err.txt");
   std::remove(st.c_str());
   const int status = std::system(("timeout 300 " + kBin + " run " + kRaces + "/" + config +
@@ -95,8 +95,9 @@ TEST_P(CleanAcrossSeeds, NoViolation) {
   for (int seed = 1; seed <= seeds; ++seed) {
     int rc = 0;
     std::string err;
-    const json s = stats_of(p.config, std::string("--set hv.fault_path=") + p.fault_path +
-                                          " --set sim.jitter_cycles=5000 --set sim.seed=" + std::to_string(seed),
+    const json s = stats_of(p.config,
+                            std::string("--set hv.fault_path=") + p.fault_path +
+                                " --set sim.jitter_cycles=5000 --set sim.seed=" + std::to_string(seed),
                             &rc, &err);
     ASSERT_EQ(rc, 0) << p.config << " " << p.fault_path << " seed " << seed << ": " << err;
     ASSERT_EQ(s["check.dirty_lost"], 0) << "seed " << seed;
@@ -121,8 +122,7 @@ json drop_host(json s) {
     if (it.key().rfind("sim.host_", 0) == 0 || it.key() == "sim.accesses_per_host_second" ||
         it.key().find(".host.") != std::string::npos)
       it = s.erase(it);
-    else
-      ++it;
+    else ++it;
   return s;
 }
 
@@ -134,12 +134,15 @@ TEST_P(QuantumInvariance, StatsAndEventOrderMatchAtQuantumOne) {
   json stats[2];
   for (int q = 0; q < 2; ++q) {
     const std::string tl = tmp("tl" + std::to_string(q) + ".json");
-    stats[q] = drop_host(stats_of(cfg, (q ? "" : "--set sim.quantum_cycles=1 ") + std::string("--set sim.jitter_cycles=3000 --timeline ") + tl,
-                                  nullptr, nullptr, "q" + std::to_string(q) + ".json"));
+    stats[q] = drop_host(stats_of(
+        cfg, (q ? "" : "--set sim.quantum_cycles=1 ") + std::string("--set sim.jitter_cycles=3000 --timeline ") + tl,
+        nullptr, nullptr, "q" + std::to_string(q) + ".json"));
     // Event order: every span and instant, as (thread, name, start) in file order.
     const json t = json::parse(slurp(tl));
     for (const json& e : t["traceEvents"])
-      if (e["ph"] != "M") order[q] += std::to_string(e["tid"].get<int>()) + " " + e["name"].get<std::string>() + " " + std::to_string(e["ts"].get<double>()) + "\n";
+      if (e["ph"] != "M")
+        order[q] += std::to_string(e["tid"].get<int>()) + " " + e["name"].get<std::string>() + " " +
+                    std::to_string(e["ts"].get<double>()) + "\n";
   }
   ASSERT_FALSE(stats[0].empty());
   EXPECT_GT(stats[0]["hv.remote_flushes"].get<int>(), 0);  // cross-thread requests really happen
@@ -190,7 +193,7 @@ TEST(Races, ZappedTablesWaitForTheLocklessFaultsGracePeriod) {
   EXPECT_EQ(s["hv.rcu.pending_pages"], 0);
   EXPECT_GE(s["hv.rcu.callbacks_waited"].get<int>(), 1);  // a lockless fault was in flight
   EXPECT_GT(s["hv.rcu.wait_cycles"].get<int>(), 0);
-  EXPECT_GE(s["hv.fault.fast_retries"].get<int>(), 1);    // its exchange met a frozen entry
+  EXPECT_GE(s["hv.fault.fast_retries"].get<int>(), 1);                       // its exchange met a frozen entry
   EXPECT_GT(s["hv.mmu.maps_2m"].get<int>(), s["hv.mmu.splits"].get<int>());  // huge pages came back
   // Without the stall, no fault is in flight at the zap: nothing waits.
   const json q = stats_of("zap_race.json", "--set hv.lockless_delay_cycles=0", &rc, &err, "nodelay.json");
@@ -211,20 +214,21 @@ TEST(PageTrack, HugePagesAreSplitAroundATrackedPageAndItsWritesEmulated) {
   const std::string trace = write_file("huge.trace",
                                        "0 W 200000 8 0\n"
                                        "0 W 600000 8 0\n"
-                                       "0 W 201000 8 40000\n"   // tracked: emulated
-                                       "0 W 202000 8 0\n"       // same 2 MiB, untracked: no exit
-                                       "0 R 401000 8 0\n"       // maps 4 KiB read-only
-                                       "0 W 401000 8 0\n"       // emulated
-                                       "0 W 402000 8 0\n"       // maps 4 KiB (its 2 MiB holds a tracked page)
-                                       "0 W 601000 8 0\n");     // untouched 2 MiB page
+                                       "0 W 201000 8 40000\n"  // tracked: emulated
+                                       "0 W 202000 8 0\n"      // same 2 MiB, untracked: no exit
+                                       "0 R 401000 8 0\n"      // maps 4 KiB read-only
+                                       "0 W 401000 8 0\n"      // emulated
+                                       "0 W 402000 8 0\n"      // maps 4 KiB (its 2 MiB holds a tracked page)
+                                       "0 W 601000 8 0\n");    // untouched 2 MiB page
   const RunResult r = run_config(R"({"cpu": {"vcpus": 1},
       "hv": {"memslots": [{"gpa": 0, "size": "16MiB", "backing": "2M"}],
              "page_track": [{"gpa": "0x201000", "add_cycles": 20000}, {"gpa": "0x401000", "add_cycles": 20000}]},
-      "workload": {"paging": "off", "trace": ")" + trace + R"("}})",
+      "workload": {"paging": "off", "trace": ")" +
+                                     trace + R"("}})",
                                  "--fail-on-violation");
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(r.stats["hv.mmu.maps_2m"], 2);
-  EXPECT_EQ(r.stats["hv.mmu.splits"], 1);  // the 2 MiB leaf over 0x201000, at the add
+  EXPECT_EQ(r.stats["hv.mmu.splits"], 1);   // the 2 MiB leaf over 0x201000, at the add
   EXPECT_EQ(r.stats["hv.mmu.maps_4k"], 2);  // 0x401000 read-only, 0x402000
   EXPECT_EQ(r.stats["hv.page_track.emulated_writes"], 2);
   EXPECT_EQ(r.stats["hv.page_track.adds"], 2);

@@ -23,7 +23,6 @@ json stats_of(const std::string& args, const std::string& file = "stats.json") {
   return json::parse(slurp(path));
 }
 
-
 }  // namespace
 
 TEST(Cli, HandMadeTraceGivesExactCounts) {
@@ -83,8 +82,8 @@ TEST(Cli, StatsContainEveryRequiredName) {
   for (const char* k : {"sim.accesses", "sim.cycles", "sim.host_seconds", "sim.accesses_per_host_second"})
     EXPECT_TRUE(s.contains(k)) << k;
   for (const char* v : {"vcpu0", "vcpu1"})
-    for (const char* k : {".accesses", ".tlb.l1.hits", ".tlb.l1.misses", ".tlb.l2.hits", ".tlb.l2.misses",
-                          ".walks", ".walk.refs", ".exits.ept_violation", ".cycles.guest", ".cycles.hypervisor"})
+    for (const char* k : {".accesses", ".tlb.l1.hits", ".tlb.l1.misses", ".tlb.l2.hits", ".tlb.l2.misses", ".walks",
+                          ".walk.refs", ".exits.ept_violation", ".cycles.guest", ".cycles.hypervisor"})
       EXPECT_TRUE(s.contains(std::string(v) + k)) << v << k;
   for (const auto& kv : s.items()) EXPECT_TRUE(kv.value().is_number()) << kv.key();
 }
@@ -160,10 +159,13 @@ TEST(CliErrors, MalformedJson) {
 
 TEST(CliErrors, UnknownKey) {
   const std::string p = write_file("unknown.json", R"({"cpu": {"vcpus": 1}, "tlb": {"l1": {"arays": {}}}})");
-  expect_error("run " + p, "unknown key 'tlb.l1.arays' (known keys here: arrays, hit_cycles, lru, replacement)");  // lru: the chosen policy's own section
+  expect_error(
+      "run " + p,
+      "unknown key 'tlb.l1.arays' (known keys here: arrays, hit_cycles, lru, replacement)");  // lru: the chosen policy's own section
   expect_error("run " + p + " --set tlb.l1.arrays.4k.entrys=3", "unknown key 'tlb.l1.arays'");
   const std::string q = write_file("unknown2.json", R"({"cpu": {"vcpus": 1}})");
-  expect_error("run " + q + " --set sim.quantum=5", "unknown key 'sim.quantum' (known keys here: jitter_cycles, quantum_cycles, seed)");
+  expect_error("run " + q + " --set sim.quantum=5",
+               "unknown key 'sim.quantum' (known keys here: jitter_cycles, quantum_cycles, seed)");
 }
 
 TEST(CliErrors, WrongType) {
@@ -192,7 +194,9 @@ TEST(CliErrors, MalformedTraceLine) {
 TEST(CliErrors, AddressNoMemslotCovers) {
   const std::string t = write_file("hole.trace", "0 R 0x1000\n0 W 0x40000000\n");
   const std::string p = write_file(
-      "hole.json", "{\"hv\": {\"memslots\": [{\"gpa\": 0, \"size\": \"1GiB\"}]}, \"workload\": {\"paging\": \"off\", \"trace\": \"" + t + "\"}}");
+      "hole.json",
+      "{\"hv\": {\"memslots\": [{\"gpa\": 0, \"size\": \"1GiB\"}]}, \"workload\": {\"paging\": \"off\", \"trace\": \"" +
+          t + "\"}}");
   expect_error("run " + p, "vcpu0: EPT violation on write of GPA 0x40000000 (exit qualification 0x182)");
   expect_error("run " + p, "no memslot covers this GPA");
 }
@@ -204,13 +208,18 @@ TEST(CliErrors, UnwritableStatsFile) {
 
 TEST(CliErrors, RaceAndTrackingKeysAreValidated) {
   const std::string r = kSrc + "/configs/races/";
-  expect_error("run " + r + "track_race.json --set 'hv.page_track=[{\"gpa\":4096,\"add_cycles\":500,\"remove_cycles\":100}]'",
-               "hv.page_track[0].remove_cycles: expected 0 (never) or later than add_cycles");
+  expect_error(
+      "run " + r + "track_race.json --set 'hv.page_track=[{\"gpa\":4096,\"add_cycles\":500,\"remove_cycles\":100}]'",
+      "hv.page_track[0].remove_cycles: expected 0 (never) or later than add_cycles");
   expect_error("run " + r + "track_race.json --set 'hv.page_track=[{\"gpa\":100}]'",
                "hv.page_track[0].gpa: expected a multiple of 4 KiB");
-  expect_error("run " + r + "track_race.json --set cpu.vcpus=32", "hv.spte_id.unique: true identifies a fault by vCPU id + 1");
-  expect_error("run " + r + "zap_race.json --set vmm.dirty_log.rounds=0", "vmm.dirty_log.disable: true needs rounds of at least 1");
-  expect_error("run " + r + "zap_race.json --set check.dirty_log=true", "vmm.dirty_log.disable: true cannot go with check.dirty_log");
+  expect_error("run " + r + "track_race.json --set cpu.vcpus=32",
+               "hv.spte_id.unique: true identifies a fault by vCPU id + 1");
+  expect_error("run " + r + "zap_race.json --set vmm.dirty_log.rounds=0",
+               "vmm.dirty_log.disable: true needs rounds of at least 1");
+  expect_error("run " + r + "zap_race.json --set check.dirty_log=true",
+               "vmm.dirty_log.disable: true cannot go with check.dirty_log");
   expect_error("run " + r + "clear_race.json --set hv.fault_path=quick", "hv.fault_path");
-  expect_error("run " + r + "clear_race.json --set cpu.interrupt_window_cycles=0", "cpu.interrupt_window_cycles: expected at least 1");
+  expect_error("run " + r + "clear_race.json --set cpu.interrupt_window_cycles=0",
+               "cpu.interrupt_window_cycles: expected at least 1");
 }

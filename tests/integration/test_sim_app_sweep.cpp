@@ -155,7 +155,8 @@ TEST(Sweep, AFailedPointIsRecordedTheOthersCompleteAndARerunRetriesIt) {
   EXPECT_EQ(bad["exit_code"], 1);
   EXPECT_NE(bad["error"].get<std::string>().find("exit 1: vmxsim: error: "), std::string::npos) << bad;
   EXPECT_EQ(json::parse(jl[2])["status"], "ok");
-  EXPECT_EQ(lines(slurp(d + "/out/results.csv"))[2].find("1," + bad["id"].get<std::string>() + ",0,bogus,failed,1,\"exit 1: "),
+  EXPECT_EQ(lines(slurp(d + "/out/results.csv"))[2].find("1," + bad["id"].get<std::string>() +
+                                                         ",0,bogus,failed,1,\"exit 1: "),
             0u);
   // Failed points are retried; complete ones are not.
   const CliResult again = run_cli("sweep " + spec + " --out " + d + "/out");
@@ -168,8 +169,7 @@ TEST(Sweep, CheckerViolationsFailTheirPoint) {
   // A CLEAR that skips its TLB flush loses writes (DirtyLog tests).
   const std::string d = fresh_dir("violation");
   std::ofstream(d + "/base.json") << dirty_log_config("wp", 2, 3000);
-  std::ofstream(d + "/spec.json")
-      << R"({"base": "base.json", "grid": {"hv.dirty_log.clear_flush": [true, false]}})";
+  std::ofstream(d + "/spec.json") << R"({"base": "base.json", "grid": {"hv.dirty_log.clear_flush": [true, false]}})";
   const CliResult r = run_cli("sweep " + d + "/spec.json --out " + d + "/out --jobs 2");
   EXPECT_EQ(r.rc, 4) << r.err;
   const auto jl = lines(slurp(d + "/out/results.jsonl"));
@@ -184,11 +184,12 @@ TEST(Sweep, CheckerViolationsFailTheirPoint) {
 
 TEST(Sweep, SpecErrorsAreClearAndRunNothing) {
   const std::string d = fresh_dir("errors");
-  const CliResult zip = run_cli("sweep " + write_spec(d, R"("zip": {"cpu.vcpus": [2, 3], "sim.seed": [1]})") +
-                                " --out " + d + "/out");
+  const CliResult zip =
+      run_cli("sweep " + write_spec(d, R"("zip": {"cpu.vcpus": [2, 3], "sim.seed": [1]})") + " --out " + d + "/out");
   EXPECT_EQ(zip.rc, 1);
-  EXPECT_EQ(zip.err, "vmxsim: error: " + d + "/spec.json: zip.sim.seed: has 1 values but zip.cpu.vcpus has 2 "
-                     "(zipped lists step together, so their lengths must be equal)\n");
+  EXPECT_EQ(zip.err, "vmxsim: error: " + d +
+                         "/spec.json: zip.sim.seed: has 1 values but zip.cpu.vcpus has 2 "
+                         "(zipped lists step together, so their lengths must be equal)\n");
   EXPECT_FALSE(fs::exists(d + "/out"));
   const CliResult unknown = run_cli("sweep " + write_spec(d, R"("grid": {"cpu.vcpus": [2]}, "repeats": 2)"));
   EXPECT_EQ(unknown.rc, 1);
@@ -205,9 +206,10 @@ TEST(Sweep, SpecErrorsAreClearAndRunNothing) {
 TEST(Sweep, UsageErrorsExit2) {
   const std::string d = fresh_dir("usage");
   const std::string spec = write_spec(d, R"("grid": {"cpu.vcpus": [2]})");
-  for (const std::string& args : {std::string("sweep"), "sweep " + spec + " --shard 2/2",
-                                  "sweep " + spec + " --shard x", "sweep " + spec + " --jobs 0", "sweep " + spec + " --jobs -1",
-                                  "sweep " + spec + " --jobs many", "sweep " + spec + " --bogus"}) {
+  for (const std::string& args :
+       {std::string("sweep"), "sweep " + spec + " --shard 2/2", "sweep " + spec + " --shard x",
+        "sweep " + spec + " --jobs 0", "sweep " + spec + " --jobs -1", "sweep " + spec + " --jobs many",
+        "sweep " + spec + " --bogus"}) {
     const CliResult r = run_cli(args);
     EXPECT_EQ(r.rc, 2) << args << ": " << r.err;
     EXPECT_NE(r.err.find("(see vmxsim sweep --help)"), std::string::npos) << args << ": " << r.err;
@@ -230,10 +232,11 @@ TEST(Sweep, InterruptStopsTheChildrenAndKeepsCompletedPoints) {
   const std::string out = d + "/out";
   // --foreground: timeout passes SIGINT to the sweep alone (by default it signals its whole
   // process group, points included), so the test sees whether the sweep stops its points.
-  const CliResult r = run_sh("timeout --foreground 20 " + kBin + " sweep " + d + "/spec.json --out " + out +
-                             " --jobs 1 & pid=$!; " +
-                             "for i in $(seq 200); do ls " + out + "/points/*.json >/dev/null 2>&1 && break; sleep 0.05; done; " +
-                             "sleep 0.3; kill -INT $pid; wait $pid; echo rc=$?; pgrep -f '[-]-stats " + out + "' || echo no-children");  // [-]: not this shell's own line
+  const CliResult r =
+      run_sh("timeout --foreground 20 " + kBin + " sweep " + d + "/spec.json --out " + out + " --jobs 1 & pid=$!; " +
+             "for i in $(seq 200); do ls " + out + "/points/*.json >/dev/null 2>&1 && break; sleep 0.05; done; " +
+             "sleep 0.3; kill -INT $pid; wait $pid; echo rc=$?; pgrep -f '[-]-stats " + out +
+             "' || echo no-children");  // [-]: not this shell's own line
   EXPECT_NE(r.out.find("rc=130\nno-children"), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.err.find("interrupted: 1 point(s) finished and are kept"), std::string::npos) << r.err;
   std::vector<std::string> files;
@@ -256,9 +259,9 @@ TEST(Sweep, AddedValuesReuseFinishedPointsAndAChangedBaseReRunsThem) {
   EXPECT_NE(b.out.find("3 point(s): 1 run, 2 already complete"), std::string::npos) << b.out << b.err;
   EXPECT_EQ(lines(slurp(d + "/out/results.jsonl")).size(), 3u);
   // A different fixed override changes every run: the old records are stale.
-  const CliResult c = run_cli("sweep " +
-                              write_spec(d, R"("grid": {"hv.costs.vm_exit": [500, 1000, 1500]}, "set": {"hv.mmu_lock": "spin"})") +
-                              out);
+  const CliResult c = run_cli(
+      "sweep " + write_spec(d, R"("grid": {"hv.costs.vm_exit": [500, 1000, 1500]}, "set": {"hv.mmu_lock": "spin"})") +
+      out);
   EXPECT_NE(c.out.find("3 point(s): 3 run, 0 already complete"), std::string::npos) << c.out << c.err;
   const auto jl = lines(slurp(d + "/out/results.jsonl"));
   ASSERT_EQ(jl.size(), 3u);

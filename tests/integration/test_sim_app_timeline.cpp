@@ -92,8 +92,8 @@ TEST(Timeline, DirtyLoggingRunGivesSortedTracksThatAgreeWithTheStats) {
   const json ev = check_format(tl);
 
   const auto names = thread_names(ev);
-  EXPECT_EQ(names, (std::map<unsigned, std::string>{
-                       {0, "vcpu0"}, {1, "vcpu1"}, {2, "vcpu2"}, {3, "vcpu3"}, {1000, "vmm"}}));
+  EXPECT_EQ(names,
+            (std::map<unsigned, std::string>{{0, "vcpu0"}, {1, "vcpu1"}, {2, "vcpu2"}, {3, "vcpu3"}, {1000, "vmm"}}));
 
   const json& s = r.stats;
   for (unsigned v = 0; v < 4; ++v) {
@@ -137,8 +137,8 @@ TEST(Timeline, DirtyLoggingRunGivesSortedTracksThatAgreeWithTheStats) {
 
 TEST(Timeline, PmlFullExitsMatchTheirStat) {
   const std::string tl = tmp("timeline.json");
-  const RunResult r =
-      run_config(dirty_log_config("pml", 2, 8000, "", R"( "pml": {"variant": "sized", "log_entries": 16},)"), "--timeline " + tl);
+  const RunResult r = run_config(
+      dirty_log_config("pml", 2, 8000, "", R"( "pml": {"variant": "sized", "log_entries": 16},)"), "--timeline " + tl);
   ASSERT_EQ(r.rc, 0) << r.err;
   const json ev = check_format(tl);
   std::size_t full = 0;
@@ -211,7 +211,7 @@ TEST(Timeline, NoVmmTrackWithoutTheVmm) {
   const std::string tl = tmp("timeline.json");
   const RunResult r = run_config(R"({"cpu": {"vcpus": 2},
     "workload": {"generator": {"accesses_per_vcpu": 2000, "working_set_bytes": "4MiB", "seed": 3}}})",
-                          "--timeline " + tl);
+                                 "--timeline " + tl);
   ASSERT_EQ(r.rc, 0) << r.err;
   const json ev = check_format(tl);
   EXPECT_EQ(thread_names(ev), (std::map<unsigned, std::string>{{0, "vcpu0"}, {1, "vcpu1"}}));

@@ -66,15 +66,16 @@ TEST(TraceCli, InfoOnAKnownFile) {
   ASSERT_EQ(run_cli("trace convert " + kData + "/handmade.trace " + bin).rc, 0);
   const CliResult r = run_cli("trace info " + bin);
   ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_EQ(r.out, bin + ": vtr v1 trace, header declares 2 vCPU(s)\n"
-                         "accesses:     8 (64 bytes)\n"
-                         "reads:        5 (62.5%)\n"
-                         "writes:       2 (25.0%)\n"
-                         "execs:        1 (12.5%)\n"
-                         "unique pages: 6 of 4 KiB (24 KiB)\n"
-                         "addresses:    0x1000 to 0x1200007 (first to last byte)\n"
-                         "vcpu0:        5\n"
-                         "vcpu1:        3\n");
+  EXPECT_EQ(r.out, bin +
+                       ": vtr v1 trace, header declares 2 vCPU(s)\n"
+                       "accesses:     8 (64 bytes)\n"
+                       "reads:        5 (62.5%)\n"
+                       "writes:       2 (25.0%)\n"
+                       "execs:        1 (12.5%)\n"
+                       "unique pages: 6 of 4 KiB (24 KiB)\n"
+                       "addresses:    0x1000 to 0x1200007 (first to last byte)\n"
+                       "vcpu0:        5\n"
+                       "vcpu1:        3\n");
   const CliResult j = run_cli("trace info --json " + kData + "/handmade.trace");
   ASSERT_EQ(j.rc, 0) << j.err;
   const json s = json::parse(j.out);
@@ -102,7 +103,9 @@ TEST(TraceCli, LackeySampleImportsAndRuns) {
   // Two copies merged: vCPU 0 and vCPU 1, by guest time.
   const std::string two = tmp("two.vtr");
   ASSERT_EQ(run_cli("trace import --from lackey --interleave gap --gap-cycles 3 " + kLackeySample + " " +
-                    kLackeySample + " " + two).rc, 0);
+                    kLackeySample + " " + two)
+                .rc,
+            0);
   const json both = stats_of_run(cfg + " --set cpu.vcpus=2 --set workload.trace=" + two, "two.json");
   EXPECT_EQ(both["vcpu0.accesses"], 403);
   EXPECT_EQ(both["vcpu1.accesses"], 403);
@@ -122,8 +125,8 @@ TEST(TraceCli, UsageErrorsExit2WithUsage) {
   expect_usage_error("trace import --from lackey --interleave zip a b", "unknown --interleave 'zip'",
                      "usage: vmxsim trace import");
   expect_usage_error("trace info --bogus x", "unrecognised option '--bogus'", "usage: vmxsim trace info");
-  for (const char* help : {"trace --help", "trace convert --help", "trace info --help", "trace gen --help",
-                           "trace import --help"}) {
+  for (const char* help :
+       {"trace --help", "trace convert --help", "trace info --help", "trace gen --help", "trace import --help"}) {
     const CliResult r = run_cli(help);
     EXPECT_EQ(r.rc, 0) << help;
     EXPECT_NE(r.out.find("usage: vmxsim trace"), std::string::npos) << help;
@@ -136,8 +139,10 @@ TEST(TraceCli, BadInputExits1WithOneLine) {
   for (const std::string& args : {"run " + cfg, "trace info " + bad, "trace convert " + bad + " " + tmp("o.trace")}) {
     const CliResult r = run_cli(args);
     EXPECT_EQ(r.rc, 1) << args;
-    EXPECT_EQ(r.err, "vmxsim: error: " + bad + ": not a .vtr trace (bad magic at byte offset 0; expected "
-                     "\\x89VTR\\r\\n\\x1a\\n)\n") << args;
+    EXPECT_EQ(r.err, "vmxsim: error: " + bad +
+                         ": not a .vtr trace (bad magic at byte offset 0; expected "
+                         "\\x89VTR\\r\\n\\x1a\\n)\n")
+        << args;
   }
   // A failed conversion leaves no partial output behind.
   const std::string lackey = write_file("bad.lackey", "I  1000,4\n L 12,zz\n");

@@ -46,8 +46,8 @@ TEST(Coherence, RemoteFlushIsSeenByEveryOtherVcpu) {
 TEST(Coherence, InvvpidDropsOnlyItsVpidAndInveptDropsCombinedMappings) {
   const std::string trace = ::testing::TempDir() + "/vmxsim_coherence.trace";
   std::ofstream(trace) << "0 R 0x1000\n0 R 0x200000\n1 R 0x1000\n";
-  static sim::Simulation* s = new sim::Simulation(params(
-      R"({"cpu": {"vcpus": 2}, "workload": {"paging": "off", "trace": ")" + trace + R"("}})"));
+  static sim::Simulation* s = new sim::Simulation(
+      params(R"({"cpu": {"vcpus": 2}, "workload": {"paging": "off", "trace": ")" + trace + R"("}})"));
   s->run();
   cpu::Vcpu& v0 = s->vcpu(0);
   const models::TlbContext own = v0.tlb_context();

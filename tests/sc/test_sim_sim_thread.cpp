@@ -28,8 +28,7 @@ struct Event {
 
 // Runs each body in its own SC_THREAD and returns after sc_start.
 void run_threads(std::vector<std::function<void()>> bodies) {
-  for (std::size_t i = 0; i < bodies.size(); ++i)
-    sc_core::sc_spawn(bodies[i], ("t" + std::to_string(i)).c_str());
+  for (std::size_t i = 0; i < bodies.size(); ++i) sc_core::sc_spawn(bodies[i], ("t" + std::to_string(i)).c_str());
   sc_core::sc_start();
 }
 

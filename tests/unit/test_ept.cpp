@@ -201,8 +201,7 @@ TEST(EptWalker, PermissionViolationReportsAndedPermissions) {
   const EptWalk w = t.walker.translate(t.eptp(), 0x7008, AccessType::Write);
   EXPECT_FALSE(w.ok);
   EXPECT_EQ(w.refs, 4u);
-  EXPECT_EQ(w.qual, qual::kWrite | ((kRead | kExec) << qual::kPermShift) | qual::kGlaValid |
-                        qual::kFinalTranslation);
+  EXPECT_EQ(w.qual, qual::kWrite | ((kRead | kExec) << qual::kPermShift) | qual::kGlaValid | qual::kFinalTranslation);
   // A faulting walk sets no flag.
   for (Addr at : used) EXPECT_EQ(t.mem.read(at) & kAccessed, 0u);
   // The AND covers non-leaf entries too: a read-only PDPTE removes W and X.

@@ -200,7 +200,7 @@ TEST(Walk2d, GuestFaults) {
 TEST(Walk2d, PagingStructureCachesCutReferencesExactly) {
   Guest g;
   g.map(0x400000, 0x800000);
-  g.map(0x401000, 0x801000);  // same 2 MiB region: same guest PT
+  g.map(0x401000, 0x801000);    // same 2 MiB region: same guest PT
   g.map(0x40000000, 0x900000);  // another 1 GiB region: new PDPT entry's subtree
   models::PwcParams p;
   models::Pwc pwc(p);
@@ -234,7 +234,7 @@ TEST(Walk2d, PagingStructureCacheKeepsTheRightsOfTheLevelsAbove) {
   models::Pwc pwc(models::PwcParams{});
   ASSERT_EQ(g.walk(0x400000, AccessType::Read, &pwc).status, WalkStatus::kOk);
   EXPECT_EQ(g.walk(0x400000, AccessType::Write).status, WalkStatus::kGuestFault);  // no caches
-  const Walk2d w = g.walk(0x400000, AccessType::Write, &pwc);  // starts at the PDE cache
+  const Walk2d w = g.walk(0x400000, AccessType::Write, &pwc);                      // starts at the PDE cache
   EXPECT_EQ(w.guest_refs, 1u);
   EXPECT_EQ(w.status, WalkStatus::kGuestFault);
   EXPECT_EQ(w.pf_error, 1u | 2u | 4u);

@@ -98,7 +98,7 @@ TEST(PhysMem, TablesAreZeroedReusedAndBoundsChecked) {
   EXPECT_THROW(m.read(b + 4), Error);   // misaligned
   EXPECT_THROW(m.read(0x1000), Error);  // not a table frame
   const Addr c = m.alloc_table();
-  EXPECT_EQ(c, a);  // reused
+  EXPECT_EQ(c, a);               // reused
   EXPECT_EQ(m.read(a + 8), 0u);  // zeroed
 }
 
@@ -125,9 +125,8 @@ TEST(Hypervisor, EptViolationMapsAndChargesEachStep) {
   EXPECT_EQ(hv.mmu_lock().acquisitions, 1u);
   EXPECT_EQ(hv.mmu_lock().contended, 0u);
   const auto& c = p.costs;
-  const Cycles expected = c.ept_violation + c.memslot_lookup + 1 * c.memslot_step + c.gfn_to_pfn +
-                          p.lock.acquire + 3 * p.mmu.pt_level + 2 * p.mmu.pt_alloc + p.mmu.spte_set +
-                          p.lock.release;
+  const Cycles expected = c.ept_violation + c.memslot_lookup + 1 * c.memslot_step + c.gfn_to_pfn + p.lock.acquire +
+                          3 * p.mmu.pt_level + 2 * p.mmu.pt_alloc + p.mmu.spte_set + p.lock.release;
   EXPECT_EQ(ctx.t, expected);
 }
 
@@ -135,14 +134,16 @@ TEST(Hypervisor, UnresolvableGpaIsAClearError) {
   ConfigTracker t(json::parse(R"({"hv": {"memslots": [{"gpa": 0, "size": "1MiB"}]}})"), "c.json");
   Cfg root(t);
   models::PhysMem mem{models::PhysMemParams{}};
-  hv::Hypervisor hv(hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"), SystemInfo{}), mem);
+  hv::Hypervisor hv(hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"), SystemInfo{}),
+                    mem);
   test::FakeContext ctx;
   try {
     hv.exits().handle_ept_violation(ctx, 3, 0x100000, 0x181);
     FAIL() << "expected an error";
   } catch (const Error& e) {
     const std::string m = e.what();
-    EXPECT_NE(m.find("vcpu3: EPT violation on read of GPA 0x100000 (exit qualification 0x181)"), std::string::npos) << m;
+    EXPECT_NE(m.find("vcpu3: EPT violation on read of GPA 0x100000 (exit qualification 0x181)"), std::string::npos)
+        << m;
     EXPECT_NE(m.find("no memslot covers this GPA"), std::string::npos) << m;
   }
 }
@@ -151,7 +152,8 @@ namespace {
 hv::HvParams read_hv(const char* doc, unsigned vcpus) {
   ConfigTracker t(json::parse(doc), "c.json");
   Cfg root(t);
-  hv::HvParams p = hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"), SystemInfo{vcpus});
+  hv::HvParams p =
+      hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"), SystemInfo{vcpus});
   t.check_unknown();
   return p;
 }

@@ -307,8 +307,7 @@ TEST_P(ClockRenumberingTest, KeepsEveryVictim) {
   EXPECT_EQ(engine_trace(wide2, 10, 3000), engine_trace(narrow2, 10, 3000));
 }
 
-INSTANTIATE_TEST_SUITE_P(Policies, ClockRenumberingTest,
-                         testing::ValuesIn(ReplacementRegistry::instance().names()),
+INSTANTIATE_TEST_SUITE_P(Policies, ClockRenumberingTest, testing::ValuesIn(ReplacementRegistry::instance().names()),
                          [](const testing::TestParamInfo<std::string>& i) { return test_name(i.param); });
 
 // ---- MemHierarchy ---------------------------------------------------------------
@@ -372,11 +371,11 @@ TEST(MemHierarchyTest, LruEvictionInL1dFallsBackToL2) {
   const Addr stride = (kDef.l1d.size_bytes / kDef.l1d.ways);
   auto line = [&](unsigned i) { return kTable + i * stride; };
   for (unsigned i = 0; i < kDef.l1d.ways; ++i) EXPECT_EQ(h.access(line(i)), kDram);
-  EXPECT_EQ(h.access(line(0)), kL1);      // 0 is now the most recent; 1 the LRU
-  EXPECT_EQ(h.access(line(8)), kDram);    // fills the set: evicts 1
-  EXPECT_EQ(h.access(line(0)), kL1);      // LRU, not FIFO: 0 survived
-  EXPECT_EQ(h.access(line(1)), kL2);      // 1 was evicted from L1D only
-  EXPECT_EQ(h.access(line(1)), kL1);      // and refilled there
+  EXPECT_EQ(h.access(line(0)), kL1);    // 0 is now the most recent; 1 the LRU
+  EXPECT_EQ(h.access(line(8)), kDram);  // fills the set: evicts 1
+  EXPECT_EQ(h.access(line(0)), kL1);    // LRU, not FIFO: 0 survived
+  EXPECT_EQ(h.access(line(1)), kL2);    // 1 was evicted from L1D only
+  EXPECT_EQ(h.access(line(1)), kL1);    // and refilled there
   EXPECT_EQ(h.level(MemHierarchy::kL1d).evictions(), 2u);
 }
 
@@ -384,7 +383,7 @@ TEST(MemHierarchyTest, L2EvictionFallsBackToLlc) {
   MemHierarchyParams p = kDef;
   p.l1d.size_bytes = 0;  // so every reference reaches L2
   p.l2.size_bytes = 2 * kLineBytes;
-  p.l2.ways = 2;         // one set of two lines
+  p.l2.ways = 2;  // one set of two lines
   MemHierarchy h(p);
   EXPECT_EQ(h.access(0 * kLineBytes), kDram);
   EXPECT_EQ(h.access(1 * kLineBytes), kDram);
@@ -399,8 +398,8 @@ TEST(MemHierarchyTest, SharedLlcServesALineAnotherHierarchyBroughtIn) {
   EXPECT_TRUE(a.llc_is_shared());
   EXPECT_EQ(&a.level(MemHierarchy::kLlc), llc.get());
   EXPECT_EQ(a.access(kTable), kDram);
-  EXPECT_EQ(b.access(kTable), kLlc);   // A's fill, B's LLC hit
-  EXPECT_EQ(b.access(kTable), kL1);    // now in B's private levels
+  EXPECT_EQ(b.access(kTable), kLlc);  // A's fill, B's LLC hit
+  EXPECT_EQ(b.access(kTable), kL1);   // now in B's private levels
   // Per-hierarchy counts of the shared level, and the level's own totals.
   EXPECT_EQ(a.misses[MemHierarchy::kLlc], 1u);
   EXPECT_EQ(a.hits[MemHierarchy::kLlc], 0u);
@@ -470,7 +469,7 @@ TEST(MemHierarchyTest, LevelsTakeTheirPolicy) {
   auto line = [&](unsigned i) { return kTable + i * stride; };
   for (unsigned i = 0; i < p.l1d.ways; ++i) h.access(line(i));
   EXPECT_EQ(h.access(line(0)), kL1);
-  h.access(line(8));                   // evicts 0, the oldest fill, despite its hit
+  h.access(line(8));  // evicts 0, the oldest fill, despite its hit
   EXPECT_EQ(h.access(line(0)), kL2);
 }
 
@@ -637,9 +636,7 @@ TEST(MemHierarchyConfigTest, ErrorsNameTheKeyPath) {
     FAIL() << "expected an unknown-key error";
   } catch (const ConfigError& err) {
     const std::string m = err.what();
-    EXPECT_TRUE(m.find("mem.l2.assoc") != std::string::npos ||
-                m.find("mem.latency_cycles") != std::string::npos)
-        << m;
+    EXPECT_TRUE(m.find("mem.l2.assoc") != std::string::npos || m.find("mem.latency_cycles") != std::string::npos) << m;
   }
 }
 

@@ -281,8 +281,7 @@ TEST(PmlVariantsTest, TheRegistryListsTheShippedVariants) {
   // The cases above come from the registry: an empty one (registrations not
   // linked in) would leave PmlEngineTest with nothing to run.
   const std::vector<std::string> names = EngineRegistry::instance().names();
-  for (const char* v : {"intel", "sized"})
-    EXPECT_NE(std::find(names.begin(), names.end(), v), names.end()) << v;
+  for (const char* v : {"intel", "sized"}) EXPECT_NE(std::find(names.begin(), names.end(), v), names.end()) << v;
 }
 
 TEST(PmlVariantsTest, DefaultsGiveTheHardwareLog) {
@@ -363,9 +362,9 @@ TEST(PmlConfigTest, UnknownVariantListsTheKnownOnes) {
 }
 
 TEST(PmlConfigTest, LogEntriesMustFitTheIndex) {
-  for (const char* doc : {R"({"pml": {"variant": "sized", "log_entries": 0}})",
-                          R"({"pml": {"variant": "sized", "log_entries": 70000}})",
-                          R"({"pml": {"log_entries": 65536}})"}) {
+  for (const char* doc :
+       {R"({"pml": {"variant": "sized", "log_entries": 0}})", R"({"pml": {"variant": "sized", "log_entries": 70000}})",
+        R"({"pml": {"log_entries": 65536}})"}) {
     const std::string e = read_pml_error(doc);
     EXPECT_NE(e.find("test.json: pml.log_entries: must be 1..65535"), std::string::npos) << e;
   }
@@ -405,8 +404,7 @@ TEST(PmlConfigTest, RegistryNamesTheKeyForAnUnknownVariant) {
     EngineRegistry::instance().configure("amd", "pml.variant", Cfg::detached(), SystemInfo{});
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("pml.variant: unknown variant 'amd'"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("pml.variant: unknown variant 'amd'"), std::string::npos) << e.what();
   }
 }
 

@@ -5,10 +5,10 @@
 #include <string>
 
 #include "models/pwc.hpp"
-#include "sim/hash.hpp"  // mix64: the set index of a (key, context) pair
 #include "models/tlb.hpp"  // TlbContext: the context key the caches take
 #include "sim/config.hpp"
 #include "sim/error.hpp"
+#include "sim/hash.hpp"  // mix64: the set index of a (key, context) pair
 #include "sim/stats.hpp"
 
 namespace vmxsim::models {
@@ -120,7 +120,7 @@ TEST(PwcTest, LruWithinACache) {
   Pwc pwc(p);
   for (unsigned i = 0; i < 4; ++i) pwc.fill_guest(4, ctx(1), i * k512G, entry(i));
   ASSERT_NE(pwc.lookup_guest(4, ctx(1), 0), nullptr);  // region 0 most recent
-  pwc.fill_guest(4, ctx(1), 4 * k512G, entry(4));       // evicts region 1
+  pwc.fill_guest(4, ctx(1), 4 * k512G, entry(4));      // evicts region 1
   EXPECT_EQ(pwc.lookup_guest(4, ctx(1), 1 * k512G), nullptr);
   EXPECT_NE(pwc.lookup_guest(4, ctx(1), 0), nullptr);
   EXPECT_NE(pwc.lookup_guest(4, ctx(1), 4 * k512G), nullptr);
@@ -255,8 +255,8 @@ TEST(PwcTest, InvalidateVpidDropsThatVpidOnly) {
 
 TEST(PwcTest, InvalidateAddrDropsTheAddressesEntriesAtEveryLevel) {
   Pwc pwc(roomy());
-  const Addr other2m = kGva + k2M;       // same 1 GiB, other 2 MiB region
-  const Addr other512g = kGva ^ k512G;   // another PML4E region
+  const Addr other2m = kGva + k2M;      // same 1 GiB, other 2 MiB region
+  const Addr other512g = kGva ^ k512G;  // another PML4E region
   for (unsigned level : kLevels) {
     pwc.fill_guest(level, ctx(1, 0), kGva, entry(1));
     pwc.fill_guest(level, ctx(1, 4), kGva, entry(2));  // other PCID, same VPID

@@ -11,8 +11,7 @@ namespace {
 TEST(Progress, LineShowsDoneTotalRateAndEta) {
   EXPECT_EQ(Progress::line(5000000, 20000000, 0.5),
             "[#####...............]  25.0%  5.0M / 20.0M accesses  10.00 M/s  ETA 0:02");
-  EXPECT_EQ(Progress::line(0, 20000000, 0.0),
-            "[....................]   0.0%  0.0M / 20.0M accesses  0.00 M/s  ETA ?");
+  EXPECT_EQ(Progress::line(0, 20000000, 0.0), "[....................]   0.0%  0.0M / 20.0M accesses  0.00 M/s  ETA ?");
   const std::string slow = Progress::line(1000000, 8201000000, 1.0);
   EXPECT_EQ(slow.substr(slow.find("ETA")), "ETA 2:16:40");
 }
@@ -29,8 +28,8 @@ TEST(Progress, RedrawsAtMostEveryQuarterSecondAndClearsAtTheEnd) {
     p.advance(100);  // not yet at the next poll: the clock is not even read
     EXPECT_EQ(out.str(), "");
     p.advance(Progress::kPollAccesses);
-    EXPECT_EQ(out.str(), "\r" + Progress::line(2 * Progress::kPollAccesses + 100,
-                                               10 * Progress::kPollAccesses, 0.3) + "\033[K");
+    EXPECT_EQ(out.str(),
+              "\r" + Progress::line(2 * Progress::kPollAccesses + 100, 10 * Progress::kPollAccesses, 0.3) + "\033[K");
     const std::size_t drawn = out.str().size();
     now += 0.1;
     p.advance(Progress::kPollAccesses);  // within 0.25 s of the last draw

@@ -157,8 +157,11 @@ TEST(SweepTables, CsvHasARowPerRecordedPointWithChosenStats) {
   const Tables t = make_tables(s, pts, {make_record(s, pts[0], "fp", ok), make_record(s, pts[1], "fp", bad)});
   EXPECT_EQ(t.csv,
             "point,id,repeat,m,status,exit_code,error,x.a,x.b,y\n"
-            "0," + pts[0].id + ",0,wp,ok,0,,1.5,2,3\n"
-            "1," + pts[1].id + ",0,\"a,b\",failed,1,\"exit 1: vmxsim: error: \"\"m\"\" is bad\",,,\n");
+            "0," +
+                pts[0].id +
+                ",0,wp,ok,0,,1.5,2,3\n"
+                "1," +
+                pts[1].id + ",0,\"a,b\",failed,1,\"exit 1: vmxsim: error: \"\"m\"\" is bad\",,,\n");
   EXPECT_EQ(t.unmatched, (std::vector<std::string>{"zz*"}));
   // JSON lines carry every stat; a point without a record (not run yet) has no row.
   const Tables u = make_tables(s, pts, {json(), make_record(s, pts[1], "fp", ok)});

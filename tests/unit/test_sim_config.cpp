@@ -4,12 +4,11 @@
 #include <fstream>
 
 #include "error_of.hpp"
-#include "sim/config.hpp"
 #include "sim/app/simulation.hpp"
+#include "sim/config.hpp"
 
 using namespace vmxsim;
 using vmxsim::test::error_of;
-
 
 TEST(Config, DefaultsAreRecordedInTheEffectiveConfig) {
   ConfigTracker t(json::object(), "c.json");
@@ -47,8 +46,7 @@ TEST(Config, UnknownTopLevelSectionAndKeyInsideAList) {
   ConfigTracker l(json::parse(R"({"hv": {"memslots": [{"gpa": 0, "size": 4096, "bakcing": "4K"}]}})"), "c.json");
   Cfg r2(l);
   hv::MemslotSpec::from(r2.section("hv"));
-  EXPECT_NE(error_of([&] { l.check_unknown(); }).find("unknown key 'hv.memslots[0].bakcing'"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { l.check_unknown(); }).find("unknown key 'hv.memslots[0].bakcing'"), std::string::npos);
 }
 
 TEST(Config, WrongTypeNamesKeyAndExpectedType) {
@@ -68,8 +66,7 @@ TEST(Config, WrongTypeNamesKeyAndExpectedType) {
 TEST(Config, ChoiceListsTheOptions) {
   ConfigTracker t(json::parse(R"({"p": "zigzag"})"), "c.json");
   Cfg root(t);
-  EXPECT_EQ(error_of([&] { root.choice("p", "a", {"a", "b"}); }),
-            "c.json: p: expected one of a, b, got \"zigzag\"");
+  EXPECT_EQ(error_of([&] { root.choice("p", "a", {"a", "b"}); }), "c.json: p: expected one of a, b, got \"zigzag\"");
 }
 
 TEST(Config, ByteCounts) {
@@ -117,8 +114,7 @@ TEST(Config, FileErrorsNameFileLineAndColumn) {
   std::ofstream(path) << "{\n  \"cpu\": {\n    \"vcpus\": 2,\n  }\n}\n";
   const std::string m = error_of([&] { load_json_file(path); });
   EXPECT_NE(m.find(path + ": parse error at line 4, column 3"), std::string::npos) << m;
-  EXPECT_EQ(error_of([&] { load_json_file("/nonexistent/x.json"); }),
-            "/nonexistent/x.json: cannot open config file");
+  EXPECT_EQ(error_of([&] { load_json_file("/nonexistent/x.json"); }), "/nonexistent/x.json: cannot open config file");
   std::ofstream(path) << "[1, 2]";
   ConfigTracker* t = nullptr;
   EXPECT_EQ(error_of([&] { t = new ConfigTracker(load_json_file(path), path); }),
@@ -127,7 +123,8 @@ TEST(Config, FileErrorsNameFileLineAndColumn) {
 }
 
 TEST(Config, WholeSimulationConfigReadsAndRejectsUnknownKeys) {
-  ConfigTracker ok(json::parse(R"({"cpu": {"vcpus": 2}, "workload": {"generator": {"pattern": "sequential"}}})"), "c.json");
+  ConfigTracker ok(json::parse(R"({"cpu": {"vcpus": 2}, "workload": {"generator": {"pattern": "sequential"}}})"),
+                   "c.json");
   const auto p = sim::SimParams::read(ok, ".", {});
   EXPECT_EQ(p.vcpus, 2u);
   EXPECT_EQ(p.generator.pattern, "sequential");

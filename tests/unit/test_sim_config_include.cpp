@@ -10,8 +10,8 @@
 #include <functional>
 
 #include "error_of.hpp"
-#include "sim/config.hpp"
 #include "sim/app/simulation.hpp"
+#include "sim/config.hpp"
 
 using namespace vmxsim;
 using vmxsim::test::error_of;
@@ -19,13 +19,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 // A fresh folder for the current test: <TempDir>/ConfigInclude_<test>_<pid>/.
 std::string test_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   fs::path d = fs::path(::testing::TempDir()) /
-               (std::string(info->test_suite_name()) + "_" + info->name() + "_" +
-                std::to_string(::getpid()));
+               (std::string(info->test_suite_name()) + "_" + info->name() + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d.string();
@@ -39,9 +37,7 @@ std::string write(const std::string& dir, const std::string& rel, const std::str
   return p.string();
 }
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 
@@ -68,8 +64,7 @@ TEST(ConfigInclude, IncludeArrayLaterIncludeWinsOverEarlier) {
   write(d, "a.json", R"({"cpu": {"vcpus": 2, "access_cycles": 3}, "sim": {"seed": 5}})");
   write(d, "b.json", R"({"cpu": {"vcpus": 3}, "sim": {"quantum_cycles": 7}})");
   const std::string top = write(d, "top.json", R"({"include": ["a.json", "b.json"]})");
-  EXPECT_EQ(load_config_file(top),
-            json::parse(R"({"cpu": {"vcpus": 3, "access_cycles": 3},
+  EXPECT_EQ(load_config_file(top), json::parse(R"({"cpu": {"vcpus": 3, "access_cycles": 3},
                             "sim": {"seed": 5, "quantum_cycles": 7}})"));
   // The other order: a.json's value wins.
   const std::string rev = write(d, "rev.json", R"({"include": ["b.json", "a.json"]})");
@@ -84,8 +79,7 @@ TEST(ConfigInclude, PathsResolveAgainstTheIncludingFilesFolder) {
   // configs/exp/top.json -> ../hw/preset.json -> common/clock.json (relative to hw/).
   write(d, "configs/hw/common/clock.json", R"({"cpu": {"freq_ghz": 2.1}})");
   write(d, "configs/hw/preset.json", R"({"include": "common/clock.json", "tlb": {"l2": {"hit_cycles": 9}}})");
-  const std::string top =
-      write(d, "configs/exp/top.json", R"({"include": "../hw/preset.json", "cpu": {"vcpus": 2}})");
+  const std::string top = write(d, "configs/exp/top.json", R"({"include": "../hw/preset.json", "cpu": {"vcpus": 2}})");
   // A same-named file beside the top one must not be picked up instead.
   write(d, "configs/exp/common/clock.json", R"({"cpu": {"freq_ghz": 9.9}})");
   EXPECT_EQ(load_config_file(top),
@@ -137,8 +131,7 @@ TEST(ConfigInclude, TheSameFileTwiceIsNotACycle) {
   write(d, "a.json", R"({"include": "common.json", "cpu": {"vcpus": 2}})");
   write(d, "b.json", R"({"include": "common.json", "cpu": {"freq_ghz": 2.0}})");
   const std::string top = write(d, "top.json", R"({"include": ["a.json", "b.json", "common.json"]})");
-  EXPECT_EQ(load_config_file(top),
-            json::parse(R"({"sim": {"seed": 4}, "cpu": {"vcpus": 2, "freq_ghz": 2.0}})"));
+  EXPECT_EQ(load_config_file(top), json::parse(R"({"sim": {"seed": 4}, "cpu": {"vcpus": 2, "freq_ghz": 2.0}})"));
 }
 
 TEST(ConfigInclude, CycleIsAnErrorNamingTheCycle) {
@@ -164,13 +157,12 @@ TEST(ConfigInclude, MissingIncludedFileNamesBothFiles) {
   const std::string mid = write(d, "mid.json", R"({"include": "gone.json"})");
   const std::string top2 = write(d, "top2.json", R"({"include": "mid.json"})");
   const std::string m2 = error_of([&] { load_config_file(top2); });
-  EXPECT_EQ(m2, mid + ": include \"gone.json\": cannot open config file " + d +
-                    "/gone.json (include chain: " + top2 + " -> " + mid + ")")
+  EXPECT_EQ(m2, mid + ": include \"gone.json\": cannot open config file " + d + "/gone.json (include chain: " + top2 +
+                    " -> " + mid + ")")
       << m2;
 
   // The top file itself missing: the usual message.
-  EXPECT_EQ(error_of([&] { load_config_file(d + "/absent.json"); }),
-            d + "/absent.json: cannot open config file");
+  EXPECT_EQ(error_of([&] { load_config_file(d + "/absent.json"); }), d + "/absent.json: cannot open config file");
 }
 
 TEST(ConfigInclude, IncludeOfAWrongTypeNamesTheKey) {
@@ -200,8 +192,7 @@ TEST(ConfigInclude, ParseErrorInAnIncludedFileNamesThatFile) {
   const std::string arr = write(d, "arr.json", "[]");
   const std::string top2 = write(d, "top2.json", R"({"include": "arr.json"})");
   EXPECT_EQ(error_of([&] { load_config_file(top2); }),
-            arr + ": an included config must be a JSON object, got array (include chain: " + top2 +
-                " -> " + arr + ")");
+            arr + ": an included config must be a JSON object, got array (include chain: " + top2 + " -> " + arr + ")");
 }
 
 TEST(ConfigInclude, ErrorsAboutAKeyFromAnIncludedFileNameThatFile) {
@@ -212,7 +203,7 @@ TEST(ConfigInclude, ErrorsAboutAKeyFromAnIncludedFileNameThatFile) {
   const json doc = load_config_file(top, &origins);
   EXPECT_EQ(origins.of("cpu.vcpu"), preset);
   EXPECT_EQ(origins.of("sim.sed"), top);
-  EXPECT_EQ(origins.of("cpu"), preset);             // from a key below it
+  EXPECT_EQ(origins.of("cpu"), preset);              // from a key below it
   EXPECT_EQ(origins.of("cpu.vcpu.deeper"), preset);  // from its ancestor
   EXPECT_EQ(origins.of("workload.trace"), "");
 
@@ -221,8 +212,7 @@ TEST(ConfigInclude, ErrorsAboutAKeyFromAnIncludedFileNameThatFile) {
     t.set_origins(origins);
     Cfg root(t);
     EXPECT_EQ(error_of([&] { root.section("cpu").f64("freq_ghz", 2.5); }),
-              top + ": cpu.freq_ghz: expected a number, got string \"fast\" (from included file " +
-                  preset + ")");
+              top + ": cpu.freq_ghz: expected a number, got string \"fast\" (from included file " + preset + ")");
   }
   {
     json ok = doc;
@@ -233,8 +223,7 @@ TEST(ConfigInclude, ErrorsAboutAKeyFromAnIncludedFileNameThatFile) {
     root.section("cpu").u64("vcpus", 1);
     root.section("sim").u64("seed", 1);
     EXPECT_EQ(error_of([&] { t.check_unknown(); }),
-              top + ": unknown key 'cpu.vcpu' (known keys here: vcpus) (from included file " + preset +
-                  ")");
+              top + ": unknown key 'cpu.vcpu' (known keys here: vcpus) (from included file " + preset + ")");
   }
   {
     // A key of the top file itself: no note.
@@ -244,8 +233,7 @@ TEST(ConfigInclude, ErrorsAboutAKeyFromAnIncludedFileNameThatFile) {
     t.set_origins(origins);
     Cfg root(t);
     root.section("sim").u64("seed", 1);
-    EXPECT_EQ(error_of([&] { t.check_unknown(); }),
-              top + ": unknown key 'sim.sed' (known keys here: seed)");
+    EXPECT_EQ(error_of([&] { t.check_unknown(); }), top + ": unknown key 'sim.sed' (known keys here: seed)");
   }
   // A --set override (recorded with an empty file) takes the key away from the preset.
   origins.assign("cpu.vcpu", "");
@@ -286,8 +274,7 @@ TEST(ConfigInclude, ShippedSkylakePresetLoadsWithoutUnknownKeys) {
   const json user = load_config_file(path);
   // Hardware keys only.
   for (auto it = user.begin(); it != user.end(); ++it)
-    EXPECT_TRUE(it.key() == "cpu" || it.key() == "tlb" || it.key() == "mem" || it.key() == "pwc")
-        << it.key();
+    EXPECT_TRUE(it.key() == "cpu" || it.key() == "tlb" || it.key() == "mem" || it.key() == "pwc") << it.key();
   EXPECT_EQ(user["cpu"].size(), 1u);
 
   json e;
@@ -307,7 +294,7 @@ TEST(ConfigInclude, ShippedSkylakePresetLoadsWithoutUnknownKeys) {
 TEST(ConfigInclude, ShippedExampleIncludesThePreset) {
   json e;
   ASSERT_NO_THROW(e = read_shipped("configs/examples/skylake-4vcpu.json"));
-  EXPECT_EQ(e["cpu"]["vcpus"], 4);                                   // its own key
+  EXPECT_EQ(e["cpu"]["vcpus"], 4);                                 // its own key
   EXPECT_EQ(e["tlb"]["l2"]["arrays"]["shared"]["entries"], 1536);  // from the preset
   EXPECT_DOUBLE_EQ(e["cpu"]["freq_ghz"].get<double>(), 2.5);
 }

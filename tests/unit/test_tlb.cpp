@@ -231,14 +231,11 @@ TEST(TlbTest, RandomIsDeterministicPerSeed) {
   EXPECT_EQ(cyclic_hits(a, 9, 40), cyclic_hits(b, 9, 40));
   // Some seed among a few gives a different outcome (the stream depends on it).
   bool differs = false;
-  for (std::uint64_t s = 8; s < 16 && !differs; ++s)
-    differs = resident_after_random(s) != resident_after_random(7);
+  for (std::uint64_t s = 8; s < 16 && !differs; ++s) differs = resident_after_random(s) != resident_after_random(7);
   EXPECT_TRUE(differs);
 }
 
-TEST(TlbTest, UnknownReplacementThrows) {
-  EXPECT_THROW(Tlb{one_set("plru")}, Error);
-}
+TEST(TlbTest, UnknownReplacementThrows) { EXPECT_THROW(Tlb{one_set("plru")}, Error); }
 
 TEST(TlbTest, BadGeometryInCodeThrowsNamingTheArray) {
   TlbLevelParams p;
@@ -286,8 +283,8 @@ std::string tlb_trace(const TlbLevelParams& p, unsigned pages, unsigned ops) {
 }
 
 /// The same over one array of 4K pages.
-std::string tlb_trace(const std::string& repl, std::uint32_t entries, std::uint32_t ways, unsigned pages,
-                      unsigned ops, std::uint64_t seed) {
+std::string tlb_trace(const std::string& repl, std::uint32_t entries, std::uint32_t ways, unsigned pages, unsigned ops,
+                      std::uint64_t seed) {
   TlbLevelParams p;
   p.arrays = {TlbArrayParams{"4k", entries, ways, std::uint8_t(kHolds4K)}};
   p.replacement = repl;
@@ -314,16 +311,33 @@ TEST_P(TlbGoldenTest, SameHitsAndEvictionsAsTheOldTlb) {
 
 INSTANTIATE_TEST_SUITE_P(
     Policies, TlbGoldenTest,
-    testing::Values(
-        GoldenTlb{"lru", 4, 4, 6, "fmhhmfmfhEx-mhEhhxh--fhhmhEExhfhEhfEEEhxmhhhhhh-hEffhEfhfhEhhhEhFfEhEEExfh-EfExmfhfhhEhfEhExmx-xh-mhhhhmhhEfhhhEExmhh--h"},
-        GoldenTlb{"lru", 16, 4, 24, "fmhmmfmfmm--mhmhm-h-xfmhmmmh-hfmEhfEEhhxEhEhEhE-hhFfhhfhfhEhEEEhFfhhEEh-FhxEFmxEfhFhhEhfEEh-hxxxExhhhhhmhhEfEmhmExhmEx-h"},
-        GoldenTlb{"lru", 6, 2, 10, "fmmhmfmfhE--hhEhhxm--FEhhhhhxmFEEEFEEEhxhhEmhhE-hhffEEfEfEEhhhEhFfEEEhExFhxhfE-EFEfmhhhfhEE-hx--h-mhEEEEhhEfEhhhhxEmh-xm"},
-        GoldenTlb{"fifo", 4, 4, 6, "fmhhmfmfhEx-mhEhhxh--fhhmhEhxhfhEhfEEEhxmhhhhhh-hEffhhfhfhEEhhEhFfhhhEhxfh-mFE-hfhfhhEhfEhExmx-xh-mhhhhmhhEFhhhEh-hhh--h"},
-        GoldenTlb{"fifo", 16, 4, 24, "fmhmmfmfmm--mhmhm-h-xfmhmmmh-hfmEhfhhhhxEhEhEEhxmhFfEhfhfhEhEEEhFfhhEEE-FExEFmxEfhFhhhhfEEh-hxxxhxmhhhhmhhEfEhEmExhhEx-h"},
-        GoldenTlb{"fifo", 6, 2, 10, "fmmhmfmfhE--hhEhhxm--FEhhhhhxmFEEEFEEEh-hhEhhhE-hhffEEfEFEEhhhEhFfEEEhExFhxhfE-EFEfmEhhfhEE-hx--h-mhEEEEhhEfEhhhhxEmhxxm"},
-        GoldenTlb{"random", 4, 4, 6, "fmhhmfmfhEx-mhEEhxh-xfhmmhEhxhfhEhfEhhhxmhhhhhh-hEffhEfhfhEEhhEhFfEEhEExfh-EFExhfmfhhEEfEEhxmx-xh-hmhhhmhhEFhEhhE-hhh--h"},
-        GoldenTlb{"random", 16, 4, 24, "fmhmmfmfmm--mhmhm-h-xfmhmmmh-hfmEhfEhhhxEhEhEhE-hhFfEhfhfhhhEEEhffhhEEhxFhxEFhxmfhfhhEhfmEhxhxxxExmhhhhmhhEfmhhmE-hmE-xh"},
-        GoldenTlb{"random", 6, 2, 10, "fmmhmfmfhE--hhEhExm--FhhhhhhxmFEEEFEEEhxhhhmhhE-hhffEEfEfEEhhhEhffEhEhE-FhxhFE-hFEfmEhhFEEhxEx--h-mhEEmEhhEfEhhhExEmhxxm"}),
+    testing::Values(GoldenTlb{"lru", 4, 4, 6,
+                              "fmhhmfmfhEx-mhEhhxh--fhhmhEExhfhEhfEEEhxmhhhhhh-hEffhEfhfhEhhhEhFfEhEEExfh-"
+                              "EfExmfhfhhEhfEhExmx-xh-mhhhhmhhEfhhhEExmhh--h"},
+                    GoldenTlb{"lru", 16, 4, 24,
+                              "fmhmmfmfmm--mhmhm-h-xfmhmmmh-hfmEhfEEhhxEhEhEhE-hhFfhhfhfhEhEEEhFfhhEEh-"
+                              "FhxEFmxEfhFhhEhfEEh-hxxxExhhhhhmhhEfEmhmExhmEx-h"},
+                    GoldenTlb{"lru", 6, 2, 10,
+                              "fmmhmfmfhE--hhEhhxm--FEhhhhhxmFEEEFEEEhxhhEmhhE-hhffEEfEfEEhhhEhFfEEEhExFhxhfE-"
+                              "EFEfmhhhfhEE-hx--h-mhEEEEhhEfEhhhhxEmh-xm"},
+                    GoldenTlb{"fifo", 4, 4, 6,
+                              "fmhhmfmfhEx-mhEhhxh--fhhmhEhxhfhEhfEEEhxmhhhhhh-hEffhhfhfhEEhhEhFfhhhEhxfh-mFE-"
+                              "hfhfhhEhfEhExmx-xh-mhhhhmhhEFhhhEh-hhh--h"},
+                    GoldenTlb{"fifo", 16, 4, 24,
+                              "fmhmmfmfmm--mhmhm-h-xfmhmmmh-hfmEhfhhhhxEhEhEEhxmhFfEhfhfhEhEEEhFfhhEEE-"
+                              "FExEFmxEfhFhhhhfEEh-hxxxhxmhhhhmhhEfEhEmExhhEx-h"},
+                    GoldenTlb{"fifo", 6, 2, 10,
+                              "fmmhmfmfhE--hhEhhxm--FEhhhhhxmFEEEFEEEh-hhEhhhE-hhffEEfEFEEhhhEhFfEEEhExFhxhfE-"
+                              "EFEfmEhhfhEE-hx--h-mhEEEEhhEfEhhhhxEmhxxm"},
+                    GoldenTlb{"random", 4, 4, 6,
+                              "fmhhmfmfhEx-mhEEhxh-xfhmmhEhxhfhEhfEhhhxmhhhhhh-hEffhEfhfhEEhhEhFfEEhEExfh-"
+                              "EFExhfmfhhEEfEEhxmx-xh-hmhhhmhhEFhEhhE-hhh--h"},
+                    GoldenTlb{"random", 16, 4, 24,
+                              "fmhmmfmfmm--mhmhm-h-xfmhmmmh-hfmEhfEhhhxEhEhEhE-"
+                              "hhFfEhfhfhhhEEEhffhhEEhxFhxEFhxmfhfhhEhfmEhxhxxxExmhhhhmhhEfmhhmE-hmE-xh"},
+                    GoldenTlb{"random", 6, 2, 10,
+                              "fmmhmfmfhE--hhEhExm--FhhhhhhxmFEEEFEEEhxhhhmhhE-hhffEEfEfEEhhhEhffEhEhE-FhxhFE-"
+                              "hFEfmEhhFEEhxEx--h-mhEEmEhhEfEhhhExEmhxxm"}),
     [](const testing::TestParamInfo<GoldenTlb>& i) {
       return std::string(i.param.policy) + "_" + std::to_string(i.param.entries) + "_entries_" +
              std::to_string(i.param.ways) + "_ways";
@@ -413,8 +427,10 @@ TEST_P(ReplacementPolicyTest, ServesATlbLevel) {
 TEST_P(ReplacementPolicyTest, ChosenByEveryOwnersKey) {
   const std::string name = GetParam();
   ConfigTracker t(json::parse(R"({"tlb": {"l1": {"replacement": ")" + name + R"("}},
-      "pwc": {"pde": {"replacement": ")" + name + R"("}},
-      "mem": {"l2": {"replacement": ")" + name + R"("}}})"),
+      "pwc": {"pde": {"replacement": ")" +
+                              name + R"("}},
+      "mem": {"l2": {"replacement": ")" +
+                              name + R"("}}})"),
                   "test.json");
   Cfg root(t);
   const TlbLevelParams l1 = TlbLevelParams::from(root.section("tlb").section("l1"), l1_params());
@@ -437,9 +453,9 @@ TEST_P(ReplacementPolicyTest, ItsSectionTakesOnlyItsOwnKeys) {
   // A policy's keys live in `<owner>.<policy>`; the built-in ones have none,
   // so any key there is unknown (and so is a section of a policy not chosen).
   const std::string name = GetParam();
-  ConfigTracker t(json::parse(R"({"tlb": {"l1": {"replacement": ")" + name + R"(", ")" + name +
-                              R"(": {"no_such_key": 1}}}})"),
-                  "test.json");
+  ConfigTracker t(
+      json::parse(R"({"tlb": {"l1": {"replacement": ")" + name + R"(", ")" + name + R"(": {"no_such_key": 1}}}})"),
+      "test.json");
   Cfg root(t);
   TlbLevelParams::from(root.section("tlb").section("l1"), l1_params());
   try {
@@ -450,8 +466,7 @@ TEST_P(ReplacementPolicyTest, ItsSectionTakesOnlyItsOwnKeys) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Registered, ReplacementPolicyTest,
-                         testing::ValuesIn(ReplacementRegistry::instance().names()),
+INSTANTIATE_TEST_SUITE_P(Registered, ReplacementPolicyTest, testing::ValuesIn(ReplacementRegistry::instance().names()),
                          [](const testing::TestParamInfo<std::string>& i) { return test_name(i.param); });
 
 TEST(ReplacementTest, BuiltInPoliciesAreRegistered) {
@@ -551,7 +566,8 @@ TEST(TlbTest, InvalidateAddrCoversLargePages) {
 TEST(TlbTest, InvalidateAddrDropsEveryOverlappingSize) {
   // A shared array holding 4K and 2M pages, plus a 1G array.
   TlbLevelParams p;
-  p.arrays = {TlbArrayParams{"shared", 64, 4, std::uint8_t(kHolds4K | kHolds2M)}, TlbArrayParams{"1g", 4, 4, std::uint8_t(kHolds1G)}};
+  p.arrays = {TlbArrayParams{"shared", 64, 4, std::uint8_t(kHolds4K | kHolds2M)},
+              TlbArrayParams{"1g", 4, 4, std::uint8_t(kHolds1G)}};
   Tlb tlb(p);
   const Addr va = k1G + 5 * k2M + 3 * k4K;
   tlb.fill(kCtx, va, entry(0x1000));
@@ -730,7 +746,8 @@ TEST(TlbConfigTest, Defaults) {
 
 TEST(TlbConfigTest, OverridesOneField) {
   ConfigTracker t(json::parse(R"({"tlb": {"l1": {"hit_cycles": 2, "replacement": "fifo",
-      "arrays": {"4k": {"ways": 8}, "1g": {"entries": 0}}}}})"), "test.json");
+      "arrays": {"4k": {"ways": 8}, "1g": {"entries": 0}}}}})"),
+                  "test.json");
   const TlbLevelParams p = read_l1(t);
   EXPECT_EQ(p.hit_cycles, 2u);
   EXPECT_EQ(p.replacement.name, "fifo");
@@ -747,7 +764,8 @@ TEST(TlbConfigTest, OverridesOneField) {
 TEST(TlbConfigTest, AddsNewArray) {
   ConfigTracker t(json::parse(R"({"tlb": {"l1": {"arrays": {
       "shared": {"entries": 16, "ways": 2, "page_sizes": ["4K", "2M"]},
-      "tiny": {"entries": 2}}}}})"), "test.json");
+      "tiny": {"entries": 2}}}}})"),
+                  "test.json");
   const TlbLevelParams p = read_l1(t);
   ASSERT_EQ(p.arrays.size(), 5u);
   EXPECT_EQ(p.arrays[3].name, "shared");
@@ -764,8 +782,7 @@ TEST(TlbConfigTest, AddsNewArray) {
 }
 
 TEST(TlbConfigTest, UnknownArrayKeyIsReported) {
-  ConfigTracker t(json::parse(R"({"tlb": {"l1": {"arrays": {"4k": {"assoc": 8}}}}})"),
-                  "test.json");
+  ConfigTracker t(json::parse(R"({"tlb": {"l1": {"arrays": {"4k": {"assoc": 8}}}}})"), "test.json");
   read_l1(t);
   try {
     t.check_unknown();

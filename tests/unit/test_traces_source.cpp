@@ -23,8 +23,7 @@ constexpr std::size_t kBatch = 256;
 std::vector<Access> drain(Source& src, std::size_t batch = kBatch) {
   std::vector<Access> all;
   std::vector<Access> buf(batch);
-  while (std::size_t n = src.next(buf.data(), batch))
-    all.insert(all.end(), buf.begin(), buf.begin() + n);
+  while (std::size_t n = src.next(buf.data(), batch)) all.insert(all.end(), buf.begin(), buf.begin() + n);
   return all;
 }
 
@@ -35,8 +34,7 @@ std::vector<Access> generate(const GeneratorParams& p, unsigned vcpu, std::size_
 /// "<type> 0x<addr> <size> <gap>": readable in failure output, comparable.
 std::string describe(const Access& a) {
   std::ostringstream s;
-  s << access_char(a.type) << " 0x" << std::hex << a.addr << std::dec << ' ' << a.size << ' '
-    << a.gap;
+  s << access_char(a.type) << " 0x" << std::hex << a.addr << std::dec << ' ' << a.size << ' ' << a.gap;
   return s.str();
 }
 
@@ -92,8 +90,7 @@ TEST(TracesGenerator, DifferentSeedOrVcpuGiveDifferentStreams) {
 TEST(TracesGenerator, UniformStreamIsPinned) {
   GeneratorParams p;
   p.accesses_per_vcpu = 4;
-  const std::vector<std::string> expected = {"W 0x37528 8 0", "R 0x2a4e8 8 0", "W 0x1c560 8 0",
-                                             "R 0x392f0 8 0"};
+  const std::vector<std::string> expected = {"W 0x37528 8 0", "R 0x2a4e8 8 0", "W 0x1c560 8 0", "R 0x392f0 8 0"};
   EXPECT_EQ(describe(generate(p, 0)), expected);
 }
 
@@ -162,8 +159,7 @@ TEST(TracesGenerator, SequentialGivesExactAddressesAndWraps) {
   p.accesses_per_vcpu = 9;
   std::vector<Addr> addrs;
   for (const auto& a : generate(p, 1)) addrs.push_back(a.addr);
-  EXPECT_EQ(addrs, (std::vector<Addr>{0x1100, 0x1140, 0x1180, 0x11c0, 0x1100, 0x1140, 0x1180,
-                                      0x11c0, 0x1100}));
+  EXPECT_EQ(addrs, (std::vector<Addr>{0x1100, 0x1140, 0x1180, 0x11c0, 0x1100, 0x1140, 0x1180, 0x11c0, 0x1100}));
 
   // Strides that do not divide the working set, or exceed it.
   for (std::uint64_t stride : {96u, 384u, 264u, 8u}) {
@@ -172,8 +168,7 @@ TEST(TracesGenerator, SequentialGivesExactAddressesAndWraps) {
     p.accesses_per_vcpu = 1000;
     const auto v = generate(p, 1);
     ASSERT_EQ(v.size(), 1000u);
-    for (std::size_t i = 0; i < v.size(); ++i)
-      ASSERT_EQ(v[i].addr, 0x1100 + (i * stride) % 256) << i;
+    for (std::size_t i = 0; i < v.size(); ++i) ASSERT_EQ(v[i].addr, 0x1100 + (i * stride) % 256) << i;
   }
 }
 
@@ -201,8 +196,7 @@ TEST(TracesGenerator, SequentialPerVcpuStartsAtItsRegion) {
   auto p = params("sequential");
   p.base = 0x40000;
   p.working_set_bytes = 8192;
-  for (unsigned v = 0; v < 4; ++v)
-    EXPECT_EQ(generate(p, v).front().addr, p.base + v * p.working_set_bytes);
+  for (unsigned v = 0; v < 4; ++v) EXPECT_EQ(generate(p, v).front().addr, p.base + v * p.working_set_bytes);
 }
 
 TEST(TracesGenerator, WriteFraction) {
@@ -286,9 +280,7 @@ TEST(TracesGenerator, RegionBeyondAddressSpaceIsAnError) {
     make_generator(p, 4);
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("vCPU 4 does not fit in 64-bit addresses"),
-              std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("vCPU 4 does not fit in 64-bit addresses"), std::string::npos) << e.what();
   }
   p.shared = true;
   EXPECT_NO_THROW(make_generator(p, 100));
@@ -370,9 +362,7 @@ TEST(TracesGeneratorConfig, EveryKeyIsReadAndParsed) {
 }
 
 TEST(TracesGeneratorConfig, UnknownKeyIsStillReported) {
-  EXPECT_EQ(config_error(R"({"strid": 64})")
-                .rfind("test.json: unknown key 'workload.generator.strid'", 0),
-            0u);
+  EXPECT_EQ(config_error(R"({"strid": 64})").rfind("test.json: unknown key 'workload.generator.strid'", 0), 0u);
 }
 
 TEST(TracesGeneratorConfig, ValidationErrorsNameTheKey) {
@@ -382,16 +372,12 @@ TEST(TracesGeneratorConfig, ValidationErrorsNameTheKey) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {R"({"pattern": "zigzag"})",
-       k + "pattern: expected one of uniform, sequential, hot_cold, got \"zigzag\""},
+      {R"({"pattern": "zigzag"})", k + "pattern: expected one of uniform, sequential, hot_cold, got \"zigzag\""},
       {R"({"access_size": 3})", k + "access_size: expected a power of two from 1 to 4096, got 3"},
       {R"({"access_size": 0})", k + "access_size: expected a power of two from 1 to 4096, got 0"},
-      {R"({"access_size": 8192})",
-       k + "access_size: expected a power of two from 1 to 4096, got 8192"},
-      {R"({"gap_cycles": 4294967296})",
-       k + "gap_cycles: expected a cycle count from 0 to 4294967295, got 4294967296"},
-      {R"({"working_set_bytes": 0})",
-       k + "working_set_bytes: expected a non-zero multiple of access_size (8), got 0"},
+      {R"({"access_size": 8192})", k + "access_size: expected a power of two from 1 to 4096, got 8192"},
+      {R"({"gap_cycles": 4294967296})", k + "gap_cycles: expected a cycle count from 0 to 4294967295, got 4294967296"},
+      {R"({"working_set_bytes": 0})", k + "working_set_bytes: expected a non-zero multiple of access_size (8), got 0"},
       {R"({"working_set_bytes": 32, "access_size": 64, "stride": 64})",
        k + "working_set_bytes: expected a non-zero multiple of access_size (64), got 32"},
       {R"({"working_set_bytes": 100})",
@@ -402,15 +388,11 @@ TEST(TracesGeneratorConfig, ValidationErrorsNameTheKey) {
       {R"({"base": "0xfffffffffffff000", "working_set_bytes": 8192})",
        k + "base: expected base + working_set_bytes to fit in 64-bit addresses, got base "
            "18446744073709547520"},
-      {R"({"write_fraction": -0.1})",
-       k + "write_fraction: expected a number from 0 to 1, got -0.1"},
+      {R"({"write_fraction": -0.1})", k + "write_fraction: expected a number from 0 to 1, got -0.1"},
       {R"({"write_fraction": 1.5})", k + "write_fraction: expected a number from 0 to 1, got 1.5"},
-      {R"({"hot_fraction": 0})",
-       k + "hot_fraction: expected a number greater than 0 and at most 1, got 0.0"},
-      {R"({"hot_fraction": 1.5})",
-       k + "hot_fraction: expected a number greater than 0 and at most 1, got 1.5"},
-      {R"({"hot_access_fraction": 1.01})",
-       k + "hot_access_fraction: expected a number from 0 to 1, got 1.01"},
+      {R"({"hot_fraction": 0})", k + "hot_fraction: expected a number greater than 0 and at most 1, got 0.0"},
+      {R"({"hot_fraction": 1.5})", k + "hot_fraction: expected a number greater than 0 and at most 1, got 1.5"},
+      {R"({"hot_access_fraction": 1.01})", k + "hot_access_fraction: expected a number from 0 to 1, got 1.01"},
       {R"({"shared": "yes"})", k + "shared: expected true or false, got string \"yes\""},
       {R"({"working_set_bytes": "lots"})",
        k + "working_set_bytes: expected a byte count (a non-negative integer, or a string such "
@@ -450,9 +432,7 @@ class TempDir {
   fs::path dir_;
 };
 
-std::string data_file(const std::string& name) {
-  return std::string(VMXSIM_SOURCE_DIR) + "/tests/data/" + name;
-}
+std::string data_file(const std::string& name) { return std::string(VMXSIM_SOURCE_DIR) + "/tests/data/" + name; }
 
 std::vector<Access> read_vcpu(const std::string& path, unsigned vcpu, std::size_t batch = kBatch) {
   return drain(*open_text_trace(path, vcpu), batch);
@@ -481,8 +461,7 @@ TEST(TracesTextTrace, ParsesTheSample) {
   EXPECT_EQ(info.accesses, 5u);
   EXPECT_EQ(info.per_vcpu, (std::vector<std::uint64_t>{3, 2}));
   EXPECT_EQ(validate_text_trace(path, 4).per_vcpu, (std::vector<std::uint64_t>{3, 2, 0, 0}));
-  EXPECT_EQ(error_of([&] { validate_text_trace(path, 1); }),
-            path + ":4: vCPU 1 is out of range (cpu.vcpus is 1)");
+  EXPECT_EQ(error_of([&] { validate_text_trace(path, 1); }), path + ":4: vCPU 1 is out of range (cpu.vcpus is 1)");
 }
 
 TEST(TracesTextTrace, BadSampleFromDataDirectory) {
@@ -499,13 +478,12 @@ TEST(TracesTextTrace, EndOfLineVariants) {
   TempDir tmp;
   // CRLF, no newline at the end, trailing blanks, a comment right after a field.
   // Leading zeros beyond 16 hex / 19 decimal digits are still numbers.
-  const std::string path = tmp.write(
-      "eol.trace",
-      "0 R 10\r\n\r\n0 W 0x20 4 5  \t\n0 x 30#c\n00000000000000000000 R 0x000000000000000000ff "
-      "0008 000000000000000000000000007\n0 R 40");
+  const std::string path =
+      tmp.write("eol.trace",
+                "0 R 10\r\n\r\n0 W 0x20 4 5  \t\n0 x 30#c\n00000000000000000000 R 0x000000000000000000ff "
+                "0008 000000000000000000000000007\n0 R 40");
   EXPECT_EQ(describe(read_vcpu(path, 0)),
-            (std::vector<std::string>{"R 0x10 8 0", "W 0x20 4 5", "X 0x30 8 0", "R 0xff 8 7",
-                                      "R 0x40 8 0"}));
+            (std::vector<std::string>{"R 0x10 8 0", "W 0x20 4 5", "X 0x30 8 0", "R 0xff 8 7", "R 0x40 8 0"}));
   EXPECT_EQ(validate_text_trace(path, 1).accesses, 5u);
   EXPECT_EQ(validate_text_trace(tmp.write("empty.trace", ""), 1).accesses, 0u);
   EXPECT_TRUE(read_vcpu(tmp.write("comments.trace", "# only\n\n   \n"), 0).empty());
@@ -528,17 +506,13 @@ TEST(TracesTextTrace, ErrorsGiveFileLineAndWhatWasExpected) {
       {"0 W 0x", "expected a hex address, got '0x'", true},
       {"0 W -1", "expected a hex address, got '-1'", true},
       {"0 W 12g4", "expected a hex address, got '12g4'", true},
-      {"0 R " + long_field, "expected a hex address, got '" + long_field.substr(0, 40) + "...'",
-       true},
-      {"0 W 0x10000000000000000",
-       "expected a hex address of at most 64 bits, got '0x10000000000000000'", true},
-      {"0 W 0x" + std::string(17, '0') + "x",
-       "expected a hex address, got '0x" + std::string(17, '0') + "x'", true},
+      {"0 R " + long_field, "expected a hex address, got '" + long_field.substr(0, 40) + "...'", true},
+      {"0 W 0x10000000000000000", "expected a hex address of at most 64 bits, got '0x10000000000000000'", true},
+      {"0 W 0x" + std::string(17, '0') + "x", "expected a hex address, got '0x" + std::string(17, '0') + "x'", true},
       {"0 R 10 0", "expected a size from 1 to 4096 bytes (decimal), got '0'", true},
       {"0 R 10 4097", "expected a size from 1 to 4096 bytes (decimal), got '4097'", true},
       {"0 R 10 0x8", "expected a size from 1 to 4096 bytes (decimal), got '0x8'", true},
-      {"0 R 10 8 4294967296",
-       "expected a gap from 0 to 4294967295 cycles (decimal), got '4294967296'", true},
+      {"0 R 10 8 4294967296", "expected a gap from 0 to 4294967295 cycles (decimal), got '4294967296'", true},
       {"0 R 10 8 -1", "expected a gap from 0 to 4294967295 cycles (decimal), got '-1'", true},
       {"0 R 10 8 0 extra", "expected end of line after the gap, got 'extra'", true},
       {"x R 10", "expected a decimal vCPU number, got 'x'", true},
@@ -549,15 +523,13 @@ TEST(TracesTextTrace, ErrorsGiveFileLineAndWhatWasExpected) {
        "got '99999999999999999999'",
        true},
       {"4 R 10", "vCPU 4 is out of range (cpu.vcpus is 4)", false},
-      {"99999999999999999999999 R 10",
-       "vCPU 99999999999999999999999 is out of range (cpu.vcpus is 4)", false},
+      {"99999999999999999999999 R 10", "vCPU 99999999999999999999999 is out of range (cpu.vcpus is 4)", false},
   };
   TempDir tmp;
   for (const auto& c : cases) {
     SCOPED_TRACE(c.line);
     // Good lines, a comment and a blank line first: the error is on line 5.
-    const std::string path =
-        tmp.write("bad.trace", "0 R 1000\n# comment\n\n1 W 2000 8 3\n" + c.line + "\n0 R 3000\n");
+    const std::string path = tmp.write("bad.trace", "0 R 1000\n# comment\n\n1 W 2000 8 3\n" + c.line + "\n0 R 3000\n");
     const std::string expected = path + ":5: " + c.message;
     EXPECT_EQ(error_of([&] { validate_text_trace(path, 4); }), expected);
     if (c.vcpu0_reader_sees_it) {
@@ -575,21 +547,17 @@ TEST(TracesTextTrace, ErrorsGiveFileLineAndWhatWasExpected) {
 
 TEST(TracesTextTrace, UnreadableFiles) {
   const std::string missing = "/nonexistent/vmxsim/missing.trace";
-  EXPECT_EQ(error_of([&] { validate_text_trace(missing, 1); }),
-            missing + ": cannot open trace file");
+  EXPECT_EQ(error_of([&] { validate_text_trace(missing, 1); }), missing + ": cannot open trace file");
   EXPECT_EQ(error_of([&] { open_text_trace(missing, 0); }), missing + ": cannot open trace file");
   TempDir tmp;
-  EXPECT_EQ(error_of([&] { validate_text_trace(tmp.path(), 1); }),
-            tmp.path() + ": cannot read trace file");
+  EXPECT_EQ(error_of([&] { validate_text_trace(tmp.path(), 1); }), tmp.path() + ": cannot read trace file");
 }
 
 TEST(TracesTextTrace, LinesLongerThanTheReadBuffer) {
   TempDir tmp;
   const std::string long_comment = "# " + std::string(300 * 1024, 'c') + "\n";
-  const std::string path =
-      tmp.write("long.trace", "0 R 10\n" + long_comment + "0 W 20\n" + long_comment + "0 Q 30\n");
-  EXPECT_EQ(error_of([&] { validate_text_trace(path, 1); }),
-            path + ":5: expected access type R, W or X, got 'Q'");
+  const std::string path = tmp.write("long.trace", "0 R 10\n" + long_comment + "0 W 20\n" + long_comment + "0 Q 30\n");
+  EXPECT_EQ(error_of([&] { validate_text_trace(path, 1); }), path + ":5: expected access type R, W or X, got 'Q'");
   auto src = open_text_trace(path, 0);
   Access a[2];
   ASSERT_EQ(src->next(a, 2), 2u);
@@ -615,8 +583,8 @@ TEST(TracesTextTrace, LargeFileStreamsCorrectly) {
     std::ofstream out(path);
     for (std::size_t i = 0; i < kLines; ++i) {
       const Access a = expected(i);
-      out << i % kVcpus << (i % 2 ? '\t' : ' ') << kTypes[i % 3] << ' ' << (i % 4 ? "0x" : "")
-          << std::hex << a.addr << std::dec;
+      out << i % kVcpus << (i % 2 ? '\t' : ' ') << kTypes[i % 3] << ' ' << (i % 4 ? "0x" : "") << std::hex << a.addr
+          << std::dec;
       if (i % 5 != 0) out << ' ' << a.size;
       if (i % 5 >= 2) out << ' ' << a.gap;
       if (i % 7 == 0) out << "  # note";

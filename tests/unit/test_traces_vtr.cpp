@@ -31,8 +31,8 @@ class Scratch {
  public:
   Scratch() {
     static int counter = 0;
-    dir_ = fs::temp_directory_path() /
-           ("vmxsim_test_vtr_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    dir_ =
+        fs::temp_directory_path() / ("vmxsim_test_vtr_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     fs::create_directories(dir_);
   }
   ~Scratch() {
@@ -58,8 +58,8 @@ std::string slurp(const std::string& path) {
 
 std::string describe(const Record& r) {
   std::ostringstream s;
-  s << r.vcpu << ' ' << access_char(r.access.type) << " 0x" << std::hex << r.access.addr << std::dec
-    << ' ' << r.access.size << ' ' << r.access.gap;
+  s << r.vcpu << ' ' << access_char(r.access.type) << " 0x" << std::hex << r.access.addr << std::dec << ' '
+    << r.access.size << ' ' << r.access.gap;
   return s.str();
 }
 
@@ -104,11 +104,15 @@ Record rec(std::uint32_t vcpu, AccessType t, Addr addr, std::uint16_t size, std:
 /// wrap-around (both signs, 0 and 2^64-1, repeats of size and gap).
 std::vector<Record> edge_records() {
   using T = AccessType;
-  return {rec(0, T::Read, 0x1000, 8, 0),         rec(0, T::Write, 0x1000, 8, 0),
+  return {rec(0, T::Read, 0x1000, 8, 0),
+          rec(0, T::Write, 0x1000, 8, 0),
           rec(2, T::Exec, 0xffffffffffffffff, 1, 4294967295),
-          rec(2, T::Read, 0, 4096, 4294967295),  rec(1, T::Write, 0x7fffffffffff, 4096, 7),
-          rec(0, T::Read, 0x8000000000000000, 16, 3), rec(0, T::Read, 0x7fffffffffffffff, 16, 3),
-          rec(1, T::Exec, 0x7ffffffff000, 2, 0), rec(2, T::Write, 0xabcdef, 8, 0)};
+          rec(2, T::Read, 0, 4096, 4294967295),
+          rec(1, T::Write, 0x7fffffffffff, 4096, 7),
+          rec(0, T::Read, 0x8000000000000000, 16, 3),
+          rec(0, T::Read, 0x7fffffffffffffff, 16, 3),
+          rec(1, T::Exec, 0x7ffffffff000, 2, 0),
+          rec(2, T::Write, 0xabcdef, 8, 0)};
 }
 
 // ---- round trips ---------------------------------------------------------------
@@ -152,8 +156,7 @@ TEST(Vtr, CanonicalTextRoundTripsByteForByte) {
                                     "4294967295\r\n");
   convert(loose, s.path("b.vtr"), 3);
   convert(s.path("b.vtr"), s.path("b.trace"), 3);
-  EXPECT_EQ(slurp(s.path("b.trace")),
-            "0 R 0x1000 8 0\n0 W 0x1000 8 0\n2 X 0xffffffffffffffff 1 4294967295\n");
+  EXPECT_EQ(slurp(s.path("b.trace")), "0 R 0x1000 8 0\n0 W 0x1000 8 0\n2 X 0xffffffffffffffff 1 4294967295\n");
   // Binary to binary re-encodes to the same bytes (deterministic writer).
   convert(s.path("a.vtr"), s.path("c.vtr"), 3);
   EXPECT_EQ(slurp(s.path("c.vtr")), slurp(s.path("a.vtr")));
@@ -256,8 +259,7 @@ TEST(Vtr, EmptyTraceAndVcpuRange) {
   EXPECT_EQ(validate_trace(s.path("empty.vtr"), 1).accesses, 0u);
   const std::string bin = s.path("two.vtr");
   write_records(bin, 4, {rec(0, AccessType::Read, 0x10, 8, 0), rec(3, AccessType::Read, 0x20, 8, 0)});
-  EXPECT_EQ(error_of([&] { validate_trace(bin, 2); }),
-            bin + ": record 1: vCPU 3 is out of range (cpu.vcpus is 2)");
+  EXPECT_EQ(error_of([&] { validate_trace(bin, 2); }), bin + ": record 1: vCPU 3 is out of range (cpu.vcpus is 2)");
   EXPECT_EQ(validate_trace(bin, 4).per_vcpu, (std::vector<std::uint64_t>{1, 0, 0, 1}));
   EXPECT_EQ(error_of([&] { create_trace(s.path("x.vtr"), 1)->write(rec(1, AccessType::Read, 0, 8, 0)); }),
             s.path("x.vtr") + ": record for vCPU 1 in a trace of 1 vCPUs");
@@ -316,9 +318,8 @@ TEST(VtrErrors, FlippedPayloadBytes) {
 TEST(VtrErrors, Truncated) {
   Scratch s;
   const std::string good = sample_vtr(s);
-  for (const std::size_t len : {std::size_t{0}, std::size_t{3}, std::size_t{8}, std::size_t{15},
-                                std::size_t{16}, std::size_t{17}, std::size_t{40}, good.size() / 2,
-                                good.size() - 5, good.size() - 1}) {
+  for (const std::size_t len : {std::size_t{0}, std::size_t{3}, std::size_t{8}, std::size_t{15}, std::size_t{16},
+                                std::size_t{17}, std::size_t{40}, good.size() / 2, good.size() - 5, good.size() - 1}) {
     SCOPED_TRACE(len);
     const std::string path = s.write("cut.vtr", good.substr(0, len));
     const std::string e = error_reading(path);
@@ -326,8 +327,7 @@ TEST(VtrErrors, Truncated) {
     EXPECT_EQ(e.rfind(want, 0), 0u) << e;
   }
   const std::string path = s.write("cut.vtr", good.substr(0, good.size() / 2));
-  EXPECT_NE(error_reading(path).find("the compressed stream ends before its frame is complete"),
-            std::string::npos);
+  EXPECT_NE(error_reading(path).find("the compressed stream ends before its frame is complete"), std::string::npos);
 }
 
 TEST(VtrErrors, HeaderFields) {
@@ -339,8 +339,7 @@ TEST(VtrErrors, HeaderFields) {
     return s.write("hdr.vtr", b);
   };
   std::string p = with(0, "VTR1");
-  EXPECT_EQ(error_reading(p),
-            p + ": not a .vtr trace (bad magic at byte offset 0; expected \\x89VTR\\r\\n\\x1a\\n)");
+  EXPECT_EQ(error_reading(p), p + ": not a .vtr trace (bad magic at byte offset 0; expected \\x89VTR\\r\\n\\x1a\\n)");
   p = s.write("text.vtr", "0 R 0x1000\n0 W 0x2000\n");  // a text trace named .vtr
   EXPECT_NE(error_reading(p).find("bad magic"), std::string::npos);
   p = with(vtr::kVersionOffset, std::string("\x02\x00", 2));
@@ -354,14 +353,12 @@ TEST(VtrErrors, HeaderFields) {
   p = with(vtr::kVcpusOffset, std::string("\x01\x02\x00\x00", 4));
   EXPECT_EQ(error_reading(p), p + ": the header declares 513 vCPUs (at most 512)");
   p = with(vtr::kVcpusOffset, std::string("\x01\x00\x00\x00", 4));  // fewer than the records use
-  EXPECT_EQ(error_reading(p),
-            p + ": record 1 (decompressed byte offset 6): vCPU 1 is out of range (the header "
-                "declares 1)");
+  EXPECT_EQ(error_reading(p), p + ": record 1 (decompressed byte offset 6): vCPU 1 is out of range (the header "
+                                  "declares 1)");
   p = s.write("tail.vtr", good + "x");
   EXPECT_NE(error_reading(p).find(p + ": unexpected data after the compressed stream at byte offset"),
             std::string::npos);
-  EXPECT_EQ(error_of([&] { validate_trace("/nonexistent/t.vtr", 1); }),
-            "/nonexistent/t.vtr: cannot open trace file");
+  EXPECT_EQ(error_of([&] { validate_trace("/nonexistent/t.vtr", 1); }), "/nonexistent/t.vtr: cannot open trace file");
 }
 
 /// A .vtr file with a hand-made payload, compressed as one frame with a checksum.
@@ -432,8 +429,9 @@ TEST(TraceSummary, CountsTypesPagesAndRange) {
   Scratch s;
   const std::string bin = s.path("sum.vtr");
   using T = AccessType;
-  write_records(bin, 3, {rec(0, T::Read, 0x1000, 8, 0), rec(0, T::Write, 0x1ffc, 8, 0),  // crosses
-                         rec(2, T::Exec, 0x5000, 4, 0), rec(0, T::Read, 0x1008, 8, 0)});
+  write_records(bin, 3,
+                {rec(0, T::Read, 0x1000, 8, 0), rec(0, T::Write, 0x1ffc, 8, 0),  // crosses
+                 rec(2, T::Exec, 0x5000, 4, 0), rec(0, T::Read, 0x1008, 8, 0)});
   const TraceSummary t = summarize_trace(bin);
   EXPECT_EQ(t.format, "vtr v1");
   EXPECT_EQ(t.accesses, 4u);
@@ -449,13 +447,11 @@ TEST(TraceSummary, CountsTypesPagesAndRange) {
 
 // ---- lackey import ---------------------------------------------------------------
 
-std::string data_file(const std::string& name) {
-  return std::string(VMXSIM_SOURCE_DIR) + "/tests/data/" + name;
-}
+std::string data_file(const std::string& name) { return std::string(VMXSIM_SOURCE_DIR) + "/tests/data/" + name; }
 
 /// Imports `inputs` into a text trace and returns its records.
-std::vector<std::string> import(const Scratch& s, const std::vector<std::string>& inputs,
-                                const LackeyOptions& o = {}, LackeyStats* stats = nullptr) {
+std::vector<std::string> import(const Scratch& s, const std::vector<std::string>& inputs, const LackeyOptions& o = {},
+                                LackeyStats* stats = nullptr) {
   const std::string out = s.path("imported.trace");
   auto w = create_trace(out, static_cast<unsigned>(inputs.size()));
   const LackeyStats st = import_lackey(inputs, o, *w);
@@ -501,15 +497,13 @@ TEST(Lackey, GapsSplitsAndInterleaving) {
   o.gap_cycles = 10;
   // Round-robin: one record of each input in turn; a 8192-byte load is two pieces.
   EXPECT_EQ(import(s, {a, b}, o),
-            (std::vector<std::string>{"0 X 0x1000 4 10", "1 X 0x9000 1 10", "0 R 0x2000 4096 0",
-                                      "1 X 0x9001 1 10", "0 R 0x3000 4096 0", "1 R 0x7000 8 0",
-                                      "0 W 0x3000 2 0", "1 W 0x7000 8 0"}));
+            (std::vector<std::string>{"0 X 0x1000 4 10", "1 X 0x9000 1 10", "0 R 0x2000 4096 0", "1 X 0x9001 1 10",
+                                      "0 R 0x3000 4096 0", "1 R 0x7000 8 0", "0 W 0x3000 2 0", "1 W 0x7000 8 0"}));
   // By guest time (gap + 1 per record): a's times 11, 12, 13, 14; b's 11, 22, 23, 24.
   o.interleave = Interleave::kGap;
   EXPECT_EQ(import(s, {a, b}, o),
-            (std::vector<std::string>{"0 X 0x1000 4 10", "1 X 0x9000 1 10", "0 R 0x2000 4096 0",
-                                      "0 R 0x3000 4096 0", "0 W 0x3000 2 0", "1 X 0x9001 1 10",
-                                      "1 R 0x7000 8 0", "1 W 0x7000 8 0"}));
+            (std::vector<std::string>{"0 X 0x1000 4 10", "1 X 0x9000 1 10", "0 R 0x2000 4096 0", "0 R 0x3000 4096 0",
+                                      "0 W 0x3000 2 0", "1 X 0x9001 1 10", "1 R 0x7000 8 0", "1 W 0x7000 8 0"}));
 }
 
 TEST(Lackey, MalformedAccessLines) {
@@ -523,8 +517,7 @@ TEST(Lackey, MalformedAccessLines) {
       {" S 1000,", "expected <hex address>,<decimal size> after 'S', got '1000,'"},
       {" M 1000,8x", "expected <hex address>,<decimal size> after 'M', got '1000,8x'"},
       {" S ", "expected <hex address>,<decimal size> after 'S', got end of line"},
-      {" L 11112222333344445,8",
-       "expected <hex address>,<decimal size> after 'L', got '11112222333344445,8'"},
+      {" L 11112222333344445,8", "expected <hex address>,<decimal size> after 'L', got '11112222333344445,8'"},
       {" L 1000,0", "expected a size of at least 1 byte after 'L', got 0"},
       {" L 1000,99999999999", "expected <hex address>,<decimal size> after 'L', got '1000,99999999999'"},
   };
@@ -533,8 +526,7 @@ TEST(Lackey, MalformedAccessLines) {
     const std::string path = s.write("bad.lackey", "==1== x\nI  1000,4\n" + c.line + "\n");
     EXPECT_EQ(error_of([&] { import(s, {path}); }), path + ":3: " + c.message);
   }
-  EXPECT_EQ(error_of([&] { import(s, {"/nonexistent.lackey"}); }),
-            "/nonexistent.lackey: cannot open trace file");
+  EXPECT_EQ(error_of([&] { import(s, {"/nonexistent.lackey"}); }), "/nonexistent.lackey: cannot open trace file");
 }
 
 }  // namespace

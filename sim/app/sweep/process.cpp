@@ -1,11 +1,11 @@
 #include "sim/app/sweep/process.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
-#include <filesystem>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 #include "sim/error.hpp"
 
@@ -62,8 +62,7 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& out_file, c
   posix_spawn_file_actions_addopen(&s.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&s.actions, STDOUT_FILENO, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    kFileMode);
-  if (err_file == out_file)
-    posix_spawn_file_actions_adddup2(&s.actions, STDOUT_FILENO, STDERR_FILENO);
+  if (err_file == out_file) posix_spawn_file_actions_adddup2(&s.actions, STDOUT_FILENO, STDERR_FILENO);
   else
     posix_spawn_file_actions_addopen(&s.actions, STDERR_FILENO, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                      kFileMode);

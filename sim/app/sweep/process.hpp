@@ -1,8 +1,8 @@
 // Child processes for the sweep: each point is a `vmxsim run` of its own
 // (SystemC elaborates once per process). POSIX posix_spawn and waitpid.
 #pragma once
-#include <string>
 #include <sys/types.h>
+#include <string>
 #include <vector>
 
 namespace vmxsim::sweep {

@@ -1,9 +1,9 @@
 #include "sim/app/sweep/progress.hpp"
 
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <sstream>
-#include <unistd.h>
 
 namespace vmxsim::sweep {
 
@@ -28,8 +28,7 @@ std::string Progress::duration(double seconds) {
       << (s % kSecondsPerHour) / kSecondsPerMinute % 10 << "m";
   else if (s >= kSecondsPerMinute)
     o << s / kSecondsPerMinute << "m" << (s % kSecondsPerMinute) / 10 << (s % kSecondsPerMinute) % 10 << "s";
-  else
-    o << s << "s";
+  else o << s << "s";
   return o.str();
 }
 

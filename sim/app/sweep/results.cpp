@@ -1,16 +1,16 @@
 #include "sim/app/sweep/results.hpp"
 
+#include <fnmatch.h>
+#include <limits.h>
+#include <unistd.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fnmatch.h>
 #include <fstream>
-#include <limits.h>
 #include <ostream>
 #include <set>
 #include <sstream>
-#include <unistd.h>
 
 namespace vmxsim::sweep {
 
@@ -37,9 +37,7 @@ bool is_pattern(const std::string& s) { return s.find_first_of("*?[") != std::st
 
 }  // namespace
 
-std::string temp_path(const std::string& path) {
-  return path + ".tmp." + hostname() + "." + std::to_string(getpid());
-}
+std::string temp_path(const std::string& path) { return path + ".tmp." + hostname() + "." + std::to_string(getpid()); }
 
 void write_atomic(const std::string& path, const std::string& text) {
   const std::string tmp = temp_path(path);
@@ -183,8 +181,7 @@ Tables make_tables(const Spec& spec, const std::vector<Point>& points, const std
     const json stats = r.value("stats", json::object());
     csv << p.index << "," << p.id << "," << p.repeat;
     for (const auto& a : p.params) csv << "," << csv_field(cell(a.value));
-    csv << "," << r.value("status", "") << "," << r.value("exit_code", 0) << ","
-        << csv_field(r.value("error", ""));
+    csv << "," << r.value("status", "") << "," << r.value("exit_code", 0) << "," << csv_field(r.value("error", ""));
     for (const auto& c : columns) csv << "," << (stats.contains(c) ? stats[c].dump() : "");
     csv << "\n";
 

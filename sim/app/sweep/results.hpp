@@ -60,10 +60,10 @@ class OutDir {
 /// How a point's run ended.
 struct Outcome {
   bool ok = false;
-  int exit_code = 0;  // as a shell reports it (128 + signal when killed)
-  std::string error;  // empty when ok: e.g. "exit 1: <last stderr line>"
-  json stats;         // the stats file, null when none was written
-  double seconds = 0; // host wall time
+  int exit_code = 0;   // as a shell reports it (128 + signal when killed)
+  std::string error;   // empty when ok: e.g. "exit 1: <last stderr line>"
+  json stats;          // the stats file, null when none was written
+  double seconds = 0;  // host wall time
 };
 /// A point's record.
 json make_record(const Spec& spec, const Point& p, const std::string& fingerprint, const Outcome& o);

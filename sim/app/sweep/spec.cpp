@@ -125,7 +125,8 @@ Spec parse_spec(const ordered_json& doc, const std::string& path) {
   // A key given twice would make one of its values silently win.
   std::set<std::string> seen;
   const auto claim = [&](const std::string& section, const std::string& key) {
-    if (!seen.insert(key).second) r.fail(section + "." + key, "this key is given more than once across grid, zip and set");
+    if (!seen.insert(key).second)
+      r.fail(section + "." + key, "this key is given more than once across grid, zip and set");
   };
   for (const auto& a : s.grid) claim("grid", a.first);
   for (const auto& a : s.zip) claim("zip", a.first);
@@ -225,9 +226,7 @@ std::vector<Point> expand(const Spec& spec, const json& base_effective) {
 }
 
 Shard parse_shard(const std::string& text) {
-  const auto bad = [&]() {
-    return SpecError("--shard " + text + ": expected i/n with 0 <= i < n, e.g. 0/4");
-  };
+  const auto bad = [&]() { return SpecError("--shard " + text + ": expected i/n with 0 <= i < n, e.g. 0/4"); };
   const auto slash = text.find('/');
   if (slash == std::string::npos) throw bad();
   const auto number = [&](const std::string& s) {

@@ -37,11 +37,11 @@ using Axis = std::pair<std::string, std::vector<json>>;
 inline const std::vector<std::string> kDefaultRepeatKeys = {"workload.generator.seed", "guest.seed", "sim.seed"};
 
 struct Spec {
-  std::string path;   // the spec file, as given
-  std::string name;   // "name", else the file name without ".json"
-  std::string base;   // the base config, resolved against the spec's folder
-  std::vector<Axis> grid;  // Cartesian product; the first key varies slowest
-  std::vector<Axis> zip;   // stepped together; one step per grid combination's inner loop
+  std::string path;               // the spec file, as given
+  std::string name;               // "name", else the file name without ".json"
+  std::string base;               // the base config, resolved against the spec's folder
+  std::vector<Axis> grid;         // Cartesian product; the first key varies slowest
+  std::vector<Axis> zip;          // stepped together; one step per grid combination's inner loop
   std::vector<Assignment> fixed;  // "set": applied to every point, before the parameters
   unsigned repeat = 1;
   std::vector<std::string> repeat_keys = kDefaultRepeatKeys;
@@ -61,7 +61,7 @@ struct Point {
   unsigned repeat = 0;
   std::vector<Assignment> params;  // one per Spec::param_keys(), same order
   std::vector<Assignment> seeds;   // the repeat's seed shifts (none for repeat 0)
-  std::string id;  // stable: a hash of the parameter values (by key) and the repeat index
+  std::string id;                  // stable: a hash of the parameter values (by key) and the repeat index
   /// Every --set of this point: the spec's fixed ones, the parameters, the seeds.
   std::vector<std::string> set_args(const Spec& spec) const;
 };

@@ -1,9 +1,9 @@
 #include "sim/app/sweep/sweep.hpp"
 
+#include <signal.h>  // kill
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <signal.h>  // kill
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -83,7 +83,9 @@ json effective_base(const std::string& exe, const Spec& spec, const std::string&
   if (!e.ok()) {
     const std::string prefix = "vmxsim: error: ";  // how the child reports errors
     throw Error(spec.path + ": base config " + spec.base + " (with the spec's \"set\"): " +
-                (msg.empty() ? e.describe() : msg.compare(0, prefix.size(), prefix) ? msg : msg.substr(prefix.size())));
+                (msg.empty()                             ? e.describe()
+                 : msg.compare(0, prefix.size(), prefix) ? msg
+                                                         : msg.substr(prefix.size())));
   }
   const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object()) throw Error(spec.base + ": `vmxsim config show` printed no config");

@@ -10,15 +10,15 @@
 namespace vmxsim::sweep {
 
 /// Exit statuses beyond vmxsim's 0 (all points ok), 1 (error) and 2 (usage).
-constexpr int kExitPointsFailed = 4;   // the sweep ran, but some of its points failed
-constexpr int kExitSignalBase = 128;   // interrupted by signal s: 128 + s, as a shell reports it
+constexpr int kExitPointsFailed = 4;  // the sweep ran, but some of its points failed
+constexpr int kExitSignalBase = 128;  // interrupted by signal s: 128 + s, as a shell reports it
 
 struct Options {
   std::string spec;
   std::string out;    // empty: "<spec name>.sweep" in the current folder
   unsigned jobs = 0;  // points at a time; 0: one per hardware thread
   Shard shard;
-  std::string exe;    // the vmxsim to run points with; empty: this executable
+  std::string exe;  // the vmxsim to run points with; empty: this executable
 };
 
 /// The output folder `o` names, or the default for `spec`.
