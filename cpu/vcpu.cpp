@@ -48,6 +48,8 @@ Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const
   thread_.set_jitter(p.jitter_cycles, p.seed);
   thread_.set_window(p.interrupt_window_cycles);
   check_writes_ = hv_.checkers().wants_writes();
+  // The walker's A/D updates of guest entries are guest-memory writes too.
+  if (check_writes_) walker_.set_guest_write_observer(this);
   check_track_ = hv_.checkers().wants_untrapped_writes();
   hv_.requests().attach(id, this);
   SC_THREAD(run);
@@ -231,9 +233,12 @@ hv::FaultOutcome Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned
     throw Error("vcpu" + std::to_string(id_) + ": the access to GPA " + hex(gpa) + " still faults after " +
                 std::to_string(p_.max_exits_per_access) +
                 " VM exits (cpu.max_exits_per_access); the hypervisor is not resolving it");
-  // VM exit (reason 48), handler, VM entry; the access then retries. The SDM
-  // invalidates cached mappings of the faulting GPA on the exit (§28.3.3.1);
-  // none is cached here, since the walk that faulted filled nothing.
+  // VM exit (reason 48), handler, VM entry; the access then retries. The
+  // exit invalidates the guest-physical mappings that would translate the
+  // faulting GPA (SDM §28.3.3.1): a guest page-table page whose A/D update
+  // faulted (EPT A/D off) is in the EPT walk cache without W. Nothing else
+  // is cached: the walk that faulted filled nothing.
+  pwc_.invalidate_ept_addr(tctx_.ept, gpa);
   hv::FaultOutcome out;
   vm_exit(
       Exit::kEptViolation,
@@ -303,15 +308,23 @@ Addr Vcpu::write_gpa(Addr gpa) {
     const ept::EptWalk w = walker_.translate(eptp_, gpa, AccessType::Write);
     ++guest_kernel_walks;
     thread_.advance(w.cycles);
-    if (w.ok) return w.hpa;
+    if (w.ok) {
+      if (check_writes_) hv_.checkers().guest_write(id_, w.hpa, thread_.now());  // the dirty-log oracle
+      return w.hpa;
+    }
     if (w.pml_full) {
       pml_full_exit(tries);
       continue;
     }
     const hv::FaultOutcome o = ept_violation_exit(gpa, w.qual, tries);
-    if (o.emulated) return o.hpa;  // the hypervisor did the store (a write-tracked page table)
+    if (o.emulated) {  // the hypervisor did the store (a write-tracked page table)
+      if (check_writes_) hv_.checkers().guest_write(id_, o.hpa, thread_.now());
+      return o.hpa;
+    }
   }
 }
+
+void Vcpu::walker_wrote(Addr hpa) { hv_.checkers().guest_write(id_, hpa, thread_.now()); }
 
 // ---- invalidation ----------------------------------------------------------
 

@@ -70,7 +70,7 @@ struct VcpuLinks {
 /// VM-exit reasons the model produces, in stats order (SDM Appendix C).
 enum class Exit : unsigned { kEptViolation, kExternalInterrupt, kPmlFull, kCount };
 
-class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemory {
+class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemory, private ept::GuestWriteObserver {
  public:
   SC_HAS_PROCESS(Vcpu);
   Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const VcpuLinks& links,
@@ -125,8 +125,9 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   void check_tracked_write(Addr hpa, Addr hpa2);
   void pml_full_exit(unsigned& tries);
   void sync();
-  void take_requests();               // in guest mode, at a sync: an external-interrupt exit
-  Addr write_gpa(Addr gpa) override;  // GuestMemory: the guest kernel's stores
+  void take_requests();                  // in guest mode, at a sync: an external-interrupt exit
+  Addr write_gpa(Addr gpa) override;     // GuestMemory: the guest kernel's stores
+  void walker_wrote(Addr hpa) override;  // ept::GuestWriteObserver: for the dirty-log oracle
 
   unsigned id_;
   VcpuParams p_;

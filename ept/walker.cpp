@@ -106,12 +106,29 @@ std::uint32_t pf_error(bool protection, AccessType type) {
 
 Walk2d Walker::translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, AccessType type, models::Pwc* pwc) {
   Walk2d w;
+  const bool ad = eptp.ad_enabled();
   // With EPT A/D on, guest paging-structure accesses are EPT writes (SDM §28.3.3.2).
-  const AccessType table_access = eptp.ad_enabled() ? AccessType::Write : AccessType::Read;
-  auto fail_ept = [&](const EptWalk& e, Addr gpa) {
+  const AccessType table_access = ad ? AccessType::Write : AccessType::Read;
+  // A faulting guest-paging access reports the entry's GPA (SDM §27.2.1: the
+  // guest-physical address of the access), not its table's.
+  auto fail_ept = [&](const EptWalk& e, Addr gpa, bool guest_paging) {
     w.status = e.pml_full ? WalkStatus::kPmlFull : WalkStatus::kEptViolation;
-    w.qual = e.qual;
+    // With A/D on the walker reads and updates each entry in one locked
+    // access: hardware reports it as a read and a write (bits 0 and 1; the
+    // SDM allows bit 0 on a read-modify-write, and kvm-unit-tests' EPT access
+    // tests expect both). Without A/D the read is a plain read.
+    w.qual = e.qual | (guest_paging && ad && !e.pml_full ? qual::kRead : 0);
     w.fault_gpa = gpa;
+    return w;
+  };
+  // With EPT A/D off, setting a guest entry's A or D flag is a write to guest
+  // memory like any other: it needs EPT write permission on the page holding
+  // the entry, or it is an EPT violation (a read-modify-write: RD|WR, bits
+  // 5:3 the rights the page's translation grants, a guest-paging access).
+  auto fail_update = [&](Addr entry_gpa, std::uint8_t page_perms) {
+    w.status = WalkStatus::kEptViolation;
+    w.qual = qual::kRead | qual::kWrite | (std::uint64_t(page_perms) << qual::kPermShift) | qual::kGlaValid;
+    w.fault_gpa = entry_gpa;
     return w;
   };
 
@@ -131,34 +148,41 @@ Walk2d Walker::translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, Ac
   }
 
   Addr used[5];  // HPAs of guest entries read
+  Addr used_gpa[5];
   std::uint64_t vals[5];
   unsigned used_levels[5];
-  std::uint8_t rights_to[5];  // rights combined down to and including each entry
+  std::uint8_t rights_to[5];    // rights combined down to and including each entry
+  std::uint8_t page_perms = 0;  // EPT rights on the page of the last entry read
   unsigned n = 0;
   std::uint64_t e = 0;
   for (;; --level) {
+    const Addr entry_gpa = table + Addr(guest::index_at(gva, level)) * 8;
     Addr table_hpa = 0;
-    if (!pwc || !pwc->lookup_ept(g.ept_ctx, table, table_hpa)) {
-      const EptWalk t = translate(eptp, table, table_access, WalkPurpose::kGuestPaging);
+    if (!pwc || !pwc->lookup_ept(g.ept_ctx, entry_gpa, table_hpa, &page_perms)) {
+      const EptWalk t = translate(eptp, entry_gpa, table_access, WalkPurpose::kGuestPaging);
       w.refs += t.refs;
       w.cycles += t.cycles;
-      if (!t.ok) return fail_ept(t, table);
+      if (!t.ok) return fail_ept(t, entry_gpa, true);
       table_hpa = t.hpa & ~(kPageSize4K - 1);
-      if (pwc) pwc->fill_ept(g.ept_ctx, table, table_hpa);
+      page_perms = t.perms;
+      if (pwc) pwc->fill_ept(g.ept_ctx, entry_gpa, table_hpa, page_perms);
     }
-    const Addr at = table_hpa + Addr(guest::index_at(gva, level)) * 8;
+    const Addr at = table_hpa + (entry_gpa & (kPageSize4K - 1));
     w.cycles += hier_.access(at);
     ++w.refs;
     ++w.guest_refs;
     e = mem_.read(at);
     vals[n] = e;
     used[n] = at;
+    used_gpa[n] = entry_gpa;
     used_levels[n++] = level;
     if (!guest::present(e)) {
       w.status = WalkStatus::kGuestFault;
       w.pf_error = pf_error(false, type);
       return w;
     }
+    // The A flag is set as the entry is used, before the next level is read.
+    if (!ad && !(e & guest::kAccessed) && !(page_perms & kWrite)) return fail_update(entry_gpa, page_perms);
     rights = combine(rights, rights_of(e));
     rights_to[n - 1] = rights;
     if (guest::is_leaf(e, level)) break;
@@ -169,13 +193,16 @@ Walk2d Walker::translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, Ac
     w.pf_error = pf_error(true, type);
     return w;
   }
+  // A permitted write sets the leaf's D flag: another write to the entry's page.
+  if (!ad && type == AccessType::Write && !(e & guest::kDirty) && !(page_perms & kWrite))
+    return fail_update(used_gpa[n - 1], page_perms);
 
   const unsigned gshift = guest::level_shift(level);
   w.gpa = guest::entry_addr(e, level) | (gva & ((Addr{1} << gshift) - 1));
   const EptWalk f = translate(eptp, w.gpa, type, WalkPurpose::kFinal);
   w.refs += f.refs;
   w.cycles += f.cycles;
-  if (!f.ok) return fail_ept(f, w.gpa);
+  if (!f.ok) return fail_ept(f, w.gpa, false);
 
   // Success: guest A in every entry used, guest D in the leaf on a write
   // (guest-physical writes, by compare-and-exchange like the EPT flags).
@@ -189,6 +216,7 @@ Walk2d Walker::translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, Ac
         guest_a_set += !(cur & guest::kAccessed);
         guest_d_set += (want & guest::kDirty) && !(cur & guest::kDirty);
         cur |= want;
+        if (writes_) writes_->walker_wrote(used[i]);
       }
     }
     if (leaf) guest_dirty = (cur & guest::kDirty) != 0;

@@ -68,8 +68,17 @@ struct Walk2d {
   std::uint32_t guest_refs = 0;  // guest paging-structure entries read
   Cycles cycles = 0;
   std::uint64_t qual = 0;      // EPT-violation exit qualification
-  Addr fault_gpa = 0;          // GPA that faulted in EPT (a guest table, or the final GPA)
+  Addr fault_gpa = 0;          // GPA that faulted in EPT: a guest paging-structure entry's, or the final GPA
   std::uint32_t pf_error = 0;  // guest #PF error code (bit 0 P, 1 W, 2 U, 4 I/D)
+};
+
+/// Told of each write the walker makes to guest memory — a guest entry's A or
+/// D flag — so that an oracle sees them like the guest's own writes.
+class GuestWriteObserver {
+ public:
+  virtual ~GuestWriteObserver() = default;
+  /// The walker changed the guest entry at `hpa` (at the walk's instant).
+  virtual void walker_wrote(Addr hpa) = 0;
 };
 
 class Walker {
@@ -79,6 +88,8 @@ class Walker {
   /// The vCPU's PML engine (SDM §28.3.6), consulted before any EPT A/D update
   /// and told of every leaf D 0→1. Null: no PML.
   void set_pml(pml::Engine* e) { pml_ = e; }
+  /// Null: nobody watches (the default; no cost).
+  void set_guest_write_observer(GuestWriteObserver* o) { writes_ = o; }
 
   EptWalk translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpose purpose = WalkPurpose::kFinal,
                     bool gla_valid = true);
@@ -87,9 +98,12 @@ class Walker {
   /// translated through EPT before the entry is read, then the final GPA is:
   /// (n+1)(m+1)-1 references cold — 24 for 4-level over 4-level, 35 for 5 over
   /// 5. With EPTP[6], the walker's guest paging-structure accesses count as
-  /// EPT writes (they set EPT D on guest page-table pages). On success the
-  /// guest A flag is set in each guest entry used and guest D in the leaf on
-  /// a write. `pwc` may be null (no paging-structure caches).
+  /// EPT writes (they set EPT D on guest page-table pages) and a violation
+  /// there reports RD|WR. Without it they are reads, and setting a guest A or
+  /// D flag is a write that needs EPT W on the entry's page (else an EPT
+  /// violation at the entry's GPA, RD|WR). On success the guest A flag is set
+  /// in each guest entry used and guest D in the leaf on a write. `pwc` may be
+  /// null (no paging-structure caches).
   Walk2d translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, AccessType type, models::Pwc* pwc);
 
   std::uint64_t a_set = 0;                         // A flags this walker set
@@ -100,6 +114,7 @@ class Walker {
   models::PhysMem& mem_;
   models::MemHierarchy& hier_;
   pml::Engine* pml_ = nullptr;
+  GuestWriteObserver* writes_ = nullptr;
 };
 
 /// The permission bit an access needs.

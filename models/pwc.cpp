@@ -94,7 +94,7 @@ Pwc::Pwc(const PwcParams& p) {
     const PwcCacheParams& c = p.*kField[i];
     const std::string what = std::string("pwc.") + kName[i];
     const Geometry g = checked_geometry(what, "entries", c.entries, c.ways);
-    if (i == kEptCache) ept_ = SetAssoc<EptTag, Addr>(g, c.replacement, p.seed + i, what);
+    if (i == kEptCache) ept_ = SetAssoc<EptTag, PwcEptEntry>(g, c.replacement, p.seed + i, what);
     else guest_[i] = SetAssoc<GuestTag, PwcGuestEntry>(g, c.replacement, p.seed + i, what);
   }
 }
@@ -130,10 +130,16 @@ void Pwc::invalidate_addr(std::uint16_t vpid, Addr gva) {
 void Pwc::invalidate_ept(std::uint16_t ept_ctx) {
   // Single-context INVEPT drops the combined paging-structure-cache entries
   // of that EPT context too (SDM §28.3.3.1), not just the EPT walk cache.
-  ept_.invalidate_if([ept_ctx](const EptTag& t, const Addr&) { return t.ept == ept_ctx; });
+  ept_.invalidate_if([ept_ctx](const EptTag& t, const PwcEptEntry&) { return t.ept == ept_ctx; });
   for (auto& c : guest_)
     c.invalidate_if(
         [ept_ctx](const GuestTag& t, const PwcGuestEntry&) { return std::uint16_t(t.ctx >> kCtxEptShift) == ept_ctx; });
+}
+
+void Pwc::invalidate_ept_addr(std::uint16_t ept_ctx, Addr gpa) {
+  if (!ept_.enabled()) return;
+  const EptTag tag{gpa >> kPageShift4K, ept_ctx};
+  ept_.invalidate_in(set_index(tag.gpn, ept_ctx), [tag](const EptTag& t, const PwcEptEntry&) { return t == tag; });
 }
 
 void Pwc::invalidate_all() {

@@ -9,8 +9,11 @@
 // the level L-1 table, skipping the guest levels above and their EPT walks.
 //
 // EPT walk cache: caches the full GPA→HPA translation of guest
-// paging-structure pages, keyed by (EPT context, GPA >> 12). A hit skips the
-// EPT walk that precedes reading a guest paging-structure entry.
+// paging-structure pages, keyed by (EPT context, GPA >> 12), with the R/W/X
+// rights the EPT walk granted (guest-physical mappings include their access
+// rights, SDM §28.3.2): with EPT A/D off the walker must know whether it may
+// write a guest entry's A/D flag. A hit skips the EPT walk that precedes
+// reading a guest paging-structure entry.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -47,6 +50,14 @@ struct PwcParams {
   static PwcParams from(const Cfg& pwc);
 };
 
+/// An EPT walk cache entry: a guest paging-structure page's HPA and the R/W/X
+/// rights (bits 2:0, as in an EPT entry) its translation granted.
+struct PwcEptEntry {
+  Addr hpa_page = 0;
+  std::uint8_t perms = 0;
+};
+inline constexpr std::uint8_t kAllRights = 7;
+
 struct PwcGuestEntry {
   Addr next_table_gpa = 0;
   std::uint8_t rights = 0;  // bit 0 writable, bit 1 user, bit 2 execute-disable, ANDed/ORed down the walk
@@ -71,17 +82,21 @@ class Pwc {
     guest_[i].insert(set_index(t.prefix, ctx), t, e);
   }
 
-  /// EPT walk cache: HPA of the 4 KiB guest paging-structure page at `gpa`.
-  bool lookup_ept(std::uint16_t ept_ctx, Addr gpa, Addr& hpa_page) {
+  /// EPT walk cache: HPA of the 4 KiB guest paging-structure page at `gpa`,
+  /// and (if `perms` is not null) the R/W/X rights (bits 2:0) it was cached with.
+  bool lookup_ept(std::uint16_t ept_ctx, Addr gpa, Addr& hpa_page, std::uint8_t* perms = nullptr) {
     const EptTag t{gpa >> kPageShift4K, ept_ctx};
-    const Addr* h = ept_.lookup(set_index(t.gpn, ept_ctx), t);
+    const PwcEptEntry* h = ept_.lookup(set_index(t.gpn, ept_ctx), t);
     ++(h ? hits_[kEptCache] : misses_[kEptCache]);
-    if (h) hpa_page = *h;
+    if (h) {
+      hpa_page = h->hpa_page;
+      if (perms) *perms = h->perms;
+    }
     return h != nullptr;
   }
-  void fill_ept(std::uint16_t ept_ctx, Addr gpa, Addr hpa_page) {
+  void fill_ept(std::uint16_t ept_ctx, Addr gpa, Addr hpa_page, std::uint8_t perms = kAllRights) {
     const EptTag t{gpa >> kPageShift4K, ept_ctx};
-    ept_.insert(set_index(t.gpn, ept_ctx), t, hpa_page);
+    ept_.insert(set_index(t.gpn, ept_ctx), t, PwcEptEntry{hpa_page, perms});
   }
 
   // Invalidation (SDM §28.3.3): guest caches by VPID (ctx low 16 bits), all of
@@ -90,6 +105,9 @@ class Pwc {
   void invalidate_vpid(std::uint16_t vpid);
   void invalidate_addr(std::uint16_t vpid, Addr gva);
   void invalidate_ept(std::uint16_t ept_ctx);
+  /// An EPT violation or misconfiguration at `gpa` drops the guest-physical
+  /// mappings that would translate it (SDM §28.3.3.1): its EPT walk cache entry.
+  void invalidate_ept_addr(std::uint16_t ept_ctx, Addr gpa);
   void invalidate_all();
 
   /// Registers `<prefix>.<cache>.hits` and `.misses` for each enabled-or-not
@@ -127,7 +145,7 @@ class Pwc {
   };
 
   std::array<SetAssoc<GuestTag, PwcGuestEntry>, kGuestCaches> guest_;  // by cache_of(level)
-  SetAssoc<EptTag, Addr> ept_;
+  SetAssoc<EptTag, PwcEptEntry> ept_;
   std::uint64_t hits_[kCaches] = {}, misses_[kCaches] = {};
 };
 

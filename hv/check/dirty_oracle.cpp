@@ -18,6 +18,10 @@ void DirtyOracle::copy(Addr gpa, Cycles t) {
   p.copied = true;
 }
 
+std::uint64_t DirtyOracle::pages_written() const {
+  return std::uint64_t(std::count_if(pages_.begin(), pages_.end(), [](const auto& kv) { return kv.second.written; }));
+}
+
 std::vector<DirtyOracle::Loss> DirtyOracle::losses() const {
   std::vector<Loss> out;
   for (const auto& [page, p] : pages_)

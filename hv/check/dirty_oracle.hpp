@@ -40,6 +40,8 @@ class DirtyOracle {
     Addr gpa;
     Cycles write, copy;  // copy = ~0 if never copied
   };
+  /// Pages written while logging was on (by the guest, its kernel or the walker).
+  std::uint64_t pages_written() const;
   /// After the final collection: every lost page, in GPA order.
   std::vector<Loss> losses() const;
 

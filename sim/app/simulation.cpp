@@ -146,6 +146,10 @@ void Simulation::register_stats() {
   // the values read members that run() fills in at the end.
   stats_.counter("check.dirty_lost", &lost_, "pages",
                  "pages the dirty-log oracle (check.dirty_log) found written after their last copy: lost writes");
+  stats_.value_u64(
+      "check.dirty_written", [this] { return std::uint64_t(hv_->checkers().dirty().pages_written()); }, "pages",
+      "pages the dirty-log oracle saw written while logging was on: guest stores, the guest kernel's page-table "
+      "stores and the page walker's accessed/dirty updates of guest entries (0 with the oracle off)");
   stats_.counter("sim.accesses", &accesses_, "accesses", "guest accesses retired by every vCPU together");
   stats_.counter("sim.cycles", &cycles_, "cycles",
                  "simulated time when the last vCPU finished its stream: the run's length");

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <vector>
 
 #include "ept/entry.hpp"
 #include "ept/guest_entry.hpp"
@@ -33,9 +34,11 @@ struct Guest {
   Addr next_table = 0x100000;  // guest-physical frames for guest page tables
   GuestPaging paging;
 
-  explicit Guest(unsigned guest_levels = 4, unsigned ept_levels = 4) : glevels(guest_levels), elevels(ept_levels) {
+  explicit Guest(unsigned guest_levels = 4, unsigned ept_levels = 4, bool ept_ad = true)
+      : glevels(guest_levels), elevels(ept_levels) {
     hv::MmuParams p;
     p.levels = ept_levels;
+    p.ad = ept_ad;
     mmu = std::make_unique<hv::Mmu>(mem, p);
     slot.gpa = 0;
     slot.size = Addr{1} << 30;
@@ -83,6 +86,13 @@ struct Guest {
       if (is_leaf(e, level)) return at;
       table = entry_addr(e);
     }
+  }
+  // The GPA of the level-`level` guest entry for `gva` in table `table`.
+  static Addr entry_gpa(Addr table, Addr gva, unsigned level) { return table + guest::index_at(gva, level) * 8; }
+  void clear_ept_write(Addr gpa) { mem.write(ept_leaf(gpa), mem.read(ept_leaf(gpa)) & ~kWrite); }
+  void set_ept_write(Addr gpa) { mem.write(ept_leaf(gpa), mem.read(ept_leaf(gpa)) | kWrite); }
+  std::uint64_t guest_entry(Addr table, Addr gva, unsigned level) {
+    return mem.read(hpa(entry_gpa(table, gva, level)));
   }
   void clear_ept_dirty(Addr gpa) { mem.write(ept_leaf(gpa), mem.read(ept_leaf(gpa)) & ~kDirty); }
   Walk2d walk(Addr gva, AccessType t, models::Pwc* pwc = nullptr) {
@@ -166,11 +176,12 @@ TEST(Walk2d, ReadOnlyEptMappingOfAGuestPageTableFaultsWithBit8Clear) {
   g.mem.write(leaf, g.mem.read(leaf) & ~kWrite);
   const Walk2d w = g.walk(0x400000, AccessType::Read);
   ASSERT_EQ(w.status, WalkStatus::kEptViolation);
-  EXPECT_EQ(w.fault_gpa, tables[2]);
-  // A/D on: the guest paging access is a write (bit 1); R and X remain (bits 3, 5);
-  // bit 7 GLA valid; bit 8 clear: an access to a guest paging-structure entry.
-  EXPECT_EQ(w.qual, qual::kWrite | ((kRead | kExec) << qual::kPermShift) | qual::kGlaValid);
-  EXPECT_EQ(w.qual, 0xAAu);
+  EXPECT_EQ(w.fault_gpa, Guest::entry_gpa(tables[2], 0x400000, 2));  // the PDE's GPA
+  // A/D on: the guest paging access reads and updates the entry: bits 0 and 1
+  // (as hardware reports it); R and X remain (bits 3, 5); bit 7 GLA valid;
+  // bit 8 clear: an access to a guest paging-structure entry.
+  EXPECT_EQ(w.qual, qual::kRead | qual::kWrite | ((kRead | kExec) << qual::kPermShift) | qual::kGlaValid);
+  EXPECT_EQ(w.qual, 0xABu);
   EXPECT_EQ(w.guest_refs, 2u);  // PML4E and PDPTE were read before the fault
 }
 
@@ -238,4 +249,116 @@ TEST(Walk2d, PagingStructureCacheKeepsTheRightsOfTheLevelsAbove) {
   EXPECT_EQ(w.guest_refs, 1u);
   EXPECT_EQ(w.status, WalkStatus::kGuestFault);
   EXPECT_EQ(w.pf_error, 1u | 2u | 4u);
+}
+
+// ---- SDM fidelity (issue 11) -------------------------------------------------
+
+// SDM §27.2.1: the guest-physical address of an EPT violation taken while the
+// walker accesses a guest paging-structure entry is that entry's address.
+TEST(Walk2dSdm, ViolationOnAGuestEntryReportsTheEntrysGpa) {
+  const Addr gva = 0x7f1234567000;
+  {
+    // Cold: the EPT does not map the guest's top table yet.
+    Guest g;
+    g.mem.write(g.ept_leaf(g.paging.cr3), 0);
+    const Walk2d w = g.walk(gva, AccessType::Read);
+    ASSERT_EQ(w.status, WalkStatus::kEptViolation);
+    EXPECT_EQ(w.fault_gpa, g.paging.cr3 + 0x7f0);  // PML4 index 254
+    EXPECT_EQ(w.qual & qual::kFinalTranslation, 0u);
+  }
+  // Write-protected page-table pages, one level at a time: the entry offsets
+  // of this GVA are 0x7f0, 0x240, 0xd10, 0xb38.
+  const Addr offsets[4] = {0x7f0, 0x240, 0xd10, 0xb38};
+  for (unsigned i = 0; i < 4; ++i) {
+    Guest g;
+    const auto tables = g.map(gva, 0x2345000);
+    g.clear_ept_write(tables[i]);
+    const Walk2d w = g.walk(gva, AccessType::Read);
+    ASSERT_EQ(w.status, WalkStatus::kEptViolation) << i;
+    EXPECT_EQ(w.fault_gpa, tables[i] + offsets[i]) << i;
+    EXPECT_EQ(w.fault_gpa, Guest::entry_gpa(tables[i], gva, 4 - i)) << i;
+  }
+}
+
+// With EPT A/D off, setting a guest A or D flag is a write to guest memory:
+// on a page-table page without EPT W it is an EPT violation at the entry's
+// GPA, reported as a read-modify-write of a guest paging-structure entry.
+TEST(Walk2dSdm, GuestFlagUpdatesNeedEptWriteWithAdOff) {
+  Guest g(4, 4, /*ept_ad=*/false);
+  const Addr gva = 0x400010;
+  const auto tables = g.map(gva & ~Addr{0xfff}, 0x800000);
+  // Reads need only R while the A flags are already set.
+  ASSERT_EQ(g.walk(gva, AccessType::Read).status, WalkStatus::kOk);
+  for (unsigned i = 0; i < 4; ++i) EXPECT_TRUE(g.guest_entry(tables[i], gva, 4 - i) & guest::kAccessed);
+  g.clear_ept_write(tables[3]);  // write-protect the PT page (as `wp` dirty logging does)
+  EXPECT_EQ(g.walk(gva, AccessType::Read).status, WalkStatus::kOk);
+
+  // A write must set the PTE's D flag: a write to the protected PT page.
+  const Walk2d w = g.walk(gva, AccessType::Write);
+  ASSERT_EQ(w.status, WalkStatus::kEptViolation);
+  EXPECT_EQ(w.fault_gpa, Guest::entry_gpa(tables[3], gva, 1));
+  EXPECT_EQ(w.qual, qual::kRead | qual::kWrite | ((kRead | kExec) << qual::kPermShift) | qual::kGlaValid);
+  EXPECT_FALSE(g.guest_entry(tables[3], gva, 1) & guest::kDirty);  // a faulting walk changes nothing
+  EXPECT_EQ(g.walker.guest_d_set, 0u);
+
+  // Once the hypervisor makes the page writable, the write sets D.
+  g.set_ept_write(tables[3]);
+  ASSERT_EQ(g.walk(gva, AccessType::Write).status, WalkStatus::kOk);
+  EXPECT_TRUE(g.guest_entry(tables[3], gva, 1) & guest::kDirty);
+
+  // An A flag still clear on a protected upper-level page faults a read too.
+  Guest h(4, 4, false);
+  const auto t2 = h.map(gva & ~Addr{0xfff}, 0x800000);
+  h.clear_ept_write(t2[1]);
+  const Walk2d r = h.walk(gva, AccessType::Read);
+  ASSERT_EQ(r.status, WalkStatus::kEptViolation);
+  EXPECT_EQ(r.fault_gpa, Guest::entry_gpa(t2[1], gva, 3));
+  EXPECT_EQ(r.guest_refs, 2u);  // the PDPTE was read, its A update faulted
+  // With every A and D flag already set, a read-only page-table page is fine.
+  h.set_ept_write(t2[1]);
+  ASSERT_EQ(h.walk(gva, AccessType::Write).status, WalkStatus::kOk);
+  for (Addr t : t2) h.clear_ept_write(t);
+  EXPECT_EQ(h.walk(gva, AccessType::Write).status, WalkStatus::kOk);
+}
+
+// The EPT walk cache keeps the rights of its translation: with A/D off a hit
+// without W cannot update a guest flag; the exit's invalidation of the
+// faulting GPA (SDM §28.3.3.1) lets the retry see the new rights.
+TEST(Walk2dSdm, EptWalkCacheKeepsRightsAndIsInvalidatedByTheViolation) {
+  Guest g(4, 4, /*ept_ad=*/false);
+  const Addr gva = 0x400010;
+  const auto tables = g.map(gva & ~Addr{0xfff}, 0x800000);
+  models::Pwc pwc{models::PwcParams{}};
+  ASSERT_EQ(g.walk(gva, AccessType::Read, &pwc).status, WalkStatus::kOk);  // sets the A flags
+  g.clear_ept_write(tables[3]);
+  pwc.invalidate_ept(0);                                                   // write-protection flushes (INVEPT)
+  ASSERT_EQ(g.walk(gva, AccessType::Read, &pwc).status, WalkStatus::kOk);  // caches the PT page R-X
+  g.set_ept_write(tables[3]);  // a permission upgrade: no flush, as KVM does
+  const Walk2d w = g.walk(gva, AccessType::Write, &pwc);
+  ASSERT_EQ(w.status, WalkStatus::kEptViolation);  // the cached rights still lack W
+  pwc.invalidate_ept_addr(0, w.fault_gpa);         // what the VM exit does
+  EXPECT_EQ(g.walk(gva, AccessType::Write, &pwc).status, WalkStatus::kOk);
+}
+
+// The walker reports its writes to guest memory (the dirty-log oracle's feed).
+TEST(Walk2dSdm, WalkerReportsItsGuestWrites) {
+  struct Recorder : GuestWriteObserver {
+    std::vector<Addr> hpas;
+    void walker_wrote(Addr hpa) override { hpas.push_back(hpa); }
+  } rec;
+  for (bool ad : {true, false}) {
+    rec.hpas.clear();
+    Guest g(4, 4, ad);
+    g.walker.set_guest_write_observer(&rec);
+    const Addr gva = 0x400010;
+    const auto tables = g.map(gva & ~Addr{0xfff}, 0x800000);
+    ASSERT_EQ(g.walk(gva, AccessType::Read).status, WalkStatus::kOk);
+    ASSERT_EQ(rec.hpas.size(), 4u) << ad;  // A in each of the four entries
+    for (unsigned i = 0; i < 4; ++i) EXPECT_EQ(rec.hpas[i], g.hpa(Guest::entry_gpa(tables[i], gva, 4 - i)));
+    ASSERT_EQ(g.walk(gva, AccessType::Read).status, WalkStatus::kOk);
+    EXPECT_EQ(rec.hpas.size(), 4u);  // nothing changed: nothing written
+    ASSERT_EQ(g.walk(gva, AccessType::Write).status, WalkStatus::kOk);
+    ASSERT_EQ(rec.hpas.size(), 5u);  // the PTE's D
+    EXPECT_EQ(rec.hpas[4], g.hpa(Guest::entry_gpa(tables[3], gva, 1)));
+  }
 }
