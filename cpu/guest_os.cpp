@@ -30,6 +30,23 @@ GuestParams GuestParams::from(const Cfg& c) {
   if (p.pt_region_bytes < 2 * kPageSize4K || p.pt_region_bytes % kPageSize4K)
     c.fail("pt_region_bytes", "expected a multiple of 4 KiB, at least 8 KiB");
   p.seed = c.u64("seed", p.seed);
+  for (const Cfg& m : c.list("fixed_maps", json::array())) {
+    FixedMap f;
+    f.gva = m.bytes("gva", 0);
+    f.gpa = m.bytes("gpa", 0);
+    f.size = m.bytes("size", 0);
+    if (f.gva % kPageSize4K) m.fail("gva", "expected a multiple of 4 KiB, got " + hex(f.gva));
+    if (f.gpa % kPageSize4K) m.fail("gpa", "expected a multiple of 4 KiB, got " + hex(f.gpa));
+    if (f.size == 0 || f.size % kPageSize4K)
+      m.fail("size", "expected a non-zero multiple of 4 KiB, got " + std::to_string(f.size));
+    if (f.gva + f.size < f.gva) m.fail("size", "the range wraps around the address space");
+    for (std::size_t i = 0; i < p.fixed_maps.size(); ++i) {
+      const FixedMap& o = p.fixed_maps[i];
+      if (f.gva < o.gva + o.size && o.gva < f.gva + f.size)
+        m.fail("gva", "range overlaps guest.fixed_maps[" + std::to_string(i) + "]");
+    }
+    p.fixed_maps.push_back(f);
+  }
   return p;
 }
 
@@ -99,14 +116,17 @@ void GuestOs::handle_fault(ExecContext& ctx, GuestMemory& gm, Addr gva, AccessTy
                 "): the guest maps every page writable and executable, so this should not happen");
   }
   ctx.sync();  // the guest page tables are shared by every vCPU
-  unsigned target = choose_level(gva);
+  const FixedMap* fixed = nullptr;
+  for (const FixedMap& f : p_.fixed_maps)
+    if (f.contains(gva)) fixed = &f;
+  unsigned target = fixed ? 1 : choose_level(gva);
   Addr table = cr3_;
   for (unsigned level = p_.paging_levels;; --level) {
     const Addr at = gm.write_gpa(table + Addr(g::index_at(gva, level)) * 8);
     std::uint64_t e = mem_.read(at);
     if (g::present(e) && g::is_leaf(e, level)) return;  // another vCPU mapped it meanwhile
     if (level == target && !g::present(e)) {
-      const Addr frame = alloc_data(level);
+      const Addr frame = fixed ? fixed->gpa + ((gva - fixed->gva) & ~(kPageSize4K - 1)) : alloc_data(level);
       if (frame == ~Addr{0}) {
         if (level > 1) {  // no room for a huge page: fall back to 4 KiB
           target = 1;

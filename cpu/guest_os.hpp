@@ -27,6 +27,14 @@ class ExecContext;
 
 namespace vmxsim::cpu {
 
+/// A GVA range the guest kernel maps onto fixed GPAs (as ioremap maps a
+/// device's registers, or a ROM), with 4 KiB pages, instead of allocating RAM.
+struct FixedMap {
+  Addr gva = 0, gpa = 0;
+  std::uint64_t size = 0;
+  bool contains(Addr g) const { return g - gva < size; }
+};
+
 struct GuestParams {
   unsigned paging_levels = 4;    // guest.paging_levels: 4, or 5 (CR4.LA57)
   std::string page_size = "4K";  // guest.page_size: 4K | 2M | 1G | mix
@@ -36,6 +44,7 @@ struct GuestParams {
   Cycles pt_alloc_cycles = 300;  // guest.pt_alloc_cycles: allocate and zero one page-table page
   std::uint64_t pt_region_bytes = 16 << 20;  // guest.pt_region_bytes: guest RAM kept for page tables
   std::uint64_t seed = 1;                    // guest.seed: the "mix" policy's choices
+  std::vector<FixedMap> fixed_maps;          // guest.fixed_maps: [{gva, gpa, size}]
   static GuestParams from(const Cfg& guest);
 };
 

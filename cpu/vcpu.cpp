@@ -10,12 +10,17 @@
 namespace vmxsim::cpu {
 
 namespace {
-const char* const kExitNames[] = {"ept_violation", "external_interrupt", "pml_full"};
+const char* const kExitNames[] = {"ept_violation", "external_interrupt", "pml_full", "ept_misconfig"};
 const char* const kExitDescriptions[] = {
     "EPT-violation VM exits (reason 48) of this vCPU",
     "external-interrupt VM exits (reason 1) of this vCPU: IPIs for kicks and remote TLB flushes",
-    "PML-full VM exits (reason 62) of this vCPU"};
-const char* const kExitSpans[] = {"exit:ept_violation", "exit:external_interrupt", "exit:pml_full"};
+    "PML-full VM exits (reason 62) of this vCPU",
+    "EPT-misconfiguration VM exits (reason 49) of this vCPU: accesses to KVM's MMIO entries"};
+const char* const kExitSpans[] = {"exit:ept_violation", "exit:external_interrupt", "exit:pml_full",
+                                  "exit:ept_misconfig"};
+// What translate() returns for an access a device served (MMIO, or a write
+// to a read-only memslot): no RAM was touched, so no oracle hears of it.
+constexpr Addr kNoMemory = ~Addr{0};
 }  // namespace
 
 VcpuParams VcpuParams::from(const Cfg& cpu) {
@@ -82,8 +87,8 @@ void Vcpu::run() {
         const bool crosses = (last >> kPageShift4K) != (a.addr >> kPageShift4K);
         const Addr hpa2 = crosses ? translate(last & ~(kPageSize4K - 1), a.type) : 0;
         if (a.type == AccessType::Write && check_writes_) {  // the dirty-log oracle
-          hv_.checkers().guest_write(id_, hpa, thread_.now());
-          if (crosses) hv_.checkers().guest_write(id_, hpa2, thread_.now());
+          if (hpa != kNoMemory) hv_.checkers().guest_write(id_, hpa, thread_.now());
+          if (crosses && hpa2 != kNoMemory) hv_.checkers().guest_write(id_, hpa2, thread_.now());
         }
         if (a.type == AccessType::Write && check_track_) check_tracked_write(hpa, crosses ? hpa2 : hpa);
         if (control_.stopping()) return;
@@ -145,9 +150,12 @@ Addr Vcpu::walk_and_fill(Addr va, AccessType type) {
     if (guest_) {
       const ept::Walk2d w = walker_.translate_2d(eptp_, paging_, va, type, &pwc_);
       account_walk(w.refs, w.cycles);
-      if (w.status == ept::WalkStatus::kEptViolation) {
-        const hv::FaultOutcome o = ept_violation_exit(w.fault_gpa, w.qual, tries);
-        if (o.emulated) return emulated(o.hpa);
+      if (w.status == ept::WalkStatus::kEptViolation || w.status == ept::WalkStatus::kEptMisconfig) {
+        const hv::FaultOutcome o =
+            w.status == ept::WalkStatus::kEptViolation
+                ? ept_violation_exit(w.fault_gpa, w.qual, tries)
+                : ept_misconfig_exit(w.fault_gpa, w.paging_fault ? AccessType::Read : type, tries);
+        if (o.emulated) return emulated(o);
         continue;
       }
       if (w.status == ept::WalkStatus::kPmlFull) {
@@ -184,8 +192,9 @@ Addr Vcpu::walk_and_fill(Addr va, AccessType type) {
           pml_full_exit(tries);
           continue;
         }
-        const hv::FaultOutcome o = ept_violation_exit(va, w.qual, tries);
-        if (o.emulated) return emulated(o.hpa);
+        const hv::FaultOutcome o =
+            w.misconfig ? ept_misconfig_exit(va, type, tries) : ept_violation_exit(va, w.qual, tries);
+        if (o.emulated) return emulated(o);
         continue;
       }
       e = models::TlbEntry::of_walk(w.hpa, w.page_shift, w.perms, w.dirty);
@@ -221,11 +230,31 @@ void Vcpu::account_walk(std::uint32_t refs, Cycles cycles) {
   thread_.advance(cycles);
 }
 
-Addr Vcpu::emulated(Addr hpa) {
-  // The hypervisor completed the write (a write-tracked page): nothing is
-  // cached, and the write-track oracle must not count it as untrapped.
+Addr Vcpu::emulated(const hv::FaultOutcome& o) {
+  // The hypervisor completed the access (a write-tracked page, or a device):
+  // nothing is cached, and the write-track oracle must not count it as
+  // untrapped.
   write_emulated_ = true;
-  return hpa;
+  return o.mmio ? kNoMemory : o.hpa;
+}
+
+hv::FaultOutcome Vcpu::ept_misconfig_exit(Addr gpa, AccessType type, unsigned& tries) {
+  if (++tries > p_.max_exits_per_access)
+    throw Error("vcpu" + std::to_string(id_) + ": the access to GPA " + hex(gpa) + " still faults after " +
+                std::to_string(p_.max_exits_per_access) +
+                " VM exits (cpu.max_exits_per_access); the hypervisor is not resolving it");
+  // Reason 49 invalidates the faulting GPA's guest-physical mappings as an
+  // EPT violation does (SDM §28.3.3.1).
+  pwc_.invalidate_ept_addr(tctx_.ept, gpa);
+  hv::FaultOutcome out;
+  vm_exit(
+      Exit::kEptMisconfig,
+      [&] {
+        out = hv_.exits().handle_ept_misconfig(thread_, id_, gpa, type);
+        return out.logging;
+      },
+      gpa, 0);
+  return out;
 }
 
 hv::FaultOutcome Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries) {
@@ -316,7 +345,11 @@ Addr Vcpu::write_gpa(Addr gpa) {
       pml_full_exit(tries);
       continue;
     }
-    const hv::FaultOutcome o = ept_violation_exit(gpa, w.qual, tries);
+    const hv::FaultOutcome o =
+        w.misconfig ? ept_misconfig_exit(gpa, AccessType::Write, tries) : ept_violation_exit(gpa, w.qual, tries);
+    if (o.mmio)
+      throw Error("vcpu" + std::to_string(id_) + ": the guest kernel's page-table store to GPA " + hex(gpa) +
+                  " went to a device or a read-only memslot; guest page tables must be in RAM");
     if (o.emulated) {  // the hypervisor did the store (a write-tracked page table)
       if (check_writes_) hv_.checkers().guest_write(id_, o.hpa, thread_.now());
       return o.hpa;

@@ -68,7 +68,7 @@ struct VcpuLinks {
 };
 
 /// VM-exit reasons the model produces, in stats order (SDM Appendix C).
-enum class Exit : unsigned { kEptViolation, kExternalInterrupt, kPmlFull, kCount };
+enum class Exit : unsigned { kEptViolation, kExternalInterrupt, kPmlFull, kEptMisconfig, kCount };
 
 class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemory, private ept::GuestWriteObserver {
  public:
@@ -121,7 +121,10 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   void account_walk(std::uint32_t refs, Cycles cycles);
   /// The hypervisor decodes the access from `qual`, as KVM does.
   hv::FaultOutcome ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries);
-  Addr emulated(Addr hpa);
+  /// Reason 49: no qualification; the hypervisor's emulator decodes `type`.
+  hv::FaultOutcome ept_misconfig_exit(Addr gpa, AccessType type, unsigned& tries);
+  /// The access the hypervisor completed: its HPA, or kNoMemory for MMIO.
+  Addr emulated(const hv::FaultOutcome& o);
   void check_tracked_write(Addr hpa, Addr hpa2);
   void pml_full_exit(unsigned& tries);
   void sync();

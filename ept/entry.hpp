@@ -56,6 +56,23 @@ constexpr std::uint64_t make_leaf(Addr hpa, unsigned level, std::uint64_t perms,
   return (hpa & kAddrMask) | (perms & kPermMask) | (std::uint64_t(mt) << kMemTypeShift) | (level > 1 ? kPageSize : 0);
 }
 
+/// EPT misconfiguration (SDM §28.2.3.1), checked on every present entry the
+/// walker reads: write without read (bits 1:0 = 10b: write-only or
+/// write-execute; execute-only is allowed, as on CPUs that report it in
+/// IA32_VMX_EPT_VPID_CAP[0], which KVM relies on), a reserved bit set — bits
+/// 7:3 of a non-leaf entry (bit 7 of a PML4E/PML5E), address bits below a
+/// huge page's size — or a leaf memory type of 2, 3 or 7. MAXPHYADDR is 52
+/// here, so no address bit is reserved above it. KVM builds its MMIO entries
+/// on the first rule (W|X, R = 0, VMX_EPT_MISCONFIG_WX_VALUE).
+constexpr bool misconfigured(std::uint64_t e, unsigned level) {
+  if ((e & (kRead | kWrite)) == kWrite) return true;
+  const bool leaf = level == 1 || ((level == 2 || level == 3) && (e & kPageSize));
+  if (!leaf) return (e & 0xF8) != 0;  // bits 7:3
+  const unsigned mt = unsigned((e & kMemTypeMask) >> kMemTypeShift);
+  if (mt == 2 || mt == 3 || mt == 7) return true;
+  return level > 1 && (e & kAddrMask & ((Addr{1} << level_shift(level)) - 1)) != 0;
+}
+
 /// EPT pointer (VMCS field, SDM §24.6.11): bits 2:0 memory type of the walk,
 /// 5:3 walk length - 1, 6 enables accessed/dirty flags, 51:12 the root table.
 struct Eptp {

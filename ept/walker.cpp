@@ -27,7 +27,13 @@ EptWalk Walker::translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpo
     vals[n] = e;
     used[n++] = at;
     perms &= e & kPermMask;  // SDM §27.2.1: bits 5:3 AND over the entries used
-    if (!present(e) || is_leaf(e, level) || level == 1) break;
+    if (!present(e)) break;
+    if (misconfigured(e, level)) {  // exit reason 49: no qualification, no flag set
+      w.leaf_level = std::uint8_t(level);
+      w.misconfig = true;
+      return w;
+    }
+    if (is_leaf(e, level) || level == 1) break;
     table = entry_addr(e);
   }
   w.leaf_level = std::uint8_t(level);
@@ -112,13 +118,14 @@ Walk2d Walker::translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, Ac
   // A faulting guest-paging access reports the entry's GPA (SDM §27.2.1: the
   // guest-physical address of the access), not its table's.
   auto fail_ept = [&](const EptWalk& e, Addr gpa, bool guest_paging) {
-    w.status = e.pml_full ? WalkStatus::kPmlFull : WalkStatus::kEptViolation;
+    w.status = e.pml_full ? WalkStatus::kPmlFull : e.misconfig ? WalkStatus::kEptMisconfig : WalkStatus::kEptViolation;
     // With A/D on the walker reads and updates each entry in one locked
     // access: hardware reports it as a read and a write (bits 0 and 1; the
     // SDM allows bit 0 on a read-modify-write, and kvm-unit-tests' EPT access
     // tests expect both). Without A/D the read is a plain read.
-    w.qual = e.qual | (guest_paging && ad && !e.pml_full ? qual::kRead : 0);
+    w.qual = e.qual | (guest_paging && ad && !e.pml_full && !e.misconfig ? qual::kRead : 0);
     w.fault_gpa = gpa;
+    w.paging_fault = guest_paging;
     return w;
   };
   // With EPT A/D off, setting a guest entry's A or D flag is a write to guest
@@ -129,6 +136,7 @@ Walk2d Walker::translate_2d(const Eptp& eptp, const GuestPaging& g, Addr gva, Ac
     w.status = WalkStatus::kEptViolation;
     w.qual = qual::kRead | qual::kWrite | (std::uint64_t(page_perms) << qual::kPermShift) | qual::kGlaValid;
     w.fault_gpa = entry_gpa;
+    w.paging_fault = true;
     return w;
   };
 

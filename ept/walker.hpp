@@ -3,7 +3,8 @@
 // models::PhysMem, charging each reference through models::MemHierarchy;
 // checks permissions; with EPTP[6] sets A on every entry used and D on the
 // leaf for a write, by compare-and-exchange; or reports an EPT violation with
-// the SDM exit qualification.
+// the SDM exit qualification, or an EPT misconfiguration (which takes
+// priority over a violation: it is detected as the entry is read).
 //
 // The walk happens at one simulated instant (the caller synchronises first:
 // page-table memory is shared state) and costs its references' latency after.
@@ -38,6 +39,7 @@ struct EptWalk {
   Cycles cycles = 0;                       // their latency
   std::uint64_t qual = 0;                  // EPT-violation exit qualification (when !ok)
   bool pml_full = false;                   // !ok because the PML log is full (exit reason 62), not a violation
+  bool misconfig = false;                  // !ok because an entry is misconfigured (exit reason 49), not a violation
 };
 
 /// Who the reference is for; decides qualification bits 7 and 8.
@@ -54,7 +56,7 @@ struct GuestPaging {
   std::uint16_t ept_ctx = 0;  // EPT context id for the EPT walk cache
 };
 
-enum class WalkStatus : std::uint8_t { kOk, kEptViolation, kGuestFault, kPmlFull };
+enum class WalkStatus : std::uint8_t { kOk, kEptViolation, kGuestFault, kPmlFull, kEptMisconfig };
 
 /// Outcome of one two-dimensional (guest × EPT) translation.
 struct Walk2d {
@@ -68,8 +70,9 @@ struct Walk2d {
   std::uint32_t guest_refs = 0;  // guest paging-structure entries read
   Cycles cycles = 0;
   std::uint64_t qual = 0;      // EPT-violation exit qualification
-  Addr fault_gpa = 0;          // GPA that faulted in EPT: a guest paging-structure entry's, or the final GPA
+  Addr fault_gpa = 0;          // GPA that faulted or was misconfigured in EPT: a guest entry's, or the final GPA
   std::uint32_t pf_error = 0;  // guest #PF error code (bit 0 P, 1 W, 2 U, 4 I/D)
+  bool paging_fault = false;   // the EPT fault was on a guest paging-structure access, not the final GPA
 };
 
 /// Told of each write the walker makes to guest memory — a guest entry's A or

@@ -5,6 +5,7 @@
 #include "ept/entry.hpp"
 #include "hv/dirty_log_ops.hpp"
 #include "sim/error.hpp"
+#include "sim/format.hpp"
 #include "sim/stats.hpp"
 
 namespace vmxsim::hv {
@@ -31,18 +32,34 @@ FaultOutcome ExitHandlers::handle_ept_violation(ExecContext& ctx, unsigned vcpu,
                           : (qual & qual_bits::kFetch) ? AccessType::Exec
                                                        : AccessType::Read;
   ctx.charge(c_.ept_violation);
+  return fault(ctx, vcpu, gpa, type, qual);
+}
+
+FaultOutcome ExitHandlers::fault(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type, std::uint64_t qual) {
+  namespace qual_bits = ept::qual;
   const Memslot* slot = lookup(ctx, gpa);
   if (!slot) {
+    // kvm_faultin_pfn finds no slot: KVM treats the GPA as MMIO.
+    if (mmio_.covers(gpa)) return mmio_.noslot_fault(ctx, vcpu, gpa, type);
     std::ostringstream m;
     m << "vcpu" << vcpu << ": EPT violation on "
       << (type == AccessType::Write  ? "write"
           : type == AccessType::Exec ? "fetch"
                                      : "read")
       << " of GPA 0x" << std::hex << gpa << " (exit qualification 0x" << qual << std::dec << ") at cycle " << ctx.now()
-      << ": no memslot covers this GPA, so the hypervisor cannot resolve the exit (KVM would "
-         "exit to userspace as MMIO and this model has no device there); add a slot covering "
-         "it to hv.memslots or keep the workload inside guest memory";
+      << ": no memslot covers this GPA and no device region (hv.mmio_regions) does, so the hypervisor cannot "
+         "resolve the exit; add a slot covering it to hv.memslots, declare the device in hv.mmio_regions, or keep "
+         "the workload inside guest memory";
     throw Error(m.str());
+  }
+  // A write to a KVM_MEM_READONLY slot: kvm_faultin_pfn's read-only fault,
+  // emulated as an MMIO write (the leaf, if any, stays R|X).
+  if (slot->readonly && type == AccessType::Write) {
+    if ((qual & qual_bits::kGlaValid) && !(qual & qual_bits::kFinalTranslation))
+      throw Error("vcpu" + std::to_string(vcpu) +
+                  ": the guest page walker updates a guest paging-structure entry at GPA " + hex(gpa) +
+                  " in a read-only memslot; guest page tables must be in RAM");
+    return mmio_.readonly_write(ctx, vcpu, gpa);
   }
   const FaultOutcome out = path_.handle(ctx, vcpu, *slot, gpa, type);
   if (out.emulated && (qual & qual_bits::kGlaValid) && !(qual & qual_bits::kFinalTranslation)) {
@@ -56,8 +73,35 @@ FaultOutcome ExitHandlers::handle_ept_violation(ExecContext& ctx, unsigned vcpu,
   return out;
 }
 
+FaultOutcome ExitHandlers::handle_ept_misconfig(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type) {
+  ++ept_misconfigs;
+  FaultOutcome out;
+  std::uint64_t entry = 0;
+  unsigned level = 0;
+  switch (mmio_.misconfig(ctx, vcpu, gpa, type, out, entry, level)) {
+    case Mmio::Lookup::kHit: return out;
+    case Mmio::Lookup::kStale:
+      // RET_PF_INVALID: the fault path, as for a violation (qualification
+      // as the hardware would have reported the final access).
+      return fault(ctx, vcpu, gpa, type,
+                   (type == AccessType::Write  ? ept::qual::kWrite
+                    : type == AccessType::Exec ? ept::qual::kFetch
+                                               : ept::qual::kRead) |
+                       ept::qual::kGlaValid | ept::qual::kFinalTranslation);
+    case Mmio::Lookup::kNotMmio: break;
+  }
+  std::ostringstream m;
+  m << "vcpu" << vcpu << ": EPT misconfiguration at GPA 0x" << std::hex << gpa << " (level-" << std::dec << level
+    << " entry 0x" << std::hex << entry << std::dec << ") at cycle " << ctx.now()
+    << ": the entry is not one of the hypervisor's MMIO entries (a corrupted EPT entry: write without read, a "
+       "reserved bit, or memory type 2, 3 or 7; SDM 28.2.3.1); KVM reports an internal error";
+  throw Error(m.str());
+}
+
 void ExitHandlers::register_stats(Stats& s) const {
   s.counter("hv.ept_violations", &ept_violations, "exits", "EPT-violation exits handled (all vCPUs)");
+  s.counter("hv.ept_misconfigs", &ept_misconfigs, "exits",
+            "EPT-misconfiguration exits (reason 49) handled (all vCPUs): MMIO entries, current or stale");
 }
 
 }  // namespace vmxsim::hv

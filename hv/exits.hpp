@@ -8,6 +8,7 @@
 #include "hv/costs.hpp"
 #include "hv/fault_path.hpp"
 #include "hv/memslots.hpp"
+#include "hv/mmio.hpp"
 #include "hv/requests.hpp"
 #include "sim/exec_context.hpp"
 
@@ -21,8 +22,8 @@ class DirtyLogOps;
 
 class ExitHandlers {
  public:
-  ExitHandlers(const HvCosts& costs, const Memslots& slots, FaultPath& path, DirtyLogOps& dirty_ops)
-      : c_(costs), slots_(slots), path_(path), dirty_ops_(dirty_ops) {}
+  ExitHandlers(const HvCosts& costs, const Memslots& slots, FaultPath& path, DirtyLogOps& dirty_ops, Mmio& mmio)
+      : c_(costs), slots_(slots), path_(path), dirty_ops_(dirty_ops), mmio_(mmio) {}
 
   /// Done at the start of every VM exit (KVM's __vmx_handle_exit flushes the
   /// PML buffer first): drain `v`'s PML log into the dirty bitmap.
@@ -30,18 +31,31 @@ class ExitHandlers {
   /// EPT-violation exit handler (KVM: handle_ept_violation → kvm_mmu_page_fault).
   /// The faulting access is decoded from the exit qualification, as KVM
   /// derives its error code from it. Runs between VM exit and VM entry,
-  /// which the vCPU charges. Throws vmxsim::Error if no memslot covers `gpa`.
+  /// which the vCPU charges. A GPA no memslot covers is MMIO if a device
+  /// region (hv.mmio_regions) holds it, and a write to a read-only memslot is
+  /// an MMIO write (hv::Mmio); any other GPA without a memslot throws
+  /// vmxsim::Error.
   FaultOutcome handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual);
+  /// EPT-misconfiguration exit handler (KVM: handle_ept_misconfig →
+  /// kvm_mmu_page_fault with PFERR_RSVD_MASK → handle_mmio_page_fault). The
+  /// exit has no qualification: `type` is the access as the emulator decodes
+  /// it. A current MMIO entry is served at once; a stale one goes through the
+  /// fault path as a violation would; any other misconfigured entry throws
+  /// vmxsim::Error (KVM reports an internal error).
+  FaultOutcome handle_ept_misconfig(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type);
 
   void register_stats(Stats& s) const;
-  std::uint64_t ept_violations = 0;
+  std::uint64_t ept_violations = 0, ept_misconfigs = 0;
 
  private:
   const Memslot* lookup(ExecContext& ctx, Addr gpa);
+  /// The fault proper, once the access is known (kvm_mmu_do_page_fault).
+  FaultOutcome fault(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type, std::uint64_t qual);
   const HvCosts& c_;
   const Memslots& slots_;
   FaultPath& path_;
   DirtyLogOps& dirty_ops_;
+  Mmio& mmio_;
 };
 
 }  // namespace vmxsim::hv

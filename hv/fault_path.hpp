@@ -24,8 +24,9 @@ struct Memslot;
 /// What handling one EPT violation did.
 struct FaultOutcome {
   bool logging = false;   // dirty logging caused it (the vCPU's cycles.dirty_logging)
-  bool emulated = false;  // the hypervisor completed the write itself (a write-tracked page)
-  Addr hpa = 0;           // with `emulated`: where the write went
+  bool emulated = false;  // the hypervisor completed the access itself (a write-tracked page, or MMIO)
+  Addr hpa = 0;           // with `emulated` and not `mmio`: where the write went
+  bool mmio = false;      // with `emulated`: the access went to a device (MMIO, a read-only slot), not to RAM
 };
 
 class FaultPath {

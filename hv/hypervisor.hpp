@@ -4,7 +4,9 @@
 //   state        memslots (hv::Memslots, a registered implementation), the
 //                EPT (hv::Mmu), mmu_lock, dirty bitmaps (hv::DirtyLog),
 //                write-track flags (hv::PageTrack), RCU (hv::Rcu)
-//   exits        hv::ExitHandlers: what a VM exit runs (PML flush, EPT violation)
+//   exits        hv::ExitHandlers: what a VM exit runs (PML flush, EPT
+//                violation, EPT misconfiguration), hv::Mmio (MMIO entries,
+//                read-only memslots)
 //   fault paths  hv::SlowPath and the chosen hv::FaultPath variant, which
 //                sees only hv::FaultEnv
 //   operations   hv::DirtyLogOps (enable, GET, CLEAR, disable),
@@ -28,6 +30,7 @@
 #include "hv/fault_path.hpp"
 #include "hv/lock.hpp"
 #include "hv/memslots.hpp"
+#include "hv/mmio.hpp"
 #include "hv/mmu.hpp"
 #include "hv/page_track.hpp"
 #include "hv/page_track_ops.hpp"
@@ -59,7 +62,9 @@ struct HvParams {
   MmuParams mmu;
   DirtyLogParams dirty_log;
   std::vector<MemslotSpec> memslots;
-  bool oracle = false;  // check.dirty_log
+  MmioParams mmio;                // hv.mmio_regions, hv.mmio_caching
+  Cycles memslot_update = 50000;  // hv.costs.memslot_update: one KVM_SET_USER_MEMORY_REGION (estimate)
+  bool oracle = false;            // check.dirty_log
   /// Reads hv.*, ept.* and check.*; variants check themselves against `system`.
   static HvParams from(const Cfg& hv, const Cfg& ept, const Cfg& check, const SystemInfo& system);
 };
@@ -71,6 +76,14 @@ class Hypervisor {
   ept::Eptp eptp() const { return mmu_.eptp(); }
   const HvCosts& costs() const { return p_.costs; }
   const Memslots& memslots() const { return *slots_; }
+  Mmio& mmio() { return mmio_; }
+  /// KVM_SET_USER_MEMORY_REGION creating a slot while the guest runs (the
+  /// VMM's memslot operations): host memory is allocated, the slot added,
+  /// and the memslots generation bumped, so MMIO entries made before are
+  /// stale. A created slot is not dirty-logged, and it may cover part of a
+  /// device region (that part is RAM from then on). Throws vmxsim::Error if
+  /// it overlaps a slot. Returns the new slot's id.
+  std::uint32_t create_memslot(ExecContext& ctx, const MemslotSpec& spec);
   Mmu& mmu() { return mmu_; }
   Lock& mmu_lock() { return mmu_lock_; }
   DirtyLog& dirty_log() { return dirty_; }
@@ -87,6 +100,7 @@ class Hypervisor {
   /// holds on the timeline (null: off).
   void set_trace(Trace* t);
   void register_stats(Stats& s) const;
+  std::uint64_t memslots_created = 0;
 
  private:
   HvParams p_;
@@ -103,6 +117,7 @@ class Hypervisor {
   FaultEnv env_;
   std::unique_ptr<FaultPath> path_;
   DirtyLogOps dirty_ops_;
+  Mmio mmio_;
   ExitHandlers exits_;
   PageTrackOps track_ops_;
 };

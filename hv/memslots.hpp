@@ -26,6 +26,7 @@ struct Memslot {
   std::uint64_t size = 0;                     // bytes, a multiple of 4 KiB
   Addr hpa = 0;                               // host backing of `gpa`, aligned to the backing page size
   std::uint8_t backing_shift = kPageShift4K;  // host page size backing the slot
+  bool readonly = false;                      // KVM_MEM_READONLY: guest writes exit as MMIO writes
 
   bool contains(Addr g) const { return g - gpa < size; }
   Addr hpa_of(Addr g) const { return hpa + (g - gpa); }
@@ -37,7 +38,10 @@ struct MemslotSpec {
   Addr gpa = 0;
   std::uint64_t size = 0;
   std::uint8_t backing_shift = kPageShift4K;
+  bool readonly = false;
   static std::vector<MemslotSpec> from(const Cfg& hv);  // reads hv.memslots
+  /// One entry (a `hv.memslots` element or a memslot operation's slot).
+  static MemslotSpec parse(const Cfg& s);
 };
 
 class Memslots {
@@ -55,11 +59,18 @@ class Memslots {
   /// Every slot in GPA order.
   virtual void for_each(const std::function<void(const Memslot&)>& f) const = 0;
   virtual std::size_t size() const = 0;
+  /// KVM's memslots generation (kvm_memslots::generation): bumped by every
+  /// change after start-up, so MMIO entries made before it are stale.
+  std::uint64_t generation() const { return generation_; }
+  void bump_generation() { ++generation_; }
   /// The slot containing `gpa`, without counting steps.
   const Memslot* find(Addr gpa) const {
     unsigned steps = 0;
     return find(gpa, steps);
   }
+
+ private:
+  std::uint64_t generation_ = 0;
 };
 
 /// Implementations are built with no dependencies; each reads its own keys

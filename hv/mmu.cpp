@@ -50,26 +50,29 @@ MapResult Mmu::map(ExecContext& ctx, const Memslot& slot, Addr gpa, unsigned cap
     ctx.charge(p_.pt_level);
     const Addr at = table + Addr(index_at(gpa, level)) * 8;
     std::uint64_t e = mem_.read(at);
-    if (present(e) && is_leaf(e, level)) {  // another fault mapped it first
+    if (shadow_present(e) && is_leaf(e, level)) {  // another fault mapped it first
       ++already_mapped;
       return {level, false};
     }
-    if (level == target && !present(e)) {
+    if (level == target && !shadow_present(e)) {  // empty, or a stale MMIO entry: overwritten
       const Addr size = Addr{1} << level_shift(level);
       // make_spte(): a fault (not a prefetch) installs the entry accessed, and
       // a writable entry dirty; Host- and MMU-writable mark it as writable by
       // the host and by the MMU (arch/x86/kvm/mmu/spte.c).
+      // A read-only memslot (KVM_MEM_READONLY) is never writable, by the host
+      // or the MMU: its leaves are R|X and a write to them is emulated as MMIO.
+      if (slot.readonly) writable = false;
       const std::uint64_t perms = writable ? kPermMask : (kRead | kExec);
       const std::uint64_t leaf = make_leaf(slot.hpa_of(gpa & ~(size - 1)), level, perms) | kIgnorePat | kAccessed |
-                                 (writable && dirty ? kDirty : 0) | kHostWritable | kMmuWritable;
+                                 (writable && dirty ? kDirty : 0) | (slot.readonly ? 0 : kHostWritable | kMmuWritable);
       ctx.charge(p_.spte_set);
-      std::uint64_t expected = 0;
+      std::uint64_t expected = e;
       mem_.cmpxchg(at, expected, leaf);  // cannot fail: we hold mmu_lock at one instant
       ++maps[level];
       return {level, true};
     }
     if (level == target) target = level - 1;  // a table is here already: map below it
-    if (!present(e)) {
+    if (!shadow_present(e)) {
       ctx.charge(p_.pt_alloc);
       const Addr t = mem_.alloc_table();
       ++tables_allocated;
@@ -87,8 +90,44 @@ Leaf Mmu::find_leaf(Addr gpa) const {
   for (unsigned level = p_.levels;; --level) {
     const Addr at = table + Addr(index_at(gpa, level)) * 8;
     const std::uint64_t e = mem_.read(at);
-    if (!present(e)) return {};
+    if (!shadow_present(e)) return {};
     if (is_leaf(e, level)) return {at, e, level, gpa & ~((Addr{1} << level_shift(level)) - 1)};
+    table = entry_addr(e);
+  }
+}
+
+std::uint64_t Mmu::last_spte(Addr gpa, unsigned& level) const {
+  Addr table = eptp_.root();
+  for (level = p_.levels;; --level) {
+    const std::uint64_t e = mem_.read(table + Addr(index_at(gpa, level)) * 8);
+    if (!shadow_present(e) || is_leaf(e, level)) return e;
+    table = entry_addr(e);
+  }
+}
+
+bool Mmu::install_mmio(ExecContext& ctx, Addr gpa, std::uint64_t generation) {
+  // kvm_tdp_mmu_map with no memslot: no huge page (the goal level is 4 KiB),
+  // tables created on the way, then make_mmio_spte at the leaf.
+  Addr table = eptp_.root();
+  for (unsigned level = p_.levels;; --level) {
+    ctx.charge(p_.pt_level);
+    const Addr at = table + Addr(index_at(gpa, level)) * 8;
+    std::uint64_t e = mem_.read(at);
+    if (level == 1 || (shadow_present(e) && is_leaf(e, level))) {
+      if (shadow_present(e)) return false;  // mapped meanwhile (a slot was created)
+      ctx.charge(p_.spte_set);
+      std::uint64_t expected = e;
+      mem_.cmpxchg(at, expected, make_mmio_spte(gpa, generation));
+      ++mmio_installed;
+      return true;
+    }
+    if (!shadow_present(e)) {
+      ctx.charge(p_.pt_alloc);
+      const Addr t = mem_.alloc_table();
+      ++tables_allocated;
+      e = make_table(t);
+      mem_.write(at, e);
+    }
     table = entry_addr(e);
   }
 }
@@ -102,7 +141,7 @@ void visit(const models::PhysMem& mem, Addr table, unsigned level, Addr base, Ad
     if (gpa + size <= begin || gpa >= end) continue;
     const Addr at = table + Addr(i) * 8;
     const std::uint64_t e = mem.read(at);
-    if (!present(e)) continue;
+    if (!shadow_present(e)) continue;
     if (is_leaf(e, level)) f(Leaf{at, e, level, gpa});
     else visit(mem, entry_addr(e), level - 1, gpa, begin, end, f);
   }
@@ -190,6 +229,8 @@ void Mmu::register_stats(Stats& s, const std::string& prefix) const {
             "map attempts that found the GPA already mapped (another vCPU won the race)");
   s.counter(prefix + ".zapped", &zapped, "entries",
             "non-leaf EPT entries zapped so that huge pages can return (kvm_mmu_recover_huge_pages)");
+  s.counter(prefix + ".mmio_installed", &mmio_installed, "entries",
+            "KVM MMIO entries (W|X without R, with the memslots generation) installed for GPAs no memslot covers");
 }
 
 }  // namespace vmxsim::hv

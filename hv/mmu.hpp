@@ -38,6 +38,35 @@ struct MmuParams {
 /// formerly REMOVED_SPTE: not present, and never a value a walker read).
 inline constexpr std::uint64_t kFrozenSpte = ept::kSuppressVe | 0x5a0;
 
+// KVM's MMIO SPTE (arch/x86/kvm/mmu/spte.h, make_mmio_spte): an entry the
+// CPU finds misconfigured — W|X without R (VMX_EPT_MISCONFIG_WX_VALUE) — that
+// holds the GFN in bits 51:12 and a 19-bit subset of the memslots generation:
+// generation bits 7:0 in SPTE bits 10:3, bits 18:8 in SPTE bits 62:52. It is
+// not "shadow-present": the MMU treats it as an empty slot it may overwrite.
+inline constexpr std::uint64_t kMmioSpteValue = ept::kWrite | ept::kExec;
+inline constexpr std::uint64_t kMmioSpteMask = ept::kPermMask | ept::kSuppressVe;
+inline constexpr unsigned kMmioGenLowShift = 3, kMmioGenLowBits = 8;
+inline constexpr unsigned kMmioGenHighShift = 52, kMmioGenHighBits = 11;
+inline constexpr std::uint64_t kMmioGenMask = (1ull << (kMmioGenLowBits + kMmioGenHighBits)) - 1;
+
+constexpr bool is_mmio_spte(std::uint64_t e) { return (e & kMmioSpteMask) == kMmioSpteValue; }
+constexpr std::uint64_t make_mmio_spte(Addr gpa, std::uint64_t generation) {
+  const std::uint64_t g = generation & kMmioGenMask;
+  return kMmioSpteValue | (gpa & ept::kAddrMask) | ((g & ((1ull << kMmioGenLowBits) - 1)) << kMmioGenLowShift) |
+         ((g >> kMmioGenLowBits) << kMmioGenHighShift);
+}
+constexpr std::uint64_t mmio_spte_generation(std::uint64_t e) {
+  return ((e >> kMmioGenLowShift) & ((1ull << kMmioGenLowBits) - 1)) |
+         (((e >> kMmioGenHighShift) & ((1ull << kMmioGenHighBits) - 1)) << kMmioGenLowBits);
+}
+constexpr Addr mmio_spte_gpa(std::uint64_t e) {
+  const std::uint64_t gen_bits =
+      (((1ull << kMmioGenLowBits) - 1) << kMmioGenLowShift) | (((1ull << kMmioGenHighBits) - 1) << kMmioGenHighShift);
+  return e & ept::kAddrMask & ~gen_bits;
+}
+/// A present entry that maps memory or a table (KVM: is_shadow_present_pte).
+constexpr bool shadow_present(std::uint64_t e) { return ept::present(e) && !is_mmio_spte(e); }
+
 struct MapResult {
   unsigned level = 0;      // level of the leaf now covering the GPA
   bool installed = false;  // false: it was already mapped (another vCPU won)
@@ -68,9 +97,19 @@ class Mmu {
   MapResult map(ExecContext& ctx, const Memslot& slot, Addr gpa, unsigned max_level = 3, bool writable = true,
                 bool dirty = true);
 
+  /// Install KVM's MMIO entry for the 4 KiB page at `gpa` (a GPA no memslot
+  /// covers), creating page-table pages down to level 1, unless a
+  /// shadow-present entry is there. Caller holds mmu_lock. Returns whether it
+  /// installed one.
+  bool install_mmio(ExecContext& ctx, Addr gpa, std::uint64_t generation);
+  /// The entry where a walk for `gpa` stops — not present, a leaf, an MMIO
+  /// entry — and its level (KVM's get_mmio_spte walk); no cost.
+  std::uint64_t last_spte(Addr gpa, unsigned& level) const;
+
   /// Charge the TDP iterator's walk from the root down to a leaf at `level`.
   void charge_walk(ExecContext& ctx, unsigned level) const;
-  /// The leaf mapping `gpa`, or level 0 if none (no cost: callers charge).
+  /// The leaf mapping `gpa`, or level 0 if none (no cost: callers charge). An
+  /// MMIO entry is none.
   Leaf find_leaf(Addr gpa) const;
   /// Every present leaf overlapping [begin, end), in GPA order.
   void for_each_leaf(Addr begin, Addr end, const std::function<void(const Leaf&)>& f) const;
@@ -97,7 +136,8 @@ class Mmu {
   std::uint64_t tables_allocated = 0;
   std::uint64_t already_mapped = 0;
   std::uint64_t splits = 0;
-  std::uint64_t zapped = 0;  // non-leaf entries zapped so that huge pages can return
+  std::uint64_t zapped = 0;          // non-leaf entries zapped so that huge pages can return
+  std::uint64_t mmio_installed = 0;  // MMIO entries installed
 
  private:
   models::PhysMem& mem_;

@@ -23,6 +23,16 @@ VmmParams VmmParams::from(const Cfg& vmm) {
   if (p.period_cycles == 0) d.fail("period_cycles", "expected at least 1");
   if (p.gpa % kPageSize4K || p.size % kPageSize4K)
     d.fail(p.gpa % kPageSize4K ? "gpa" : "size", "expected a multiple of 4 KiB");
+  // vmm.memslot_ops: [{ "at_cycles": N, "op": "create", "gpa", "size", "backing", "readonly" }]
+  for (const Cfg& o : vmm.list("memslot_ops", json::array())) {
+    MemslotOp op;
+    op.at_cycles = o.u64("at_cycles", 0);
+    op.op = o.choice("op", op.op, {"create"});
+    op.slot = MemslotSpec::parse(o);
+    p.memslot_ops.push_back(op);
+  }
+  std::stable_sort(p.memslot_ops.begin(), p.memslot_ops.end(),
+                   [](const MemslotOp& a, const MemslotOp& b) { return a.at_cycles < b.at_cycles; });
   return p;
 }
 
@@ -78,6 +88,15 @@ void Vmm::run_page_track(ExecContext& ctx, const std::function<bool()>& workload
     if (workload_done()) return;
     if (e.remove) hv_.page_track_ops().remove(ctx, e.range);
     else hv_.page_track_ops().add(ctx, e.range);
+  }
+}
+
+void Vmm::run_memslot_ops(ExecContext& ctx, const std::function<bool()>& workload_done) {
+  for (const MemslotOp& op : p_.memslot_ops) {
+    if (op.at_cycles > ctx.now()) ctx.charge(op.at_cycles - ctx.now());
+    ctx.sync();
+    if (workload_done()) return;
+    hv_.create_memslot(ctx, op.slot);
   }
 }
 

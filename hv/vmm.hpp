@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "hv/memslots.hpp"
 #include "sim/exec_context.hpp"
 
 #include "sim/types.hpp"
@@ -20,14 +22,22 @@ namespace vmxsim::hv {
 
 class Hypervisor;
 
+/// One memslot operation of the VMM's schedule (vmm.memslot_ops).
+struct MemslotOp {
+  Cycles at_cycles = 0;
+  std::string op = "create";  // only KVM_MR_CREATE for now
+  MemslotSpec slot;
+};
+
 struct VmmParams {
   bool dirty_log = false;   // vmm.dirty_log.enabled
   Cycles start_cycles = 0;  // vmm.dirty_log.start_cycles: when logging is enabled
   Addr gpa = 0;             // vmm.dirty_log.gpa / .size: the range; size 0 = all guest memory
   std::uint64_t size = 0;
-  Cycles period_cycles = 2'500'000;  // vmm.dirty_log.period_cycles: 1 ms at 2.5 GHz
-  std::uint64_t rounds = 0;          // vmm.dirty_log.rounds: 0 = until the workload ends
-  bool disable = false;              // vmm.dirty_log.disable: after `rounds` collections, turn logging off
+  Cycles period_cycles = 2'500'000;    // vmm.dirty_log.period_cycles: 1 ms at 2.5 GHz
+  std::uint64_t rounds = 0;            // vmm.dirty_log.rounds: 0 = until the workload ends
+  bool disable = false;                // vmm.dirty_log.disable: after `rounds` collections, turn logging off
+  std::vector<MemslotOp> memslot_ops;  // vmm.memslot_ops, in time order
   static VmmParams from(const Cfg& vmm);
 };
 
@@ -43,6 +53,11 @@ class Vmm {
   /// at its times, in time order (ties: add before remove, then range order),
   /// until the workload ends.
   void run_page_track(ExecContext& ctx, const std::function<bool()>& workload_done);
+
+  /// The memslot schedule (vmm.memslot_ops): each operation at its time, in
+  /// time order (ties: list order), until the workload ends.
+  void run_memslot_ops(ExecContext& ctx, const std::function<bool()>& workload_done);
+  bool has_memslot_ops() const { return !p_.memslot_ops.empty(); }
 
   void register_stats(Stats& s) const;
   std::uint64_t rounds = 0, pages_reported = 0, cycles_collecting = 0;

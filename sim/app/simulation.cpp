@@ -92,7 +92,11 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
   if (p_.vcpu.paging) {
     // The guest's RAM map is the memslots.
     std::vector<std::pair<Addr, Addr>> ram;
-    hv_->memslots().for_each([&ram](const hv::Memslot& s) { ram.emplace_back(s.gpa, s.end()); });
+    // The guest's RAM map is the writable memslots: a read-only slot is ROM,
+    // reached through guest.fixed_maps.
+    hv_->memslots().for_each([&ram](const hv::Memslot& s) {
+      if (!s.readonly) ram.emplace_back(s.gpa, s.end());
+    });
     guest_ = std::make_unique<cpu::GuestOs>(p_.guest, *phys_, std::move(ram));
   }
   p_.vcpu.mem.seed = mix_seed(p_.seed, 4 * p_.vcpus);  // the shared LLC's; each vCPU's below
@@ -128,6 +132,13 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
         [this, workload_done](ExecContext& ctx) { vmm_->run_page_track(ctx, workload_done); });
     track_thread_->set_jitter(p_.jitter_cycles, p_.seed);
     if (tl_) tl_->name_thread(kVmmTrackThreadId, "vmm page-track");
+  }
+  if (vmm_->has_memslot_ops()) {
+    memslot_thread_ = std::make_unique<VmmThread>(
+        "vmm_memslots", kVmmMemslotThreadId, p_.quantum, control_,
+        [this, workload_done](ExecContext& ctx) { vmm_->run_memslot_ops(ctx, workload_done); });
+    memslot_thread_->set_jitter(p_.jitter_cycles, p_.seed);
+    if (tl_) tl_->name_thread(kVmmMemslotThreadId, "vmm memslots");
   }
   for (const auto& v : vcpus_) v->register_stats(stats_);
   hv_->register_stats(stats_);

@@ -85,6 +85,7 @@ class Simulation {
   std::unique_ptr<models::CacheLevel> llc_;
   std::unique_ptr<hv::Vmm> vmm_;
   std::unique_ptr<VmmThread> vmm_thread_, track_thread_;
+  std::unique_ptr<VmmThread> memslot_thread_;  // vmm.memslot_ops
   std::vector<hv::DirtyOracle::Loss> losses_;
   std::uint64_t lost_ = 0;
   std::vector<std::unique_ptr<cpu::Vcpu>> vcpus_;

@@ -13,8 +13,9 @@ namespace vmxsim::sim {
 class RunControl;
 
 /// The VMM threads' ids: after every vCPU (at most 512), below kMaxThreads.
-inline constexpr unsigned kVmmThreadId = 1000;       // dirty logging
-inline constexpr unsigned kVmmTrackThreadId = 1001;  // write tracking
+inline constexpr unsigned kVmmThreadId = 1000;         // dirty logging
+inline constexpr unsigned kVmmTrackThreadId = 1001;    // write tracking
+inline constexpr unsigned kVmmMemslotThreadId = 1002;  // memslot operations
 
 class VmmThread : public sc_core::sc_module {
  public:

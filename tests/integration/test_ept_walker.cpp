@@ -22,7 +22,8 @@ std::string ad_off_config(bool ad) {
     "hv": {"dirty_log": {"mode": "wp"}, "memslots": [{"gpa": 0, "size": "64MiB", "backing": "4K"}]},
     "vmm": {"dirty_log": {"enabled": true, "start_cycles": 1000000, "period_cycles": 1000000000000}},
     "check": {"dirty_log": true},
-    "workload": {"trace": ")" + trace + R"("}})";
+    "workload": {"trace": ")" +
+         trace + R"("}})";
 }
 
 }  // namespace
