@@ -68,8 +68,8 @@ class Mmio {
   /// handle_mmio_page_fault does. kHit: the access was emulated (`out`);
   /// kStale: an MMIO entry of an older generation (the caller takes the
   /// fault path); kNotMmio: a misconfigured entry the hypervisor never made.
-  Lookup misconfig(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type, FaultOutcome& out,
-                   std::uint64_t& entry, unsigned& level);
+  Lookup misconfig(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type, FaultOutcome& out, std::uint64_t& entry,
+                   unsigned& level);
 
   void register_stats(Stats& s) const;
   std::uint64_t faults = 0, hits = 0, stale = 0, readonly_writes = 0, emulated = 0;

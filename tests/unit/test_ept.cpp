@@ -221,6 +221,70 @@ TEST(EptWalker, GuestPagingPurposeClearsBit8) {
   EXPECT_EQ(n.qual, qual::kRead);
 }
 
+// kvm-unit-tests' EPT access tests, the rows a model without execute-only or
+// write-only leaves can reach: read-only and read-execute leaves, each with a
+// read, a write and a fetch (SDM §27.2.1 qualification; R/W/X in bits 5:3).
+TEST(EptWalker, PermissionTableOfReadOnlyAndReadExecuteLeaves) {
+  const std::uint64_t kFinal = qual::kGlaValid | qual::kFinalTranslation;
+  struct Row {
+    std::uint64_t leaf;
+    AccessType op;
+    bool ok;
+    std::uint64_t qual;
+  } rows[] = {
+      {kRead, AccessType::Read, true, 0},
+      {kRead, AccessType::Write, false, qual::kWrite | (kRead << qual::kPermShift) | kFinal},
+      {kRead, AccessType::Exec, false, qual::kFetch | (kRead << qual::kPermShift) | kFinal},
+      {kRead | kExec, AccessType::Read, true, 0},
+      {kRead | kExec, AccessType::Write, false, qual::kWrite | ((kRead | kExec) << qual::kPermShift) | kFinal},
+      {kRead | kExec, AccessType::Exec, true, 0},
+  };
+  for (const Row& r : rows) {
+    Tables t;
+    t.map(0x7000, 0x9000, 1, r.leaf);
+    const EptWalk w = t.walker.translate(t.eptp(), 0x7000, r.op);
+    EXPECT_EQ(w.ok, r.ok) << r.leaf << " " << int(r.op);
+    EXPECT_FALSE(w.misconfig);
+    if (!r.ok) EXPECT_EQ(w.qual, r.qual) << std::hex << w.qual;
+  }
+  EXPECT_EQ(0x1aau, qual::kWrite | ((kRead | kExec) << qual::kPermShift) | kFinal);  // the read-only memslot write
+}
+
+// SDM §28.2.3.1: misconfigured entries end the walk with exit reason 49 (no
+// qualification, no flag set), before any permission check.
+TEST(EptWalker, MisconfiguredEntriesAreDetected) {
+  EXPECT_TRUE(misconfigured(kWrite, 1));                        // write-only
+  EXPECT_TRUE(misconfigured(kWrite | kExec, 1));                // write-execute: KVM's MMIO entries
+  EXPECT_FALSE(misconfigured(make_leaf(0x5000, 1, kExec), 1));  // execute-only is allowed
+  for (unsigned mt : {2u, 3u, 7u})
+    EXPECT_TRUE(misconfigured((make_leaf(0x5000, 1, kRead) & ~kMemTypeMask) | (mt << kMemTypeShift), 1)) << mt;
+  for (unsigned mt : {0u, 1u, 4u, 5u, 6u})
+    EXPECT_FALSE(misconfigured((make_leaf(0x5000, 1, kRead) & ~kMemTypeMask) | (mt << kMemTypeShift), 1)) << mt;
+  EXPECT_TRUE(misconfigured(make_table(0x5000) | (1u << 3), 2));              // bits 7:3 of a non-leaf entry
+  EXPECT_TRUE(misconfigured(make_table(0x5000) | kPageSize, 4));              // no PML4E maps a page
+  EXPECT_TRUE(misconfigured(make_leaf(0x40200000, 2, kRead) | 0x1000, 2));    // a 2 MiB frame's bit 12
+  EXPECT_TRUE(misconfigured(make_leaf(0x40000000, 3, kRead) | 0x200000, 3));  // a 1 GiB frame's bit 21
+  EXPECT_FALSE(misconfigured(make_leaf(0x40200000, 2, kRead) | kAccessed | kDirty | kHostWritable, 2));
+  EXPECT_FALSE(misconfigured(make_table(0x5000) | kAccessed, 3));
+
+  // In a walk: a corrupted PDE stops it at level 2.
+  Tables t;
+  const auto used = t.map(0x7000, 0x9000, 1, kPermMask);
+  t.mem.write(used[2], t.mem.read(used[2]) | (1u << 4));
+  const EptWalk w = t.walker.translate(t.eptp(), 0x7000, AccessType::Read);
+  EXPECT_FALSE(w.ok);
+  EXPECT_TRUE(w.misconfig);
+  EXPECT_EQ(w.leaf_level, 2u);
+  EXPECT_EQ(w.refs, 3u);
+  EXPECT_EQ(w.qual, 0u);
+  for (Addr at : used) EXPECT_EQ(t.mem.read(at) & kAccessed, 0u);
+  // A misconfiguration takes priority over a violation on the same entry.
+  Tables u;
+  const auto u_used = u.map(0x7000, 0x9000, 1, kRead);
+  u.mem.write(u_used[3], (u.mem.read(u_used[3]) & ~kMemTypeMask) | (7u << kMemTypeShift));
+  EXPECT_TRUE(u.walker.translate(u.eptp(), 0x7000, AccessType::Write).misconfig);
+}
+
 // ---- hv::Mmu: mapping at the largest allowed level ------------------------
 
 namespace {

@@ -32,7 +32,8 @@ struct Hv {
     return hv->mmu().last_spte(gpa, level);
   }
 };
-const char* kDoc = R"({"hv": {"memslots": [{"gpa": 0, "size": "16MiB"}, {"gpa": "16MiB", "size": "1MiB", "readonly": true}],
+const char* kDoc =
+    R"({"hv": {"memslots": [{"gpa": 0, "size": "16MiB"}, {"gpa": "16MiB", "size": "1MiB", "readonly": true}],
                                "mmio_regions": [{"gpa": "256MiB", "size": "64KiB"}]}})";
 constexpr std::uint64_t kWriteFinal = ept::qual::kWrite | ept::qual::kGlaValid | ept::qual::kFinalTranslation;
 }  // namespace
@@ -44,8 +45,8 @@ TEST(MmioSpte, EncodesTheGenerationInKvmsBits) {
   EXPECT_TRUE(hv::is_mmio_spte(e));
   EXPECT_FALSE(hv::shadow_present(e));
   EXPECT_EQ(hv::mmio_spte_generation(e), 0x7ABCDu);
-  EXPECT_EQ((e >> 3) & 0xFF, 0xCDu);      // generation bits 7:0 in SPTE bits 10:3
-  EXPECT_EQ((e >> 52) & 0x7FF, 0x7ABu);   // bits 18:8 in SPTE bits 62:52
+  EXPECT_EQ((e >> 3) & 0xFF, 0xCDu);     // generation bits 7:0 in SPTE bits 10:3
+  EXPECT_EQ((e >> 52) & 0x7FF, 0x7ABu);  // bits 18:8 in SPTE bits 62:52
   EXPECT_EQ(hv::mmio_spte_gpa(e), 0x12345000u);
   EXPECT_EQ(hv::mmio_spte_generation(hv::make_mmio_spte(0, 1ull << 19)), 0u);  // 19 bits kept
   EXPECT_FALSE(hv::is_mmio_spte(hv::kFrozenSpte));
@@ -160,9 +161,10 @@ TEST(Mmio, ConfigErrorsNameTheKeyPath) {
     }
     return "";
   };
-  EXPECT_NE(err(R"({"hv": {"memslots": [{"gpa": 0, "size": "16MiB"}], "mmio_regions": [{"gpa": "8MiB", "size": 4096}]}})")
-                .find("hv.mmio_regions[0].gpa"),
-            std::string::npos);
+  EXPECT_NE(
+      err(R"({"hv": {"memslots": [{"gpa": 0, "size": "16MiB"}], "mmio_regions": [{"gpa": "8MiB", "size": 4096}]}})")
+          .find("hv.mmio_regions[0].gpa"),
+      std::string::npos);
   EXPECT_NE(err(R"({"hv": {"mmio_regions": [{"gpa": "8GiB", "size": 100}]}})").find("hv.mmio_regions[0].size"),
             std::string::npos);
   EXPECT_NE(err(R"({"hv": {"memslots": [{"gpa": 0, "size": "1MiB", "readonly": 3}]}})").find("hv.memslots[0].readonly"),
