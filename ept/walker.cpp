@@ -28,13 +28,19 @@ EptWalk Walker::translate(const Eptp& eptp, Addr gpa, AccessType type, WalkPurpo
     used[n++] = at;
     perms &= e & kPermMask;  // SDM §27.2.1: bits 5:3 AND over the entries used
     if (!present(e)) break;
+    // The common case first: a table entry with bits 7:3 clear and not
+    // write-without-read is well-formed (SDM §28.2.3.1); anything else gets
+    // the full check once.
+    if (__builtin_expect(level > 1 && (e & 0xF8) == 0 && (e & (kRead | kWrite)) != kWrite, 1)) {
+      table = entry_addr(e);
+      continue;
+    }
     if (misconfigured(e, level)) {  // exit reason 49: no qualification, no flag set
       w.leaf_level = std::uint8_t(level);
       w.misconfig = true;
       return w;
     }
-    if (is_leaf(e, level) || level == 1) break;
-    table = entry_addr(e);
+    break;  // a leaf
   }
   w.leaf_level = std::uint8_t(level);
   w.perms = std::uint8_t(perms);

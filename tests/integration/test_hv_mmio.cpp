@@ -87,8 +87,8 @@ TEST(HvMmio, WithoutMmioCachingEveryDeviceAccessIsAViolation) {
 
 TEST(HvMmio, GuestFixedMapsReachDevicesAndRomThroughGuestPaging) {
   const std::string trace = write_file("mmio.trace",
-                                       "0 W 0x7f0000000000\n0 W 0x7f0000000000\n"   // device
-                                       "0 R 0x7f0000100000\n0 W 0x7f0000100010\n"   // ROM
+                                       "0 W 0x7f0000000000\n0 W 0x7f0000000000\n"  // device
+                                       "0 R 0x7f0000100000\n0 W 0x7f0000100010\n"  // ROM
                                        "0 W 0x400000\n");                          // RAM
   const RunResult r = run_config(config(trace, "", R"({"page_size": "4K", "pt_region_bytes": "1MiB", "fixed_maps": [
       {"gva": "0x7f0000000000", "gpa": "256MiB", "size": "64KiB"},
