@@ -18,8 +18,7 @@ struct HvCosts {
   Cycles vm_exit = 800;
   Cycles vm_entry = 700;
   Cycles ept_violation = 200;   // handle_ept_violation() + kvm_mmu_page_fault() prologue
-  Cycles memslot_lookup = 20;   // fixed part of a GPA→memslot lookup
-  Cycles memslot_step = 8;      // per search probe
+  Cycles memslot_lookup = 20;   // fixed part of a GPA→memslot lookup (the implementation charges its steps)
   Cycles gfn_to_pfn = 400;      // host page lookup (get_user_pages fast path)
   Cycles ipi_send = 1000;       // sending one IPI (a kick): ICR write and its exit fast path
   Cycles tlb_flush = 200;       // INVEPT single-context on one vCPU

@@ -14,11 +14,11 @@ void ExitHandlers::on_vm_exit(ExecContext& ctx, VcpuHandle& v) {
   if (pml::Engine* e = v.pml_engine()) dirty_ops_.drain_pml(ctx, *e);
 }
 
-const Memslot* ExitHandlers::lookup(ExecContext& ctx, Addr gpa) {
+const Memslot* ExitHandlers::lookup(ExecContext& ctx, unsigned vcpu, Addr gpa) {
   ctx.sync();  // memslots are shared
-  unsigned steps = 0;
-  const Memslot* slot = slots_.find(gpa, steps);
-  ctx.charge(c_.memslot_lookup + steps * c_.memslot_step);
+  Cycles cost = 0;
+  const Memslot* slot = slots_.find(gpa, vcpu, cost);  // the implementation's steps × its costs
+  ctx.charge(c_.memslot_lookup + cost);
   return slot;
 }
 
@@ -37,7 +37,7 @@ FaultOutcome ExitHandlers::handle_ept_violation(ExecContext& ctx, unsigned vcpu,
 
 FaultOutcome ExitHandlers::fault(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type, std::uint64_t qual) {
   namespace qual_bits = ept::qual;
-  const Memslot* slot = lookup(ctx, gpa);
+  const Memslot* slot = lookup(ctx, vcpu, gpa);
   if (!slot) {
     // kvm_faultin_pfn finds no slot: KVM treats the GPA as MMIO.
     if (mmio_.covers(gpa)) return mmio_.noslot_fault(ctx, vcpu, gpa, type);

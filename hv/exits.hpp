@@ -22,7 +22,7 @@ class DirtyLogOps;
 
 class ExitHandlers {
  public:
-  ExitHandlers(const HvCosts& costs, const Memslots& slots, FaultPath& path, DirtyLogOps& dirty_ops, Mmio& mmio)
+  ExitHandlers(const HvCosts& costs, Memslots& slots, FaultPath& path, DirtyLogOps& dirty_ops, Mmio& mmio)
       : c_(costs), slots_(slots), path_(path), dirty_ops_(dirty_ops), mmio_(mmio) {}
 
   /// Done at the start of every VM exit (KVM's __vmx_handle_exit flushes the
@@ -48,11 +48,11 @@ class ExitHandlers {
   std::uint64_t ept_violations = 0, ept_misconfigs = 0;
 
  private:
-  const Memslot* lookup(ExecContext& ctx, Addr gpa);
+  const Memslot* lookup(ExecContext& ctx, unsigned vcpu, Addr gpa);
   /// The fault proper, once the access is known (kvm_mmu_do_page_fault).
   FaultOutcome fault(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type, std::uint64_t qual);
   const HvCosts& c_;
-  const Memslots& slots_;
+  Memslots& slots_;
   FaultPath& path_;
   DirtyLogOps& dirty_ops_;
   Mmio& mmio_;

@@ -17,7 +17,6 @@ HvCosts HvCosts::from(const Cfg& c) {
   k.vm_entry = c.u64("vm_entry", k.vm_entry);
   k.ept_violation = c.u64("ept_violation", k.ept_violation);
   k.memslot_lookup = c.u64("memslot_lookup", k.memslot_lookup);
-  k.memslot_step = c.u64("memslot_step", k.memslot_step);
   k.gfn_to_pfn = c.u64("gfn_to_pfn", k.gfn_to_pfn);
   k.ipi_send = c.u64("ipi_send", k.ipi_send);
   k.tlb_flush = c.u64("tlb_flush", k.tlb_flush);

@@ -28,22 +28,23 @@ TEST(Memslots, FindsTheSlotContainingAGpa) {
   m.add(mk(0, 0x100000, 0x100000));
   m.add(mk(1, 0x0, 0x10000));
   m.add(mk(2, 0x400000, 0x1000));
-  unsigned steps = 0;
-  ASSERT_NE(m.find(0x0, steps), nullptr);
-  EXPECT_EQ(m.find(0x0, steps)->id, 1u);
-  EXPECT_EQ(m.find(0xFFFF, steps)->id, 1u);
-  EXPECT_EQ(m.find(0x10000, steps), nullptr);  // end is exclusive
-  EXPECT_EQ(m.find(0x1FFFFF, steps)->id, 0u);
-  EXPECT_EQ(m.find(0x400FFF, steps)->id, 2u);
-  EXPECT_EQ(m.find(0x401000, steps), nullptr);
-  EXPECT_EQ(m.find(0x300000, steps), nullptr);
-  EXPECT_EQ(steps, 2u);  // binary search over 3 slots
+  ASSERT_NE(m.find(0x0), nullptr);
+  EXPECT_EQ(m.find(0x0)->id, 1u);
+  EXPECT_EQ(m.find(0xFFFF)->id, 1u);
+  EXPECT_EQ(m.find(0x10000), nullptr);  // end is exclusive
+  EXPECT_EQ(m.find(0x1FFFFF)->id, 0u);
+  EXPECT_EQ(m.find(0x400FFF)->id, 2u);
+  EXPECT_EQ(m.find(0x401000), nullptr);
+  EXPECT_EQ(m.find(0x300000), nullptr);
+  Cycles cost = 0;
+  m.find(0x300000, 0, cost);
+  EXPECT_EQ(cost, 2u * 8);  // binary search over 3 slots: 2 probes of hv.costs.memslot_step
   std::vector<Addr> order;
   m.for_each([&order](const hv::Memslot& s) { order.push_back(s.gpa); });
   EXPECT_EQ(order, (std::vector<Addr>{0x0, 0x100000, 0x400000}));  // GPA order
   EXPECT_EQ(m.by_id(2)->gpa, 0x400000u);
   EXPECT_EQ(m.by_id(7), nullptr);
-  EXPECT_EQ(m.find(0x100000, steps)->hpa_of(0x100010), 0x100100010u);
+  EXPECT_EQ(m.find(0x100000)->hpa_of(0x100010), 0x100100010u);
 }
 
 TEST(Memslots, RejectsOverlap) {
@@ -125,8 +126,8 @@ TEST(Hypervisor, EptViolationMapsAndChargesEachStep) {
   EXPECT_EQ(hv.mmu_lock().acquisitions, 1u);
   EXPECT_EQ(hv.mmu_lock().contended, 0u);
   const auto& c = p.costs;
-  const Cycles expected = c.ept_violation + c.memslot_lookup + 1 * c.memslot_step + c.gfn_to_pfn + p.lock.acquire +
-                          3 * p.mmu.pt_level + 2 * p.mmu.pt_alloc + p.mmu.spte_set + p.lock.release;
+  const Cycles expected = c.ept_violation + c.memslot_lookup + 1 * 8 /* hv.costs.memslot_step */ + c.gfn_to_pfn +
+                          p.lock.acquire + 3 * p.mmu.pt_level + 2 * p.mmu.pt_alloc + p.mmu.spte_set + p.lock.release;
   EXPECT_EQ(ctx.t, expected);
 }
 
