@@ -63,6 +63,7 @@ std::unique_ptr<Memslots> build_memslots(const HvParams& p, models::PhysMem& mem
     s.size = spec.size;
     s.backing_shift = spec.backing_shift;
     s.readonly = spec.readonly;
+    s.hva = spec.hva;
     s.hpa = mem.alloc_data(spec.size, Addr{1} << spec.backing_shift);
     slots->add(s);
   }

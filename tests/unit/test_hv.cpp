@@ -38,7 +38,7 @@ TEST(Memslots, FindsTheSlotContainingAGpa) {
   EXPECT_EQ(m.find(0x300000), nullptr);
   Cycles cost = 0;
   m.find(0x300000, 0, cost);
-  EXPECT_EQ(cost, 2u * 8);  // binary search over 3 slots: 2 probes of hv.costs.memslot_step
+  EXPECT_EQ(cost, 3u * 8);  // the lru_slot check, then 2 binary-search probes over 3 slots (hv.costs.memslot_step)
   std::vector<Addr> order;
   m.for_each([&order](const hv::Memslot& s) { order.push_back(s.gpa); });
   EXPECT_EQ(order, (std::vector<Addr>{0x0, 0x100000, 0x400000}));  // GPA order
@@ -126,8 +126,9 @@ TEST(Hypervisor, EptViolationMapsAndChargesEachStep) {
   EXPECT_EQ(hv.mmu_lock().acquisitions, 1u);
   EXPECT_EQ(hv.mmu_lock().contended, 0u);
   const auto& c = p.costs;
-  const Cycles expected = c.ept_violation + c.memslot_lookup + 1 * 8 /* hv.costs.memslot_step */ + c.gfn_to_pfn +
-                          p.lock.acquire + 3 * p.mmu.pt_level + 2 * p.mmu.pt_alloc + p.mmu.spte_set + p.lock.release;
+  const Cycles expected = c.ept_violation + c.memslot_lookup +
+                          1 * 8 /* the lru_slot check hits (hv.costs.memslot_step) */ + c.gfn_to_pfn + p.lock.acquire +
+                          3 * p.mmu.pt_level + 2 * p.mmu.pt_alloc + p.mmu.spte_set + p.lock.release;
   EXPECT_EQ(ctx.t, expected);
 }
 
