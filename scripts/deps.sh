@@ -3,7 +3,7 @@
 # Safe to run repeatedly; does nothing (and needs no network) when all are present.
 set -euo pipefail
 packages=(cmake g++ make pkg-config
-          libsystemc-dev libboost-program-options-dev nlohmann-json3-dev libzstd-dev
+          libsystemc-dev libboost-program-options-dev libboost-dev nlohmann-json3-dev libzstd-dev
           libgtest-dev libbenchmark-dev)
 missing=()
 for p in "${packages[@]}"; do
