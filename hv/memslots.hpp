@@ -66,9 +66,10 @@ enum class MemslotChange : std::uint8_t { kCreate, kDelete, kMove, kFlagsOnly };
 /// The guest-physical memory map. Lookups and changes report the simulated
 /// cycles they took (`cost` is increased): the steps the data structure
 /// actually made times the implementation's own per-step costs (hv.costs.*,
-/// read by its factory). Changes follow kvm_set_memslot: each call is the
-/// edit before one swap of the active set; the hypervisor adds the SRCU
-/// grace period and the EPT zap around them.
+/// read by its factory). Changes follow kvm_set_memslot: each call is one
+/// swap of the active set with the edits around it (DELETE and MOVE take two
+/// calls, invalidate first); the hypervisor adds the SRCU grace period and
+/// the EPT zap around them.
 class Memslots {
  public:
   virtual ~Memslots() = default;
@@ -121,7 +122,9 @@ class Memslots {
   /// Registers the implementation's own stats (hv.memslots.*).
   virtual void register_stats(Stats& s) const {}
   /// KVM's memslots generation (kvm_memslots::generation): bumped by every
-  /// change after start-up, so MMIO entries made before it are stale.
+  /// change after start-up, so MMIO entries made before it are stale. (The
+  /// `tree` vCPU caches follow the implementation's own count of swaps,
+  /// which is what kvm_swap_active_memslots advances.)
   std::uint64_t generation() const { return generation_; }
   void bump_generation() { ++generation_; }
 

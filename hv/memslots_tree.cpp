@@ -61,6 +61,8 @@ unsigned bucket_of(std::uint32_t id) { return unsigned((id * 0x61C88647u) >> (32
 class TreeMemslots final : public Memslots {
  public:
   explicit TreeMemslots(const TreeCosts& c) : c_(c), sets_{Set(&cmp_), Set(&cmp_)}, objs_(kMemSlotsNum) {}
+  TreeMemslots(const TreeMemslots&) = delete;  // the trees' comparators point at cmp_
+  TreeMemslots& operator=(const TreeMemslots&) = delete;
 
   void add(const Memslot& s) override {
     const Steps st = create_steps(s);
