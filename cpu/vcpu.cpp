@@ -27,6 +27,7 @@ VcpuParams VcpuParams::from(const Cfg& cpu) {
   VcpuParams p;
   p.access_cycles = cpu.u64("access_cycles", p.access_cycles);
   p.max_exits_per_access = std::uint32_t(cpu.u64("max_exits_per_access", p.max_exits_per_access));
+  p.max_retries_per_access = cpu.u64("max_retries_per_access", p.max_retries_per_access);
   p.interrupt_window_cycles = cpu.u64("interrupt_window_cycles", p.interrupt_window_cycles);
   if (p.interrupt_window_cycles == 0) cpu.fail("interrupt_window_cycles", "expected at least 1");
   if (p.max_exits_per_access == 0) cpu.fail("max_exits_per_access", "expected at least 1");
@@ -276,6 +277,18 @@ hv::FaultOutcome Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned
         return out.logging;
       },
       gpa, qual);
+  if (out.retry) {
+    // RET_PF_RETRY on a slot being changed: KVM re-enters and the access
+    // faults again until the VMM's change is done; not a hypervisor failure,
+    // so it has its own, larger guard.
+    --tries;
+    if (++memslot_retries_ > p_.max_retries_per_access)
+      throw Error("vcpu" + std::to_string(id_) + ": the access to GPA " + hex(gpa) + " retried " +
+                  std::to_string(p_.max_retries_per_access) +
+                  " times on a memslot being deleted or moved (cpu.max_retries_per_access)");
+  } else {
+    memslot_retries_ = 0;
+  }
   return out;
 }
 
@@ -294,6 +307,7 @@ void Vcpu::vm_exit(Exit reason, Handler handler, Addr gpa, std::uint64_t qual) {
   // at our exact time (shared-state rule), on exit and on entry.
   thread_.sync();
   in_guest_ = false;
+  hv_.srcu().read_lock(thread_);  // vcpu_run holds kvm->srcu outside guest mode
   const Cycles start = thread_.now();
   const unsigned requests = requests_;  // for the timeline
   if (tl_) {
@@ -313,6 +327,7 @@ void Vcpu::vm_exit(Exit reason, Handler handler, Addr gpa, std::uint64_t qual) {
   // taken now, or the guest would run on a TLB the poster thinks is flushed.
   while (requests_) service_requests();
   thread_.take_window();
+  hv_.srcu().read_unlock(thread_);  // dropped just before entering the guest
   in_guest_ = true;
   cycles_hypervisor += thread_.now() - start;
   if (logging) cycles_dirty_logging += thread_.now() - start;

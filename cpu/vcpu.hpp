@@ -40,6 +40,9 @@ namespace vmxsim::cpu {
 struct VcpuParams {
   Cycles access_cycles = 1;                 // cpu.access_cycles: cost of an access that hits the L1 TLB
   std::uint32_t max_exits_per_access = 64;  // cpu.max_exits_per_access: livelock guard
+  // cpu.max_retries_per_access: guard on faults retried while the VMM deletes
+  // or moves the slot (each retry is an exit and entry, ~1,500 cycles).
+  std::uint64_t max_retries_per_access = 1'000'000;
   // cpu.interrupt_window_cycles: a posted IPI (kick, remote TLB flush) is taken
   // at the next multiple of this many cycles; 1,000 cycles = 0.4 us at 2.5 GHz,
   // within the ~1-3 us native TLB-shootdown latency (docs/config.md).
@@ -151,9 +154,10 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   unsigned requests_ = 0;
   std::vector<hv::Ack*> acks_;
   bool in_guest_ = true;
-  bool check_writes_ = false;    // the dirty-log oracle is on
-  bool check_track_ = false;     // the write-track oracle is on
-  bool write_emulated_ = false;  // the current write was completed by the hypervisor
+  bool check_writes_ = false;          // the dirty-log oracle is on
+  bool check_track_ = false;           // the write-track oracle is on
+  bool write_emulated_ = false;        // the current write was completed by the hypervisor
+  std::uint64_t memslot_retries_ = 0;  // consecutive RET_PF_RETRY exits of the current access
   // The timeline (null: off). Guest-run stretches and guest #PF handlers are
   // spans; an exit inside a #PF handler splits it around the exit.
   Trace* tl_ = nullptr;

@@ -26,6 +26,8 @@ void DirtyLog::attach(const Memslots& slots) {
   slots.for_each([this](const Memslot& s) { bits_[s.id].assign((s.size / kPageSize4K + 63) / 64, 0); });
 }
 
+void DirtyLog::slot_added(const Memslot& s) { bits_[s.id].assign((s.size / kPageSize4K + 63) / 64, 0); }
+
 void DirtyLog::enable(Addr begin, Addr end) {
   enabled_ = true;
   begin_ = begin;

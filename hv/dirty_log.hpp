@@ -38,6 +38,9 @@ class DirtyLog {
   /// One bitmap per slot of `slots`, which must outlive this; call once the
   /// memslots are final. Bitmaps are kept by slot id.
   void attach(const Memslots& slots);
+  /// A slot created (a zeroed bitmap) or deleted (its bitmap freed) at run time.
+  void slot_added(const Memslot& s);
+  void slot_removed(std::uint32_t id) { bits_.erase(id); }
 
   const DirtyLogParams& params() const { return p_; }
   bool pml() const { return p_.mode == "pml"; }

@@ -42,6 +42,7 @@ struct MemslotSpec {
   std::uint64_t size = 0;
   std::uint8_t backing_shift = kPageShift4K;
   bool readonly = false;
+  Addr hva = 0;  // userspace address (set by the hypervisor's layout unless given)
   static std::vector<MemslotSpec> from(const Cfg& hv);  // reads hv.memslots
   /// One entry (a `hv.memslots` element or a memslot operation's slot).
   static MemslotSpec parse(const Cfg& s);

@@ -60,7 +60,7 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir, const s
   p.hv = hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"), system);
   p.vcpu.pml = pml::PmlParams::from(root.section("pml"), system);
   p.vcpu.with_pml = p.hv.dirty_log.mode == "pml";
-  p.vmm = hv::VmmParams::from(root.section("vmm"));
+  p.vmm = hv::VmmParams::from(root.section("vmm"), p.hv.memslots.size());
   if (p.vmm.disable && p.hv.oracle)
     root.section("vmm")
         .section("dirty_log")
