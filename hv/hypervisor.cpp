@@ -40,6 +40,9 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check, const S
   p.dirty_log = DirtyLogParams::from(hv.section("dirty_log"), costs);
   p.memslots = MemslotSpec::from(hv);
   p.oracle = check.boolean("dirty_log", p.oracle);
+  p.oracle_gets = check.str("dirty_log_gets", p.oracle_gets);
+  if (!p.oracle_gets.empty() && !p.oracle)
+    check.fail("dirty_log_gets", "needs check.dirty_log: true (the dirty-log oracle records the GETs)");
   if (p.dirty_log.mode == "pml" && !p.mmu.ad)
     hv.section("dirty_log").fail("mode", "\"pml\" needs EPT accessed/dirty flags (ept.ad: true)");
   return p;
@@ -73,6 +76,7 @@ Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
       exits_(p_.costs, *slots_, *path_, dirty_ops_),
       track_ops_({p_.costs, mmu_, mmu_lock_, dirty_, track_, requests_, *path_, checks_.track()}) {
   dirty_.attach(*slots_);
+  checks_.dirty().record_gets(!p_.oracle_gets.empty());
 }
 
 void Hypervisor::set_trace(Trace* t) {

@@ -59,7 +59,8 @@ struct HvParams {
   MmuParams mmu;
   DirtyLogParams dirty_log;
   std::vector<MemslotSpec> memslots;
-  bool oracle = false;  // check.dirty_log
+  bool oracle = false;      // check.dirty_log
+  std::string oracle_gets;  // check.dirty_log_gets: a file for the pages each GET reported ("": none)
   /// Reads hv.*, ept.* and check.*; variants check themselves against `system`.
   static HvParams from(const Cfg& hv, const Cfg& ept, const Cfg& check, const SystemInfo& system);
 };
