@@ -99,30 +99,30 @@ bool Vcpu::replay() {
       if constexpr (kSnapshots)  // an access boundary: the previous access has retired
         if (__builtin_expect(thread_.now() >= snap_next_, 0)) take_snapshots();
       const Access& a = buf[i];
-        // The gap is guest compute: sync at every yield point inside it (each
-        // quantum boundary and interrupt window), so a request posted
-        // meanwhile is taken at its window, as the IPI would interrupt the
-        // guest; and before the access.
-        const Cycles end = thread_.now() + a.gap + p_.access_cycles;
-        while (thread_.next_yield() < end) {
-          // (a walk or an exit may have run past the planned yield: sync now)
-          if (thread_.next_yield() > thread_.now()) thread_.advance(thread_.next_yield() - thread_.now());
-          sync();
-        }
-        thread_.advance(end - thread_.now());
-        if (thread_.yield_due()) sync();
-        ++accesses;
-        const Addr hpa = translate(a.addr, a.type);
-        // An access that crosses a 4 KiB boundary needs the next page too.
-        const Addr last = a.addr + (a.size ? a.size - 1 : 0);
-        const bool crosses = (last >> kPageShift4K) != (a.addr >> kPageShift4K);
-        const Addr hpa2 = crosses ? translate(last & ~(kPageSize4K - 1), a.type) : 0;
-        if (a.type == AccessType::Write && check_writes_) {  // the dirty-log oracle
-          hv_.checkers().guest_write(id_, hpa, thread_.now());
-          if (crosses) hv_.checkers().guest_write(id_, hpa2, thread_.now());
-        }
-        if (a.type == AccessType::Write && check_track_) check_tracked_write(hpa, crosses ? hpa2 : hpa);
-        if (control_.stopping()) return false;
+      // The gap is guest compute: sync at every yield point inside it (each
+      // quantum boundary and interrupt window), so a request posted
+      // meanwhile is taken at its window, as the IPI would interrupt the
+      // guest; and before the access.
+      const Cycles end = thread_.now() + a.gap + p_.access_cycles;
+      while (thread_.next_yield() < end) {
+        // (a walk or an exit may have run past the planned yield: sync now)
+        if (thread_.next_yield() > thread_.now()) thread_.advance(thread_.next_yield() - thread_.now());
+        sync();
+      }
+      thread_.advance(end - thread_.now());
+      if (thread_.yield_due()) sync();
+      ++accesses;
+      const Addr hpa = translate(a.addr, a.type);
+      // An access that crosses a 4 KiB boundary needs the next page too.
+      const Addr last = a.addr + (a.size ? a.size - 1 : 0);
+      const bool crosses = (last >> kPageShift4K) != (a.addr >> kPageShift4K);
+      const Addr hpa2 = crosses ? translate(last & ~(kPageSize4K - 1), a.type) : 0;
+      if (a.type == AccessType::Write && check_writes_) {  // the dirty-log oracle
+        hv_.checkers().guest_write(id_, hpa, thread_.now());
+        if (crosses) hv_.checkers().guest_write(id_, hpa2, thread_.now());
+      }
+      if (a.type == AccessType::Write && check_track_) check_tracked_write(hpa, crosses ? hpa2 : hpa);
+      if (control_.stopping()) return false;
     }
   }
   return true;

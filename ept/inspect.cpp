@@ -56,7 +56,8 @@ void visit_guest(const models::PhysMem& mem, Addr table, unsigned level, unsigne
 
 }  // namespace
 
-void for_each_ept_entry(const models::PhysMem& mem, const Eptp& eptp, const std::function<void(const EptEntryView&)>& f) {
+void for_each_ept_entry(const models::PhysMem& mem, const Eptp& eptp,
+                        const std::function<void(const EptEntryView&)>& f) {
   visit_ept(mem, eptp.root(), eptp.levels(), 0, f);
 }
 

@@ -19,11 +19,11 @@ namespace vmxsim::ept {
 
 /// One present EPT entry.
 struct EptEntryView {
-  unsigned level = 0;  // 5 = PML5, 4 = PML4, 3 = PDPT, 2 = PD, 1 = PT
-  Addr table = 0;      // HPA of the table holding the entry
-  unsigned index = 0;  // 0..511 within the table
-  Addr at = 0;         // HPA of the entry: table + 8 * index
-  Addr gpa = 0;        // first GPA of the range the entry maps
+  unsigned level = 0;       // 5 = PML5, 4 = PML4, 3 = PDPT, 2 = PD, 1 = PT
+  Addr table = 0;           // HPA of the table holding the entry
+  unsigned index = 0;       // 0..511 within the table
+  Addr at = 0;              // HPA of the entry: table + 8 * index
+  Addr gpa = 0;             // first GPA of the range the entry maps
   std::uint64_t bytes = 0;  // size of that range: 4 KiB << 9 * (level - 1)
   std::uint64_t value = 0;  // the raw 64-bit entry
   bool leaf = false;        // maps a page (level 1, or bit 7 at level 2 or 3)
@@ -31,15 +31,16 @@ struct EptEntryView {
 
 /// Calls f for every present entry of the EPT `eptp` points to, parents
 /// before their children, each table in index order (so in GPA order).
-void for_each_ept_entry(const models::PhysMem& mem, const Eptp& eptp, const std::function<void(const EptEntryView&)>& f);
+void for_each_ept_entry(const models::PhysMem& mem, const Eptp& eptp,
+                        const std::function<void(const EptEntryView&)>& f);
 
 /// One present guest paging-structure entry.
 struct GuestEntryView {
-  unsigned level = 0;  // 5 = PML5, 4 = PML4, 3 = PDPT, 2 = PD, 1 = PT
-  Addr table = 0;      // GPA of the table holding the entry
-  unsigned index = 0;  // 0..511 within the table
-  Addr at = 0;         // GPA of the entry: table + 8 * index
-  Addr gva = 0;        // first GVA of the range the entry maps (canonical: sign-extended)
+  unsigned level = 0;       // 5 = PML5, 4 = PML4, 3 = PDPT, 2 = PD, 1 = PT
+  Addr table = 0;           // GPA of the table holding the entry
+  unsigned index = 0;       // 0..511 within the table
+  Addr at = 0;              // GPA of the entry: table + 8 * index
+  Addr gva = 0;             // first GVA of the range the entry maps (canonical: sign-extended)
   std::uint64_t bytes = 0;  // size of that range
   std::uint64_t value = 0;  // the raw 64-bit entry
   bool leaf = false;        // maps a page (level 1, or PS at level 2 or 3)

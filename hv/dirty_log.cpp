@@ -86,8 +86,7 @@ void DirtyLog::clear(Addr gpa) {
   (*bits)[page / 64] &= ~bit;
 }
 
-void DirtyLog::for_each_bitmap(
-    const std::function<void(const Memslot&, const std::vector<std::uint64_t>&)>& f) const {
+void DirtyLog::for_each_bitmap(const std::function<void(const Memslot&, const std::vector<std::uint64_t>&)>& f) const {
   if (!slots_) return;
   slots_->for_each([&](const Memslot& slot) {
     auto it = bits_.find(slot.id);

@@ -171,9 +171,9 @@ class Tlb {
   static ValidEntry valid_entry(std::uint32_t set, std::uint32_t way, const Tag& t, const TlbEntry& e);
 
   TlbLevelParams params_;
-  std::vector<Array> arrays_;        // the enabled ones, in lookup order
+  std::vector<Array> arrays_;       // the enabled ones, in lookup order
   std::vector<std::string> names_;  // arrays_[i]'s name (inspection only)
-  std::vector<Probe> probes_;  // what a lookup probes, in order: arrays in order, sizes smallest first
+  std::vector<Probe> probes_;       // what a lookup probes, in order: arrays in order, sizes smallest first
 };
 
 }  // namespace vmxsim::models

@@ -51,7 +51,8 @@ Cycles parse_dump_cycle(const std::string& text) {
   Cycles v = 0;
   for (char c : text) {
     const Cycles d = Cycles(c - '0');
-    if (v > (kMaxDumpCycle - d) / 10) throw bad(": beyond the last cycle a dump can name, " + std::to_string(kMaxDumpCycle));
+    if (v > (kMaxDumpCycle - d) / 10)
+      throw bad(": beyond the last cycle a dump can name, " + std::to_string(kMaxDumpCycle));
     v = v * 10 + d;
   }
   return v;

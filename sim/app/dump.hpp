@@ -60,7 +60,7 @@ class Dump final : public cpu::SnapshotObserver {
 
  private:
   struct Snapshot {
-    json at;     // the cycle, or "end"
+    json at;  // the cycle, or "end"
     Cycles cycle = 0;
     json shared;  // ept, guest, memslots, dirty_log
     std::vector<json> vcpus;

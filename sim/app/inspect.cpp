@@ -28,18 +28,10 @@ json page_size(unsigned shift) {
 json ept_entry(const ept::EptEntryView& v) {
   namespace e = vmxsim::ept;
   const std::uint64_t x = v.value;
-  json j = {{"level", v.level},
-            {"table", hex(v.table)},
-            {"index", v.index},
-            {"at", hex(v.at)},
-            {"gpa", hex(v.gpa)},
-            {"bytes", v.bytes},
-            {"raw", raw(x)},
-            {"leaf", v.leaf},
-            {"r", bool(x & e::kRead)},
-            {"w", bool(x & e::kWrite)},
-            {"x", bool(x & e::kExec)},
-            {"a", bool(x & e::kAccessed)}};
+  json j = {
+      {"level", v.level},        {"table", hex(v.table)},    {"index", v.index},        {"at", hex(v.at)},
+      {"gpa", hex(v.gpa)},       {"bytes", v.bytes},         {"raw", raw(x)},           {"leaf", v.leaf},
+      {"r", bool(x & e::kRead)}, {"w", bool(x & e::kWrite)}, {"x", bool(x & e::kExec)}, {"a", bool(x & e::kAccessed)}};
   if (v.leaf) {
     j["d"] = bool(x & e::kDirty);
     j["memtype"] = unsigned((x & e::kMemTypeMask) >> e::kMemTypeShift);
@@ -170,7 +162,8 @@ json dirty_log(const hv::DirtyLog& log) {
     for (std::size_t w = 0; w < words.size(); ++w)
       for (std::uint64_t bits = words[w]; bits; bits &= bits - 1)
         dirty.push_back(hex(s.gpa + ((w * 64 + unsigned(__builtin_ctzll(bits))) << kPageShift4K)));
-    bitmaps.push_back({{"slot", s.id}, {"gpa", hex(s.gpa)}, {"pages", s.size >> kPageShift4K}, {"dirty", std::move(dirty)}});
+    bitmaps.push_back(
+        {{"slot", s.id}, {"gpa", hex(s.gpa)}, {"pages", s.size >> kPageShift4K}, {"dirty", std::move(dirty)}});
   });
   return {{"mode", log.params().mode},
           {"enabled", log.enabled()},

@@ -9,8 +9,8 @@
 
 #include "cpu/guest_os.hpp"
 #include "cpu/vcpu.hpp"
-#include "hv/check/dirty_oracle.hpp"
 #include "ept/entry.hpp"
+#include "hv/check/dirty_oracle.hpp"
 #include "hv/dirty_log.hpp"
 #include "hv/memslots.hpp"
 #include "models/phys_mem.hpp"

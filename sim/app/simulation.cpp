@@ -197,7 +197,7 @@ Simulation::~Simulation() = default;
 void Simulation::run() {
   if (!p_.hv.oracle_gets.empty()) {  // opened first, so a bad path fails before the run (`stats list` never opens it)
     gets_out_.open(p_.hv.oracle_gets, std::ios::binary);
-    if (!gets_out_) throw Error(p_.hv.oracle_gets + ": cannot write the check.dirty_log_gets file");
+    if (!gets_out_) throw Error("check.dirty_log_gets: " + p_.hv.oracle_gets + ": cannot write file");
   }
   if (progress_) progress_->start(expected_);
   const auto t0 = std::chrono::steady_clock::now();
@@ -220,7 +220,7 @@ void Simulation::run() {
   if (gets_out_.is_open()) {
     gets_out_ << inspect::dirty_gets(hv_->checkers().dirty().gets()).dump(1) << "\n";
     gets_out_.close();
-    if (!gets_out_) throw Error(p_.hv.oracle_gets + ": error writing the check.dirty_log_gets file");
+    if (!gets_out_) throw Error("check.dirty_log_gets: " + p_.hv.oracle_gets + ": error writing file");
   }
   if (dump_) dump_->take_end();
   for (std::size_t r = 0; r < vmm_->round_pages.size(); ++r) {
