@@ -73,7 +73,7 @@ void Dump::attach(Simulation& s) {
   const unsigned n = s.vcpu_count();
   snaps_.resize(times_.size() + 1);
   for (std::size_t k = 0; k < snaps_.size(); ++k) {
-    snaps_[k].vcpus.assign(n, json());
+    snaps_[k].vcpus.assign(n, std::string());
     snaps_[k].taken.assign(n, false);
     if (k < times_.size()) {
       snaps_[k].at = times_[k];
@@ -87,20 +87,65 @@ void Dump::attach(Simulation& s) {
   thread_ = std::make_unique<DumpThread>("dump", *this, s.control());
 }
 
-Dump::json Dump::shared_state() const {
+namespace {
+constexpr unsigned kSnapshotDepth = 2;  // the document, "snapshots", a snapshot
+
+bool flat(const nlohmann::ordered_json& v) {
+  if (!v.is_structured()) return true;
+  for (const auto& x : v)
+    if (x.is_structured()) return false;
+  return true;
+}
+
+void render_to(std::string& out, const nlohmann::ordered_json& v, unsigned depth) {
+  if (flat(v)) {
+    out += v.dump();
+    return;
+  }
+  const bool object = v.is_object();
+  out += object ? "{\n" : "[\n";
+  bool first = true;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (!first) out += ",\n";
+    first = false;
+    out.append(depth + 1, ' ');
+    if (object) out += nlohmann::ordered_json(it.key()).dump() + ": ";
+    render_to(out, it.value(), depth + 1);
+  }
+  out += "\n";
+  out.append(depth, ' ');
+  out += object ? "}" : "]";
+}
+
+/// `"key": value` as a member of a snapshot object.
+std::string member(const std::string& key, const nlohmann::ordered_json& v) {
+  std::string out(kSnapshotDepth + 1, ' ');
+  out += nlohmann::ordered_json(key).dump() + ": ";
+  render_to(out, v, kSnapshotDepth + 1);
+  return out;
+}
+}  // namespace
+
+std::string render(const nlohmann::ordered_json& v, unsigned depth) {
+  std::string out;
+  render_to(out, v, depth);
+  return out;
+}
+
+std::string Dump::shared_state() const {
   Simulation& s = *sim_;
   hv::Hypervisor& hv = s.hypervisor();
-  json j;
-  j["ept"] = inspect::ept(s.phys(), hv.eptp());
-  j["guest"] = s.guest() ? inspect::guest(s.phys(), *s.guest(), hv.memslots()) : json(nullptr);
-  j["memslots"] = inspect::memslots(hv.memslots());
-  j["dirty_log"] = inspect::dirty_log(hv.dirty_log());
-  return j;
+  // One part at a time, so that only its text outlives this.
+  std::string out = member("ept", inspect::ept(s.phys(), hv.eptp())) + ",\n";
+  out += member("guest", s.guest() ? inspect::guest(s.phys(), *s.guest(), hv.memslots()) : json(nullptr)) + ",\n";
+  out += member("memslots", inspect::memslots(hv.memslots())) + ",\n";
+  out += member("dirty_log", inspect::dirty_log(hv.dirty_log()));
+  return out;
 }
 
 void Dump::vcpu_state(const cpu::Vcpu& v, std::size_t k) {
   Snapshot& snap = snaps_.at(k);
-  snap.vcpus[v.id()] = inspect::vcpu(v, v.now());
+  snap.vcpus[v.id()] = render(inspect::vcpu(v, v.now()), kSnapshotDepth + 2);
   snap.taken[v.id()] = true;
 }
 
@@ -111,7 +156,7 @@ void Dump::take_shared(std::size_t k) {
   for (unsigned i = 0; i < snap.vcpus.size(); ++i) {
     const cpu::Vcpu& v = sim_->vcpu(i);
     if (!snap.taken[i] && v.finished()) {
-      snap.vcpus[i] = inspect::vcpu(v, times_[k]);
+      snap.vcpus[i] = render(inspect::vcpu(v, times_[k]), kSnapshotDepth + 2);
       snap.taken[i] = true;
     }
   }
@@ -123,25 +168,25 @@ void Dump::take_end() {
   snap.shared = shared_state();
   for (unsigned i = 0; i < snap.vcpus.size(); ++i) {
     const cpu::Vcpu& v = sim_->vcpu(i);
-    snap.vcpus[i] = inspect::vcpu(v, v.now());
+    snap.vcpus[i] = render(inspect::vcpu(v, v.now()), kSnapshotDepth + 2);
     snap.taken[i] = true;
   }
 }
 
 void Dump::write() {
-  json snapshots = json::array();
-  for (Snapshot& snap : snaps_) {
+  // {"format", "version", "snapshots": [{"at", "cycle", <shared>, "vcpus": [...]}, ...]}
+  out_ << "{\n \"format\": \"vmxsim-dump\",\n \"version\": 1,\n \"snapshots\": [\n";
+  for (std::size_t k = 0; k < snaps_.size(); ++k) {
+    Snapshot& snap = snaps_[k];
     for (bool t : snap.taken)
       if (!t) throw Error("internal error: a --dump-at snapshot lacks a vCPU's state");
-    json j;
-    j["at"] = snap.at;
-    j["cycle"] = snap.cycle;
-    for (auto it = snap.shared.begin(); it != snap.shared.end(); ++it) j[it.key()] = std::move(it.value());
-    j["vcpus"] = std::move(snap.vcpus);
-    snapshots.push_back(std::move(j));
+    out_ << "  {\n" << member("at", snap.at) << ",\n" << member("cycle", snap.cycle) << ",\n" << snap.shared << ",\n";
+    out_ << "   \"vcpus\": [";
+    for (std::size_t i = 0; i < snap.vcpus.size(); ++i) out_ << (i ? ",\n    " : "\n    ") << snap.vcpus[i];
+    out_ << "\n   ]\n  }" << (k + 1 < snaps_.size() ? ",\n" : "\n");
+    snap = Snapshot();  // written: free it
   }
-  const json doc = {{"format", "vmxsim-dump"}, {"version", 1}, {"snapshots", std::move(snapshots)}};
-  out_ << doc.dump(1) << "\n";
+  out_ << " ]\n}\n";
   out_.close();
   if (!out_) throw Error(path_ + ": error writing dump file");
 }

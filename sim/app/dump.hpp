@@ -59,14 +59,16 @@ class Dump final : public cpu::SnapshotObserver {
   void take_shared(std::size_t k);
 
  private:
+  /// A snapshot's parts are kept as the text they will have in the file
+  /// (render()), which takes a fraction of the memory of a json tree.
   struct Snapshot {
     json at;  // the cycle, or "end"
     Cycles cycle = 0;
-    json shared;  // ept, guest, memslots, dirty_log
-    std::vector<json> vcpus;
-    std::vector<bool> taken;  // vcpus[i] is filled in
+    std::string shared;              // the ept, guest, memslots and dirty_log members
+    std::vector<std::string> vcpus;  // each vCPU's object
+    std::vector<bool> taken;         // vcpus[i] is filled in
   };
-  json shared_state() const;
+  std::string shared_state() const;
 
   std::string path_;
   std::ofstream out_;
@@ -75,6 +77,11 @@ class Dump final : public cpu::SnapshotObserver {
   Simulation* sim_ = nullptr;
   std::unique_ptr<DumpThread> thread_;
 };
+
+/// `v` as the dump file writes it, at nesting depth `depth` (one space a
+/// level): an object or array holding only scalars (an EPT entry, a TLB
+/// entry) on one line, anything else one member or element a line.
+std::string render(const nlohmann::ordered_json& v, unsigned depth);
 
 /// Parses one --dump-at value: a cycle count, decimal digits only, at most
 /// kMaxDumpCycle; vmxsim::Error naming the option otherwise.

@@ -236,6 +236,9 @@ TEST(DumpTiny, EveryEntryIsAsWorkedOut) {
       leaf(1, "0x10000003000", 2, "0x10000003010", "0x2000", 4096, "0x0600000100002377", "0x100002000"),
       leaf(2, "0x10000002000", 8, "0x10000002040", "0x1000000", 1ull << 21, "0x06000001010003f7", "0x101000000"),
   });
+  // One entry a line, so that grep finds it.
+  EXPECT_NE(slurp(tmp("dump.json")).find("\n     {\"level\":1,\"table\":\"0x10000003000\",\"index\":1,"),
+            std::string::npos);
   ASSERT_EQ(s["ept"]["entries"].size(), expected_ept.size());
   for (std::size_t i = 0; i < expected_ept.size(); ++i)
     EXPECT_EQ(s["ept"]["entries"][i], expected_ept[i]) << "EPT entry " << i;
