@@ -152,7 +152,7 @@ json memslot(const hv::Memslot& s) {
 json memslots(const hv::Memslots& slots) {
   json out = json::array();
   slots.for_each([&out](const hv::Memslot& s) { out.push_back(memslot(s)); });
-  return out;
+  return {{"slots", std::move(out)}};  // (room for the memslot set's own fields)
 }
 
 json dirty_log(const hv::DirtyLog& log) {

@@ -32,7 +32,7 @@ json tlb(const models::Tlb& t);
 json pml(const pml::Engine* e);
 /// One memslot: adding a field to hv::Memslot is one line here.
 json memslot(const hv::Memslot& s);
-/// Every memslot, in GPA order.
+/// The memslots: `{"slots": [...]}`, every slot in GPA order.
 json memslots(const hv::Memslots& slots);
 /// The dirty-log state and every memslot's bitmap.
 json dirty_log(const hv::DirtyLog& log);

@@ -243,7 +243,7 @@ TEST(DumpTiny, EveryEntryIsAsWorkedOut) {
   for (std::size_t i = 0; i < expected_ept.size(); ++i)
     EXPECT_EQ(s["ept"]["entries"][i], expected_ept[i]) << "EPT entry " << i;
 
-  EXPECT_EQ(s["memslots"], json::parse(R"([
+  EXPECT_EQ(s["memslots"]["slots"], json::parse(R"([
     {"id": 0, "gpa": "0x0", "bytes": 16777216, "hpa": "0x100000000", "backing": "4K"},
     {"id": 1, "gpa": "0x1000000", "bytes": 4194304, "hpa": "0x101000000", "backing": "2M"}])"));
   EXPECT_EQ(s["dirty_log"], json::parse(R"({"mode": "wp", "enabled": false, "gpa": "0x0", "bytes": 0,
