@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cpu/vcpu.hpp"
+#include "sim/sim_thread.hpp"
 #include "sim/types.hpp"
 
 namespace vmxsim::sim {
@@ -32,8 +33,9 @@ class DumpThread;
 /// (1000, 1001), the last of kMaxThreads, so it reads shared state after
 /// every other thread's actions at the same cycle.
 inline constexpr unsigned kDumpThreadId = 1023;
-/// The last cycle --dump-at may name (its kernel instant must fit 64 bits).
-inline constexpr Cycles kMaxDumpCycle = (~std::uint64_t{0} - 1024) / 1024;
+/// The last cycle --dump-at may name (its kernel instant must fit 64 bits): 2^54 - 2.
+inline constexpr Cycles kMaxDumpCycle = (~std::uint64_t{0} - kMaxThreads) / kSlotsPerCycle;
+static_assert(kDumpThreadId < kMaxThreads, "the dump thread's id must be a valid thread id");
 
 class Dump final : public cpu::SnapshotObserver {
  public:
