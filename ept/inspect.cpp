@@ -22,9 +22,10 @@ void visit_ept(const models::PhysMem& mem, Addr table, unsigned level, Addr base
     if (!present(v.value)) continue;
     v.gpa = base + (Addr(i) << level_shift(level));
     v.bytes = std::uint64_t{1} << level_shift(level);
-    v.leaf = is_leaf(v.value, level);
+    v.misconfigured = (v.value & (kRead | kWrite)) == kWrite;
+    v.leaf = !v.misconfigured && is_leaf(v.value, level);
     f(v);
-    if (!v.leaf) visit_ept(mem, entry_addr(v.value, level), level - 1, v.gpa, f);
+    if (!v.leaf && !v.misconfigured) visit_ept(mem, entry_addr(v.value, level), level - 1, v.gpa, f);
   }
 }
 

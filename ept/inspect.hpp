@@ -27,10 +27,14 @@ struct EptEntryView {
   std::uint64_t bytes = 0;  // size of that range: 4 KiB << 9 * (level - 1)
   std::uint64_t value = 0;  // the raw 64-bit entry
   bool leaf = false;        // maps a page (level 1, or bit 7 at level 2 or 3)
+  // An EPT misconfiguration (SDM §28.2.3.1): write without read, as KVM's
+  // MMIO entries are. The walk stops there: neither a page nor a table.
+  bool misconfigured = false;
 };
 
 /// Calls f for every present entry of the EPT `eptp` points to, parents
-/// before their children, each table in index order (so in GPA order).
+/// before their children, each table in index order (so in GPA order). A
+/// misconfigured entry is listed but not entered.
 void for_each_ept_entry(const models::PhysMem& mem, const Eptp& eptp,
                         const std::function<void(const EptEntryView&)>& f);
 

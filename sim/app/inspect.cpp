@@ -28,16 +28,25 @@ json page_size(unsigned shift) {
 json ept_entry(const ept::EptEntryView& v) {
   namespace e = vmxsim::ept;
   const std::uint64_t x = v.value;
-  json j = {
-      {"level", v.level},        {"table", hex(v.table)},    {"index", v.index},        {"at", hex(v.at)},
-      {"gpa", hex(v.gpa)},       {"bytes", v.bytes},         {"raw", raw(x)},           {"leaf", v.leaf},
-      {"r", bool(x & e::kRead)}, {"w", bool(x & e::kWrite)}, {"x", bool(x & e::kExec)}, {"a", bool(x & e::kAccessed)}};
+  json j = {{"level", v.level},
+            {"table", hex(v.table)},
+            {"index", v.index},
+            {"at", hex(v.at)},
+            {"gpa", hex(v.gpa)},
+            {"bytes", v.bytes},
+            {"raw", raw(x)},
+            {"leaf", v.leaf},
+            {"misconfigured", v.misconfigured},
+            {"r", bool(x & e::kRead)},
+            {"w", bool(x & e::kWrite)},
+            {"x", bool(x & e::kExec)},
+            {"a", bool(x & e::kAccessed)}};
   if (v.leaf) {
     j["d"] = bool(x & e::kDirty);
     j["memtype"] = unsigned((x & e::kMemTypeMask) >> e::kMemTypeShift);
     j["ipat"] = bool(x & e::kIgnorePat);
     j["hpa"] = hex(e::entry_addr(x, v.level));
-  } else {
+  } else if (!v.misconfigured) {  // (a misconfigured entry is neither a page nor a table)
     j["next"] = hex(e::entry_addr(x, v.level));
   }
   j["sw"] = unsigned((x >> 52) & 0x7FF);  // software-available bits 62:52

@@ -140,3 +140,22 @@ TEST(EptInspect, FiveLevelGuestUpperHalfIsSignExtendedFromBit56) {
   EXPECT_EQ(v[0].gva, 0xff00000000000000ull);
   EXPECT_EQ(v[0].bytes, Addr{1} << 48);
 }
+
+TEST(EptInspect, AMisconfiguredEntryIsListedButNotEntered) {
+  // KVM's MMIO entries are write-without-read (SDM §28.2.3.1): the walk
+  // stops there, and so does the visitor, at any level.
+  models::PhysMem mem(models::PhysMemParams{});
+  const Addr root = mem.alloc_table(), pdpt = mem.alloc_table();
+  mem.write(root, make_table(pdpt));
+  mem.write(pdpt + 8 * 1, kWrite | kExec | 0x5a0);  // at the PDPT: not a table pointer
+  mem.write(pdpt + 8 * 2, make_leaf(0x80000000, 3, kRead) | kAccessed);
+  const std::vector<EptEntryView> v = ept_entries(mem, Eptp::make(root, 4, true));
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_FALSE(v[0].misconfigured);
+  EXPECT_EQ(v[1].level, 3u);
+  EXPECT_EQ(v[1].gpa, k1G);
+  EXPECT_TRUE(v[1].misconfigured);
+  EXPECT_FALSE(v[1].leaf);
+  EXPECT_FALSE(v[2].misconfigured);
+  EXPECT_TRUE(v[2].leaf);
+}
