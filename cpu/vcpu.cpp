@@ -62,39 +62,26 @@ Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const
   set_stack_size(std::size_t(1) << 20);  // hypervisor paths run on this stack too
 }
 
+void Vcpu::set_snapshots(std::vector<Cycles> times, SnapshotObserver* obs) {
+  snap_times_ = std::move(times);
+  snap_obs_ = obs;
+  snap_index_ = 0;
+  snap_next_ = snap_obs_ && !snap_times_.empty() ? snap_times_[0] : ~Cycles{0};
+}
+
+void Vcpu::take_snapshots() {
+  // The PML state is also written by the VMM thread (enable, disable), at
+  // its time: reach our instant first. observe_sync() leaves the yield plan
+  // as it was, so the run stays the one without snapshots.
+  thread_.observe_sync();
+  while (snap_index_ < snap_times_.size() && snap_times_[snap_index_] <= thread_.now())
+    snap_obs_->vcpu_state(*this, snap_index_++);
+  snap_next_ = snap_index_ < snap_times_.size() ? snap_times_[snap_index_] : ~Cycles{0};
+}
+
 void Vcpu::run() {
   try {
-    std::array<Access, 256> buf;
-    for (std::size_t n; (n = source_->next(buf.data(), buf.size())) != 0;) {
-      if (progress_) progress_->advance(n);  // per batch: nothing per access
-      for (std::size_t i = 0; i < n; ++i) {
-        const Access& a = buf[i];
-        // The gap is guest compute: sync at every yield point inside it (each
-        // quantum boundary and interrupt window), so a request posted
-        // meanwhile is taken at its window, as the IPI would interrupt the
-        // guest; and before the access.
-        const Cycles end = thread_.now() + a.gap + p_.access_cycles;
-        while (thread_.next_yield() < end) {
-          // (a walk or an exit may have run past the planned yield: sync now)
-          if (thread_.next_yield() > thread_.now()) thread_.advance(thread_.next_yield() - thread_.now());
-          sync();
-        }
-        thread_.advance(end - thread_.now());
-        if (thread_.yield_due()) sync();
-        ++accesses;
-        const Addr hpa = translate(a.addr, a.type);
-        // An access that crosses a 4 KiB boundary needs the next page too.
-        const Addr last = a.addr + (a.size ? a.size - 1 : 0);
-        const bool crosses = (last >> kPageShift4K) != (a.addr >> kPageShift4K);
-        const Addr hpa2 = crosses ? translate(last & ~(kPageSize4K - 1), a.type) : 0;
-        if (a.type == AccessType::Write && check_writes_) {  // the dirty-log oracle
-          if (hpa != kNoMemory) hv_.checkers().guest_write(id_, hpa, thread_.now());
-          if (crosses && hpa2 != kNoMemory) hv_.checkers().guest_write(id_, hpa2, thread_.now());
-        }
-        if (a.type == AccessType::Write && check_track_) check_tracked_write(hpa, crosses ? hpa2 : hpa);
-        if (control_.stopping()) return;
-      }
-    }
+    if (!(snap_obs_ ? replay<true>() : replay<false>())) return;
     // Finishing is visible to other threads (the VMM waits for it; kicks stop
     // waiting for us), so it happens at our exact time.
     thread_.sync();
@@ -105,7 +92,48 @@ void Vcpu::run() {
   in_guest_ = false;  // finished: no longer waited for by kicks
   if (tl_ && thread_.now() > run_start_) tl_->span(id_, "guest run", run_start_, thread_.now());
   cycles_guest = thread_.now() - cycles_hypervisor;
+  finished_ = true;
+  // The finish is this vCPU's last boundary (docs/inspect.md, "Timing").
+  if (snap_obs_ && !control_.stopping() && snap_next_ <= thread_.now()) take_snapshots();
   control_.finished(id_, thread_.now());
+}
+
+template <bool kSnapshots>
+bool Vcpu::replay() {
+  std::array<Access, 256> buf;
+  for (std::size_t n; (n = source_->next(buf.data(), buf.size())) != 0;) {
+    if (progress_) progress_->advance(n);  // per batch: nothing per access
+    for (std::size_t i = 0; i < n; ++i) {
+      if constexpr (kSnapshots)  // an access boundary: the previous access has retired
+        if (__builtin_expect(thread_.now() >= snap_next_, 0)) take_snapshots();
+      const Access& a = buf[i];
+      // The gap is guest compute: sync at every yield point inside it (each
+      // quantum boundary and interrupt window), so a request posted
+      // meanwhile is taken at its window, as the IPI would interrupt the
+      // guest; and before the access.
+      const Cycles end = thread_.now() + a.gap + p_.access_cycles;
+      while (thread_.next_yield() < end) {
+        // (a walk or an exit may have run past the planned yield: sync now)
+        if (thread_.next_yield() > thread_.now()) thread_.advance(thread_.next_yield() - thread_.now());
+        sync();
+      }
+      thread_.advance(end - thread_.now());
+      if (thread_.yield_due()) sync();
+      ++accesses;
+      const Addr hpa = translate(a.addr, a.type);
+      // An access that crosses a 4 KiB boundary needs the next page too.
+      const Addr last = a.addr + (a.size ? a.size - 1 : 0);
+      const bool crosses = (last >> kPageShift4K) != (a.addr >> kPageShift4K);
+      const Addr hpa2 = crosses ? translate(last & ~(kPageSize4K - 1), a.type) : 0;
+      if (a.type == AccessType::Write && check_writes_) {  // the dirty-log oracle
+        if (hpa != kNoMemory) hv_.checkers().guest_write(id_, hpa, thread_.now());
+        if (crosses && hpa2 != kNoMemory) hv_.checkers().guest_write(id_, hpa2, thread_.now());
+      }
+      if (a.type == AccessType::Write && check_track_) check_tracked_write(hpa, crosses ? hpa2 : hpa);
+      if (control_.stopping()) return false;
+    }
+  }
+  return true;
 }
 
 void Vcpu::sync() {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <systemc>
 
@@ -73,6 +74,18 @@ struct VcpuLinks {
 /// VM-exit reasons the model produces, in stats order (SDM Appendix C).
 enum class Exit : unsigned { kEptViolation, kExternalInterrupt, kPmlFull, kEptMisconfig, kCount };
 
+class Vcpu;
+
+/// `vmxsim run --dump-at` (docs/inspect.md, "Timing"): told when a vCPU's
+/// private state is to be taken for a snapshot.
+class SnapshotObserver {
+ public:
+  virtual ~SnapshotObserver() = default;
+  /// `v` is at its first access boundary (before an access, or its finish)
+  /// at or after the time of snapshot `k`, and has synced. Read only.
+  virtual void vcpu_state(const Vcpu& v, std::size_t k) = 0;
+};
+
 class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemory, private ept::GuestWriteObserver {
  public:
   SC_HAS_PROCESS(Vcpu);
@@ -98,7 +111,17 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
 
   models::Tlb& l1() { return l1_; }
   models::Tlb& l2() { return l2_; }
+  const models::Tlb& l1() const { return l1_; }
+  const models::Tlb& l2() const { return l2_; }
+  const pml::Engine* pml() const { return pml_.get(); }
   const models::TlbContext& tlb_context() const { return tctx_; }
+
+  /// `vmxsim run --dump-at`: `obs` is told at this vCPU's first access
+  /// boundary at or after each of `times` (ascending), which costs one
+  /// compare per access; without it the replay loop has none.
+  void set_snapshots(std::vector<Cycles> times, SnapshotObserver* obs);
+  /// Has this vCPU finished its stream (set at its synced finish time)?
+  bool finished() const { return finished_; }
 
   // Counters.
   std::uint64_t accesses = 0, walks = 0, walk_refs = 0, walk_cycles = 0, hit_rewalks = 0;
@@ -112,6 +135,11 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
 
  private:
   void run();
+  /// The access loop; with kSnapshots, each boundary checks the next
+  /// snapshot time. Returns false if the run is stopping.
+  template <bool kSnapshots>
+  bool replay();
+  void take_snapshots();                     // every due snapshot, at this boundary
   Addr translate(Addr va, AccessType type);  // returns the HPA
   Addr walk_and_fill(Addr va, AccessType type);
   /// A VM exit: exit cost, PML drain (as KVM does at every exit), `handler`,
@@ -167,6 +195,12 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   Cycles pf_start_ = 0;  // the current #PF span segment's start
   Addr pf_gva_ = 0;
   std::uint32_t pf_error_ = 0;
+  bool finished_ = false;
+  // --dump-at: the snapshot times, the next one's index and time (~0: none).
+  std::vector<Cycles> snap_times_;
+  std::size_t snap_index_ = 0;
+  Cycles snap_next_ = ~Cycles{0};
+  SnapshotObserver* snap_obs_ = nullptr;
 };
 
 }  // namespace vmxsim::cpu

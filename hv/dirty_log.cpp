@@ -88,6 +88,14 @@ void DirtyLog::clear(Addr gpa) {
   (*bits)[page / 64] &= ~bit;
 }
 
+void DirtyLog::for_each_bitmap(const std::function<void(const Memslot&, const std::vector<std::uint64_t>&)>& f) const {
+  if (!slots_) return;
+  slots_->for_each([&](const Memslot& slot) {
+    auto it = bits_.find(slot.id);
+    if (it != bits_.end()) f(slot, it->second);
+  });
+}
+
 void DirtyLog::register_stats(Stats& s, const std::string& prefix) const {
   s.counter(prefix + ".marks", &marks, "calls", "mark_page_dirty_in_slot() calls (set or already set)");
   s.counter(prefix + ".bitmap_set", &bits_set, "pages", "dirty-bitmap bits newly set");

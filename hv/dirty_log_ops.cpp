@@ -51,6 +51,7 @@ std::vector<Addr> DirtyLogOps::get(ExecContext& ctx) {
   std::uint64_t words = 0;
   std::vector<Addr> pages = x_.dirty.dirty_pages(words);
   ctx.charge(x_.dirty.params().get_base + words * x_.dirty.params().get_word);
+  x_.oracle.reported(t0, ctx.now(), pages);
   if (tl_) tl_->span(ctx.thread_id(), "GET", t0, ctx.now(), TraceArgs().num("pages", pages.size()).str());
   return pages;
 }

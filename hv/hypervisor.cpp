@@ -47,6 +47,9 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check, const S
   p.memslot_ops = MemslotOpCosts::from(costs);
   p.srcu_sync = costs.u64("srcu_sync", p.srcu_sync);
   p.oracle = check.boolean("dirty_log", p.oracle);
+  p.oracle_gets = check.str("dirty_log_gets", p.oracle_gets);
+  if (!p.oracle_gets.empty() && !p.oracle)
+    check.fail("dirty_log_gets", "needs check.dirty_log: true (the dirty-log oracle records the GETs)");
   if (p.dirty_log.mode == "pml" && !p.mmu.ad)
     hv.section("dirty_log").fail("mode", "\"pml\" needs EPT accessed/dirty flags (ept.ad: true)");
   return p;
@@ -85,6 +88,7 @@ Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
       memslot_ops_(p_.memslot_ops, {*slots_, mmu_, mmu_lock_, requests_, srcu_, dirty_, mmio_, mem}),
       track_ops_({p_.costs, mmu_, mmu_lock_, dirty_, track_, requests_, *path_, checks_.track()}) {
   dirty_.attach(*slots_);
+  checks_.dirty().record_gets(!p_.oracle_gets.empty());
 }
 
 void Hypervisor::set_trace(Trace* t) {

@@ -67,7 +67,8 @@ std::uint32_t MemslotOps::create(ExecContext& ctx, const MemslotSpec& spec) {
   swap(ctx);
   ++creates;
   op_cycles += ctx.now() - t0;
-  if (tl_) tl_->span(ctx.thread_id(), "memslot create", t0, ctx.now(), TraceArgs().hex("gpa", s.gpa).num("id", id).str());
+  if (tl_)
+    tl_->span(ctx.thread_id(), "memslot create", t0, ctx.now(), TraceArgs().hex("gpa", s.gpa).num("id", id).str());
   return id;
 }
 
@@ -172,7 +173,8 @@ void MemslotOps::unmap_hva(ExecContext& ctx, Addr hva, std::uint64_t size) {
   }
   if (n) x_.requests.flush_remote_tlbs(ctx, -1);
   cost = 0;
-  x_.slots.for_each_hva(hva, hva + size, [](const Memslot&) {}, cost);  // invalidate_range_end
+  x_.slots.for_each_hva(
+      hva, hva + size, [](const Memslot&) {}, cost);  // invalidate_range_end
   ctx.charge(cost);
   ++unmaps;
   unmap_cycles += ctx.now() - t0;

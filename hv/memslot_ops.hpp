@@ -36,9 +36,9 @@ class PhysMem;
 namespace vmxsim::hv {
 
 struct MemslotOpCosts {
-  Cycles ioctl = 2000;      // hv.costs.memslot_ioctl: the ioctl's fixed work (copy-in, checks, slots_lock, commit)
-  Cycles zap_leaf = 25;     // hv.costs.zap_leaf: clearing one EPT leaf when a slot or an HVA range is zapped
-  Cycles notifier = 300;    // hv.costs.mmu_notifier: one invalidate_range_start/end pair's fixed work
+  Cycles ioctl = 2000;    // hv.costs.memslot_ioctl: the ioctl's fixed work (copy-in, checks, slots_lock, commit)
+  Cycles zap_leaf = 25;   // hv.costs.zap_leaf: clearing one EPT leaf when a slot or an HVA range is zapped
+  Cycles notifier = 300;  // hv.costs.mmu_notifier: one invalidate_range_start/end pair's fixed work
   static MemslotOpCosts from(const Cfg& costs);
 };
 

@@ -35,6 +35,20 @@ class DirtyOracle {
   }
   /// `gpa` was copied (its CLEAR completed) at `t`.
   void copy(Addr gpa, Cycles t);
+
+  /// Keep the list of pages each GET reported (`check.dirty_log_gets`).
+  void record_gets(bool on) { record_gets_ = on; }
+  /// One GET_DIRTY_LOG, as recorded.
+  struct Get {
+    Cycles start = 0, end = 0;  // the VMM thread's cycles when the GET began and returned
+    std::vector<Addr> pages;    // the dirty pages it reported (4 KiB GPAs, in GPA order)
+  };
+  /// A GET that began at `start` reported `pages` at `end`.
+  void reported(Cycles start, Cycles end, const std::vector<Addr>& pages) {
+    if (on_ && record_gets_) gets_.push_back({start, end, pages});
+  }
+  /// Every GET recorded, in order.
+  const std::vector<Get>& gets() const { return gets_; }
   struct Loss {
     unsigned vcpu;
     Addr gpa;
@@ -52,6 +66,8 @@ class DirtyOracle {
     bool written = false, copied = false;
   };
   bool on_;
+  bool record_gets_ = false;
+  std::vector<Get> gets_;
   bool started_ = false;
   Addr begin_ = 0, end_ = 0;
   Cycles start_ = 0;

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "sim/app/dump.hpp"
+#include "sim/app/inspect.hpp"
 #include "sim/app/progress.hpp"
 #include "sim/app/timeline.hpp"
 #include "sim/hash.hpp"
@@ -79,8 +81,8 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir, const s
   return p;
 }
 
-Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progress)
-    : p_(p), tl_(timeline), progress_(progress) {
+Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progress, Dump* dump)
+    : p_(p), tl_(timeline), progress_(progress), dump_(dump) {
   // Check the whole trace before any simulated time passes, so a bad line
   // or record fails fast with its file:line or record.
   if (!p_.trace.empty()) expected_ = traces::validate_trace(p_.trace, p_.vcpus).accesses;
@@ -150,6 +152,7 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
   if (guest_) guest_->register_stats(stats_, "guest");
   if (llc_) llc_->register_stats(stats_, "mem.llc");
   register_stats();
+  if (dump_) dump_->attach(*this);
 }
 
 void Simulation::register_stats() {
@@ -207,6 +210,10 @@ std::vector<Stats::Info> Simulation::schema() const {
 Simulation::~Simulation() = default;
 
 void Simulation::run() {
+  if (!p_.hv.oracle_gets.empty()) {  // opened first, so a bad path fails before the run (`stats list` never opens it)
+    gets_out_.open(p_.hv.oracle_gets, std::ios::binary);
+    if (!gets_out_) throw Error("check.dirty_log_gets: " + p_.hv.oracle_gets + ": cannot write file");
+  }
   if (progress_) progress_->start(expected_);
   const auto t0 = std::chrono::steady_clock::now();
   sc_core::sc_start();
@@ -225,6 +232,12 @@ void Simulation::run() {
       tl_->instant(l.vcpu, "oracle: lost write", l.write, a.str());
     }
   lost_ = losses_.size();
+  if (gets_out_.is_open()) {
+    gets_out_ << inspect::dirty_gets(hv_->checkers().dirty().gets()).dump(1) << "\n";
+    gets_out_.close();
+    if (!gets_out_) throw Error("check.dirty_log_gets: " + p_.hv.oracle_gets + ": error writing file");
+  }
+  if (dump_) dump_->take_end();
   for (std::size_t r = 0; r < vmm_->round_pages.size(); ++r) {
     const std::string n = "vmm.round." + std::to_string(r + 1) + ".";
     stats_.value_u64(

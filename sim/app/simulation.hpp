@@ -1,6 +1,7 @@
 // sim::Simulation — builds the model from a config (elaboration), runs it,
 // and collects stats. One Simulation per process: SystemC elaborates once.
 #pragma once
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@ namespace vmxsim::sim {
 
 class Timeline;
 class Progress;
+class Dump;
 
 /// Every parameter of a run, read from the config by each component's own
 /// reader (defaults live beside each component).
@@ -48,7 +50,10 @@ class Simulation {
   /// `timeline`, if given, records the run (docs/timeline.md); it must
   /// outlive run(). Null: nothing is recorded, at no cost.
   /// `progress`, if given, is started by run() with the expected access count.
-  explicit Simulation(const SimParams& p, Timeline* timeline = nullptr, Progress* progress = nullptr);
+  /// `dump`, if given, takes its snapshots (`--dump`, `--dump-at`,
+  /// docs/inspect.md); it must outlive run(), which takes the end snapshot.
+  explicit Simulation(const SimParams& p, Timeline* timeline = nullptr, Progress* progress = nullptr,
+                      Dump* dump = nullptr);
   ~Simulation();
 
   /// Runs to the end of every vCPU's stream. Throws vmxsim::Error on a
@@ -61,7 +66,12 @@ class Simulation {
   /// and the per-round families (`vmm.round.<N>.pages`) registered at its end.
   std::vector<Stats::Info> schema() const;
   cpu::Vcpu& vcpu(unsigned i) { return *vcpus_.at(i); }
+  unsigned vcpu_count() const { return unsigned(vcpus_.size()); }
   hv::Hypervisor& hypervisor() { return *hv_; }
+  const models::PhysMem& phys() const { return *phys_; }
+  /// The guest OS; null with guest paging off.
+  const cpu::GuestOs* guest() const { return guest_.get(); }
+  RunControl& control() { return control_; }
   /// A few human-readable lines.
   std::string summary() const;
   std::uint64_t total_accesses() const;
@@ -77,6 +87,8 @@ class Simulation {
   SimParams p_;
   Timeline* tl_;
   Progress* progress_;
+  Dump* dump_;
+  std::ofstream gets_out_;  // check.dirty_log_gets
   std::uint64_t expected_ = 0;
   RunControl control_;
   std::unique_ptr<models::PhysMem> phys_;
