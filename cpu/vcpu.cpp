@@ -81,6 +81,14 @@ void Vcpu::take_snapshots() {
 
 void Vcpu::run() {
   try {
+    // workload.start_cycles: the guest waits (halted, as memslot_perf_test's
+    // guest spins on its sync page) before its first access; posted requests
+    // are still taken at each yield point.
+    while (thread_.next_yield() < p_.start_cycles) {
+      if (thread_.next_yield() > thread_.now()) thread_.advance(thread_.next_yield() - thread_.now());
+      sync();
+    }
+    if (p_.start_cycles > thread_.now()) thread_.advance(p_.start_cycles - thread_.now());
     if (!(snap_obs_ ? replay<true>() : replay<false>())) return;
     // Finishing is visible to other threads (the VMM waits for it; kicks stop
     // waiting for us), so it happens at our exact time.

@@ -48,7 +48,8 @@ struct VcpuParams {
   // at the next multiple of this many cycles; 1,000 cycles = 0.4 us at 2.5 GHz,
   // within the ~1-3 us native TLB-shootdown latency (docs/config.md).
   Cycles interrupt_window_cycles = 1000;
-  bool paging = true;  // workload.paging: trace addresses are GVAs
+  Cycles start_cycles = 0;  // workload.start_cycles: the cycle of the first access's gap start
+  bool paging = true;       // workload.paging: trace addresses are GVAs
   models::TlbLevelParams l1, l2;
   models::PwcParams pwc;
   models::MemHierarchyParams mem;

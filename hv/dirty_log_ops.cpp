@@ -70,7 +70,8 @@ void DirtyLogOps::clear(ExecContext& ctx, const std::vector<Addr>& pages) {
   }
   x_.mmu_lock.release(ctx);
   if (x_.dirty.params().clear_flush) x_.requests.flush_remote_tlbs(ctx, -1);
-  for (Addr gpa : pages) x_.oracle.copy(gpa, ctx.now());
+  for (Addr gpa : pages)
+    if (const Memslot* s = x_.slots.find(gpa)) x_.oracle.copy(gpa, s->hpa_of(gpa), ctx.now());
   if (tl_) tl_->span(ctx.thread_id(), "CLEAR", t0, ctx.now(), TraceArgs().num("pages", pages.size()).str());
 }
 

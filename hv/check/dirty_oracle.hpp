@@ -21,10 +21,13 @@ class DirtyOracle {
   bool on() const { return on_; }
   /// Logging became effective at `t` for [begin, end): later writes count.
   void start(Addr begin, Addr end, Cycles t);
-  /// A guest write to `gpa` retired at `t` on `vcpu`.
-  void write(unsigned vcpu, Addr gpa, Cycles t) {
+  /// A guest write to `gpa`, backed by host page `hpa`, retired at `t` on
+  /// `vcpu`. Pages are kept by their host page, so a slot that moves keeps
+  /// its pages' history (a GET after a move reports the new GPAs).
+  void write(unsigned vcpu, Addr gpa, Addr hpa, Cycles t) {
     if (!on_ || !started_ || gpa < begin_ || gpa >= end_ || t < start_) return;
-    Page& p = pages_[gpa >> kPageShift4K];
+    Page& p = pages_[hpa >> kPageShift4K];
+    p.gpa = gpa & ~(kPageSize4K - 1);
     // vCPUs report unsynchronised writes, so one may arrive after a later one
     // by another vCPU: keep the latest.
     if (!p.written || t >= p.last_write) {
@@ -33,8 +36,8 @@ class DirtyOracle {
     }
     p.written = true;
   }
-  /// `gpa` was copied (its CLEAR completed) at `t`.
-  void copy(Addr gpa, Cycles t);
+  /// The page at `gpa`, backed by `hpa`, was copied (its CLEAR completed) at `t`.
+  void copy(Addr gpa, Addr hpa, Cycles t);
 
   /// Keep the list of pages each GET reported (`check.dirty_log_gets`).
   void record_gets(bool on) { record_gets_ = on; }
@@ -62,6 +65,7 @@ class DirtyOracle {
  private:
   struct Page {
     Cycles last_write = 0, last_copy = 0;
+    Addr gpa = 0;  // where it was last written or copied
     unsigned vcpu = 0;
     bool written = false, copied = false;
   };

@@ -63,6 +63,7 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir, const s
   p.vcpu.pml = pml::PmlParams::from(root.section("pml"), system);
   p.vcpu.with_pml = p.hv.dirty_log.mode == "pml";
   p.vmm = hv::VmmParams::from(root.section("vmm"), p.hv.memslots.size());
+  p.memslot_perf = hv::MemslotPerfParams::from(root.section("vmm").section("memslot_perf"));
   if (p.vmm.disable && p.hv.oracle)
     root.section("vmm")
         .section("dirty_log")
@@ -72,6 +73,7 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir, const s
   const Cfg workload = root.section("workload");
   p.trace = workload.str("trace", "");
   p.vcpu.paging = workload.choice("paging", "on", {"on", "off"}) == "on";
+  p.vcpu.start_cycles = workload.u64("start_cycles", 0);
   p.generator = traces::GeneratorParams::from(workload.section("generator"));
   bool from_cli = false;
   for (const auto& k : cli_keys) from_cli |= (k == "workload.trace" || k == "workload");
@@ -135,6 +137,13 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
     track_thread_->set_jitter(p_.jitter_cycles, p_.seed);
     if (tl_) tl_->name_thread(kVmmTrackThreadId, "vmm page-track");
   }
+  perf_ = std::make_unique<hv::MemslotPerf>(p_.memslot_perf, *hv_);
+  if (perf_->active()) {
+    perf_thread_ = std::make_unique<VmmThread>("vmm_memslot_perf", kVmmPerfThreadId, p_.quantum, control_,
+                                               [this](ExecContext& ctx) { perf_->run(ctx); });
+    perf_thread_->set_jitter(p_.jitter_cycles, p_.seed);
+    if (tl_) tl_->name_thread(kVmmPerfThreadId, "vmm memslot_perf_test");
+  }
   if (vmm_->has_memslot_ops()) {
     memslot_thread_ = std::make_unique<VmmThread>(
         "vmm_memslots", kVmmMemslotThreadId, p_.quantum, control_,
@@ -149,6 +158,7 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
     hv_->dirty_log_ops().register_progress_stats(
         stats_, [this] { return cycles_; }, p_.freq_ghz);
   vmm_->register_stats(stats_);
+  if (perf_->active()) perf_->register_stats(stats_);
   if (guest_) guest_->register_stats(stats_, "guest");
   if (llc_) llc_->register_stats(stats_, "mem.llc");
   register_stats();

@@ -8,6 +8,7 @@
 
 #include "cpu/vcpu.hpp"
 #include "hv/hypervisor.hpp"
+#include "hv/memslot_perf.hpp"
 #include "models/mem_hierarchy.hpp"
 #include "models/phys_mem.hpp"
 #include "models/tlb.hpp"
@@ -34,6 +35,7 @@ struct SimParams {
   cpu::VcpuParams vcpu;  // with TLB, PWC, memory-hierarchy and quantum parameters
   cpu::GuestParams guest;
   hv::VmmParams vmm;
+  hv::MemslotPerfParams memslot_perf;  // vmm.memslot_perf
   models::PhysMemParams host;
   hv::HvParams hv;
   std::string trace;  // empty: use the generator
@@ -96,6 +98,8 @@ class Simulation {
   std::unique_ptr<cpu::GuestOs> guest_;
   std::unique_ptr<models::CacheLevel> llc_;
   std::unique_ptr<hv::Vmm> vmm_;
+  std::unique_ptr<hv::MemslotPerf> perf_;
+  std::unique_ptr<VmmThread> perf_thread_;
   std::unique_ptr<VmmThread> vmm_thread_, track_thread_;
   std::unique_ptr<VmmThread> memslot_thread_;  // vmm.memslot_ops
   std::vector<hv::DirtyOracle::Loss> losses_;
