@@ -66,7 +66,7 @@ struct HvParams {
   std::vector<MemslotSpec> memslots;
   MmioParams mmio;             // hv.mmio_regions, hv.mmio_caching
   MemslotOpCosts memslot_ops;  // hv.costs.memslot_ioctl, .zap_leaf, .mmu_notifier
-  Cycles srcu_sync = 10000;    // hv.costs.srcu_sync: one expedited SRCU grace period with no reader to wait for
+  Cycles srcu_sync = 25000;    // hv.costs.srcu_sync: one expedited SRCU grace period with no reader to wait for
   bool oracle = false;         // check.dirty_log
   std::string oracle_gets;     // check.dirty_log_gets: a file for the pages each GET reported ("": none)
   /// Reads hv.*, ept.* and check.*; variants check themselves against `system`.

@@ -15,6 +15,7 @@ namespace vmxsim::hv {
 MemslotOpCosts MemslotOpCosts::from(const Cfg& costs) {
   MemslotOpCosts c;
   c.ioctl = costs.u64("memslot_ioctl", c.ioctl);
+  c.slot_zap = costs.u64("memslot_zap", c.slot_zap);
   c.zap_leaf = costs.u64("zap_leaf", c.zap_leaf);
   c.notifier = costs.u64("mmu_notifier", c.notifier);
   return c;
@@ -82,6 +83,7 @@ void MemslotOps::remove(ExecContext& ctx, std::uint32_t id) {
   ctx.charge(cost);
   swap(ctx);
   // kvm_arch_flush_shadow_memslot: zap the slot's mappings, flush.
+  ctx.charge(c_.slot_zap);
   x_.mmu_lock.acquire(ctx, LockMode::kWrite);
   const std::uint64_t n = zap(ctx, old.gpa, old.end());
   x_.mmu_lock.release(ctx);
@@ -109,6 +111,7 @@ void MemslotOps::move(ExecContext& ctx, std::uint32_t id, Addr new_gpa) {
   x_.slots.invalidate(id, cost);
   ctx.charge(cost);
   swap(ctx);
+  ctx.charge(c_.slot_zap);  // kvm_arch_flush_shadow_memslot
   x_.mmu_lock.acquire(ctx, LockMode::kWrite);
   const std::uint64_t n = zap(ctx, old.gpa, old.end());
   x_.mmu_lock.release(ctx);

@@ -36,9 +36,12 @@ class PhysMem;
 namespace vmxsim::hv {
 
 struct MemslotOpCosts {
-  Cycles ioctl = 2000;    // hv.costs.memslot_ioctl: the ioctl's fixed work (copy-in, checks, slots_lock, commit)
-  Cycles zap_leaf = 25;   // hv.costs.zap_leaf: clearing one EPT leaf when a slot or an HVA range is zapped
-  Cycles notifier = 300;  // hv.costs.mmu_notifier: one invalidate_range_start/end pair's fixed work
+  // Defaults derived from the seed's memslot_perf_test table (docs/config.md
+  // gives each derivation), at cpu.freq_ghz 2.5.
+  Cycles ioctl = 12500;     // hv.costs.memslot_ioctl: the ioctl's fixed work (copy-in, checks, slots_lock, commit)
+  Cycles slot_zap = 37500;  // hv.costs.memslot_zap: kvm_arch_flush_shadow_memslot's fixed work (delete, move)
+  Cycles zap_leaf = 25;     // hv.costs.zap_leaf: clearing one EPT leaf when a slot or an HVA range is zapped
+  Cycles notifier = 2300;   // hv.costs.mmu_notifier: one invalidate_range_start/end pair's fixed work
   static MemslotOpCosts from(const Cfg& costs);
 };
 

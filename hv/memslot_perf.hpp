@@ -32,11 +32,11 @@ namespace vmxsim::hv {
 class Hypervisor;
 
 struct MemslotPerfParams {
-  bool enabled = false;       // vmm.memslot_perf.enabled
-  std::string test = "unmap"; // vmm.memslot_perf.test
-  std::uint32_t slots = 0;    // vmm.memslot_perf.slots: N, as KVM_CAP_NR_MEMSLOTS or -s (test memory in N - 1)
-  std::uint32_t iterations = 1;  // vmm.memslot_perf.iterations
-  Addr mem_gpa = 0x10000000;     // MEM_GPA
+  bool enabled = false;                // vmm.memslot_perf.enabled
+  std::string test = "unmap";          // vmm.memslot_perf.test
+  std::uint32_t slots = 0;             // vmm.memslot_perf.slots: N, as KVM_CAP_NR_MEMSLOTS or -s (test memory in N - 1)
+  std::uint32_t iterations = 1;        // vmm.memslot_perf.iterations
+  Addr mem_gpa = 0x10000000;           // MEM_GPA
   Cycles iterations_start_cycles = 0;  // vmm.memslot_perf.iterations_start_cycles: 0 = right after the setup
   /// The test's area in bytes: 128 MiB + 4 KiB for the unmap tests, 512 MiB +
   /// 4 KiB otherwise (MEM_TEST_UNMAP_SIZE / MEM_SIZE, plus the sync page).

@@ -81,7 +81,8 @@ TEST(HvMemslotOps, DeleteLeavesItsGpasToMmioAndBadOpsAreClearErrors) {
   const std::string cfg = R"({"cpu": {"vcpus": 1},
     "hv": {"memslots": [{"gpa": 0, "size": "16MiB"}, {"gpa": "256MiB", "size": "2MiB"}]},
     "vmm": {"memslot_ops": [{"at_cycles": 1000000, "op": "delete", "id": 1}]},
-    "workload": {"paging": "off", "trace": ")" + trace + R"("}})";
+    "workload": {"paging": "off", "trace": ")" +
+                          trace + R"("}})";
   const RunResult r = run_config(cfg);
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(r.stats["hv.memslot_ops.deletes"], 1);
