@@ -27,6 +27,7 @@ VcpuParams VcpuParams::from(const Cfg& cpu) {
   VcpuParams p;
   p.access_cycles = cpu.u64("access_cycles", p.access_cycles);
   p.max_exits_per_access = std::uint32_t(cpu.u64("max_exits_per_access", p.max_exits_per_access));
+  p.max_retries_per_access = cpu.u64("max_retries_per_access", p.max_retries_per_access);
   p.interrupt_window_cycles = cpu.u64("interrupt_window_cycles", p.interrupt_window_cycles);
   if (p.interrupt_window_cycles == 0) cpu.fail("interrupt_window_cycles", "expected at least 1");
   if (p.max_exits_per_access == 0) cpu.fail("max_exits_per_access", "expected at least 1");
@@ -61,39 +62,34 @@ Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const
   set_stack_size(std::size_t(1) << 20);  // hypervisor paths run on this stack too
 }
 
+void Vcpu::set_snapshots(std::vector<Cycles> times, SnapshotObserver* obs) {
+  snap_times_ = std::move(times);
+  snap_obs_ = obs;
+  snap_index_ = 0;
+  snap_next_ = snap_obs_ && !snap_times_.empty() ? snap_times_[0] : ~Cycles{0};
+}
+
+void Vcpu::take_snapshots() {
+  // The PML state is also written by the VMM thread (enable, disable), at
+  // its time: reach our instant first. observe_sync() leaves the yield plan
+  // as it was, so the run stays the one without snapshots.
+  thread_.observe_sync();
+  while (snap_index_ < snap_times_.size() && snap_times_[snap_index_] <= thread_.now())
+    snap_obs_->vcpu_state(*this, snap_index_++);
+  snap_next_ = snap_index_ < snap_times_.size() ? snap_times_[snap_index_] : ~Cycles{0};
+}
+
 void Vcpu::run() {
   try {
-    std::array<Access, 256> buf;
-    for (std::size_t n; (n = source_->next(buf.data(), buf.size())) != 0;) {
-      if (progress_) progress_->advance(n);  // per batch: nothing per access
-      for (std::size_t i = 0; i < n; ++i) {
-        const Access& a = buf[i];
-        // The gap is guest compute: sync at every yield point inside it (each
-        // quantum boundary and interrupt window), so a request posted
-        // meanwhile is taken at its window, as the IPI would interrupt the
-        // guest; and before the access.
-        const Cycles end = thread_.now() + a.gap + p_.access_cycles;
-        while (thread_.next_yield() < end) {
-          // (a walk or an exit may have run past the planned yield: sync now)
-          if (thread_.next_yield() > thread_.now()) thread_.advance(thread_.next_yield() - thread_.now());
-          sync();
-        }
-        thread_.advance(end - thread_.now());
-        if (thread_.yield_due()) sync();
-        ++accesses;
-        const Addr hpa = translate(a.addr, a.type);
-        // An access that crosses a 4 KiB boundary needs the next page too.
-        const Addr last = a.addr + (a.size ? a.size - 1 : 0);
-        const bool crosses = (last >> kPageShift4K) != (a.addr >> kPageShift4K);
-        const Addr hpa2 = crosses ? translate(last & ~(kPageSize4K - 1), a.type) : 0;
-        if (a.type == AccessType::Write && check_writes_) {  // the dirty-log oracle
-          if (hpa != kNoMemory) hv_.checkers().guest_write(id_, hpa, thread_.now());
-          if (crosses && hpa2 != kNoMemory) hv_.checkers().guest_write(id_, hpa2, thread_.now());
-        }
-        if (a.type == AccessType::Write && check_track_) check_tracked_write(hpa, crosses ? hpa2 : hpa);
-        if (control_.stopping()) return;
-      }
+    // workload.start_cycles: the guest waits (halted, as memslot_perf_test's
+    // guest spins on its sync page) before its first access; posted requests
+    // are still taken at each yield point.
+    while (thread_.next_yield() < p_.start_cycles) {
+      if (thread_.next_yield() > thread_.now()) thread_.advance(thread_.next_yield() - thread_.now());
+      sync();
     }
+    if (p_.start_cycles > thread_.now()) thread_.advance(p_.start_cycles - thread_.now());
+    if (!(snap_obs_ ? replay<true>() : replay<false>())) return;
     // Finishing is visible to other threads (the VMM waits for it; kicks stop
     // waiting for us), so it happens at our exact time.
     thread_.sync();
@@ -104,7 +100,48 @@ void Vcpu::run() {
   in_guest_ = false;  // finished: no longer waited for by kicks
   if (tl_ && thread_.now() > run_start_) tl_->span(id_, "guest run", run_start_, thread_.now());
   cycles_guest = thread_.now() - cycles_hypervisor;
+  finished_ = true;
+  // The finish is this vCPU's last boundary (docs/inspect.md, "Timing").
+  if (snap_obs_ && !control_.stopping() && snap_next_ <= thread_.now()) take_snapshots();
   control_.finished(id_, thread_.now());
+}
+
+template <bool kSnapshots>
+bool Vcpu::replay() {
+  std::array<Access, 256> buf;
+  for (std::size_t n; (n = source_->next(buf.data(), buf.size())) != 0;) {
+    if (progress_) progress_->advance(n);  // per batch: nothing per access
+    for (std::size_t i = 0; i < n; ++i) {
+      if constexpr (kSnapshots)  // an access boundary: the previous access has retired
+        if (__builtin_expect(thread_.now() >= snap_next_, 0)) take_snapshots();
+      const Access& a = buf[i];
+      // The gap is guest compute: sync at every yield point inside it (each
+      // quantum boundary and interrupt window), so a request posted
+      // meanwhile is taken at its window, as the IPI would interrupt the
+      // guest; and before the access.
+      const Cycles end = thread_.now() + a.gap + p_.access_cycles;
+      while (thread_.next_yield() < end) {
+        // (a walk or an exit may have run past the planned yield: sync now)
+        if (thread_.next_yield() > thread_.now()) thread_.advance(thread_.next_yield() - thread_.now());
+        sync();
+      }
+      thread_.advance(end - thread_.now());
+      if (thread_.yield_due()) sync();
+      ++accesses;
+      const Addr hpa = translate(a.addr, a.type);
+      // An access that crosses a 4 KiB boundary needs the next page too.
+      const Addr last = a.addr + (a.size ? a.size - 1 : 0);
+      const bool crosses = (last >> kPageShift4K) != (a.addr >> kPageShift4K);
+      const Addr hpa2 = crosses ? translate(last & ~(kPageSize4K - 1), a.type) : 0;
+      if (a.type == AccessType::Write && check_writes_) {  // the dirty-log oracle
+        if (hpa != kNoMemory) hv_.checkers().guest_write(id_, hpa, thread_.now());
+        if (crosses && hpa2 != kNoMemory) hv_.checkers().guest_write(id_, hpa2, thread_.now());
+      }
+      if (a.type == AccessType::Write && check_track_) check_tracked_write(hpa, crosses ? hpa2 : hpa);
+      if (control_.stopping()) return false;
+    }
+  }
+  return true;
 }
 
 void Vcpu::sync() {
@@ -276,6 +313,18 @@ hv::FaultOutcome Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned
         return out.logging;
       },
       gpa, qual);
+  if (out.retry) {
+    // RET_PF_RETRY on a slot being changed: KVM re-enters and the access
+    // faults again until the VMM's change is done; not a hypervisor failure,
+    // so it has its own, larger guard.
+    --tries;
+    if (++memslot_retries_ > p_.max_retries_per_access)
+      throw Error("vcpu" + std::to_string(id_) + ": the access to GPA " + hex(gpa) + " retried " +
+                  std::to_string(p_.max_retries_per_access) +
+                  " times on a memslot being deleted or moved (cpu.max_retries_per_access)");
+  } else {
+    memslot_retries_ = 0;
+  }
   return out;
 }
 
@@ -294,6 +343,7 @@ void Vcpu::vm_exit(Exit reason, Handler handler, Addr gpa, std::uint64_t qual) {
   // at our exact time (shared-state rule), on exit and on entry.
   thread_.sync();
   in_guest_ = false;
+  hv_.srcu().read_lock(thread_);  // vcpu_run holds kvm->srcu outside guest mode
   const Cycles start = thread_.now();
   const unsigned requests = requests_;  // for the timeline
   if (tl_) {
@@ -313,6 +363,7 @@ void Vcpu::vm_exit(Exit reason, Handler handler, Addr gpa, std::uint64_t qual) {
   // taken now, or the guest would run on a TLB the poster thinks is flushed.
   while (requests_) service_requests();
   thread_.take_window();
+  hv_.srcu().read_unlock(thread_);  // dropped just before entering the guest
   in_guest_ = true;
   cycles_hypervisor += thread_.now() - start;
   if (logging) cycles_dirty_logging += thread_.now() - start;

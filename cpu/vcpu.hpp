@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <systemc>
 
@@ -40,11 +41,15 @@ namespace vmxsim::cpu {
 struct VcpuParams {
   Cycles access_cycles = 1;                 // cpu.access_cycles: cost of an access that hits the L1 TLB
   std::uint32_t max_exits_per_access = 64;  // cpu.max_exits_per_access: livelock guard
+  // cpu.max_retries_per_access: guard on faults retried while the VMM deletes
+  // or moves the slot (each retry is an exit and entry, ~1,500 cycles).
+  std::uint64_t max_retries_per_access = 1'000'000;
   // cpu.interrupt_window_cycles: a posted IPI (kick, remote TLB flush) is taken
   // at the next multiple of this many cycles; 1,000 cycles = 0.4 us at 2.5 GHz,
   // within the ~1-3 us native TLB-shootdown latency (docs/config.md).
   Cycles interrupt_window_cycles = 1000;
-  bool paging = true;  // workload.paging: trace addresses are GVAs
+  Cycles start_cycles = 0;  // workload.start_cycles: the cycle of the first access's gap start
+  bool paging = true;       // workload.paging: trace addresses are GVAs
   models::TlbLevelParams l1, l2;
   models::PwcParams pwc;
   models::MemHierarchyParams mem;
@@ -69,6 +74,18 @@ struct VcpuLinks {
 
 /// VM-exit reasons the model produces, in stats order (SDM Appendix C).
 enum class Exit : unsigned { kEptViolation, kExternalInterrupt, kPmlFull, kEptMisconfig, kCount };
+
+class Vcpu;
+
+/// `vmxsim run --dump-at` (docs/inspect.md, "Timing"): told when a vCPU's
+/// private state is to be taken for a snapshot.
+class SnapshotObserver {
+ public:
+  virtual ~SnapshotObserver() = default;
+  /// `v` is at its first access boundary (before an access, or its finish)
+  /// at or after the time of snapshot `k`, and has synced. Read only.
+  virtual void vcpu_state(const Vcpu& v, std::size_t k) = 0;
+};
 
 class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemory, private ept::GuestWriteObserver {
  public:
@@ -95,7 +112,17 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
 
   models::Tlb& l1() { return l1_; }
   models::Tlb& l2() { return l2_; }
+  const models::Tlb& l1() const { return l1_; }
+  const models::Tlb& l2() const { return l2_; }
+  const pml::Engine* pml() const { return pml_.get(); }
   const models::TlbContext& tlb_context() const { return tctx_; }
+
+  /// `vmxsim run --dump-at`: `obs` is told at this vCPU's first access
+  /// boundary at or after each of `times` (ascending), which costs one
+  /// compare per access; without it the replay loop has none.
+  void set_snapshots(std::vector<Cycles> times, SnapshotObserver* obs);
+  /// Has this vCPU finished its stream (set at its synced finish time)?
+  bool finished() const { return finished_; }
 
   // Counters.
   std::uint64_t accesses = 0, walks = 0, walk_refs = 0, walk_cycles = 0, hit_rewalks = 0;
@@ -109,6 +136,11 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
 
  private:
   void run();
+  /// The access loop; with kSnapshots, each boundary checks the next
+  /// snapshot time. Returns false if the run is stopping.
+  template <bool kSnapshots>
+  bool replay();
+  void take_snapshots();                     // every due snapshot, at this boundary
   Addr translate(Addr va, AccessType type);  // returns the HPA
   Addr walk_and_fill(Addr va, AccessType type);
   /// A VM exit: exit cost, PML drain (as KVM does at every exit), `handler`,
@@ -151,9 +183,10 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   unsigned requests_ = 0;
   std::vector<hv::Ack*> acks_;
   bool in_guest_ = true;
-  bool check_writes_ = false;    // the dirty-log oracle is on
-  bool check_track_ = false;     // the write-track oracle is on
-  bool write_emulated_ = false;  // the current write was completed by the hypervisor
+  bool check_writes_ = false;          // the dirty-log oracle is on
+  bool check_track_ = false;           // the write-track oracle is on
+  bool write_emulated_ = false;        // the current write was completed by the hypervisor
+  std::uint64_t memslot_retries_ = 0;  // consecutive RET_PF_RETRY exits of the current access
   // The timeline (null: off). Guest-run stretches and guest #PF handlers are
   // spans; an exit inside a #PF handler splits it around the exit.
   Trace* tl_ = nullptr;
@@ -163,6 +196,12 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   Cycles pf_start_ = 0;  // the current #PF span segment's start
   Addr pf_gva_ = 0;
   std::uint32_t pf_error_ = 0;
+  bool finished_ = false;
+  // --dump-at: the snapshot times, the next one's index and time (~0: none).
+  std::vector<Cycles> snap_times_;
+  std::size_t snap_index_ = 0;
+  Cycles snap_next_ = ~Cycles{0};
+  SnapshotObserver* snap_obs_ = nullptr;
 };
 
 }  // namespace vmxsim::cpu

@@ -26,6 +26,8 @@ void DirtyLog::attach(const Memslots& slots) {
   slots.for_each([this](const Memslot& s) { bits_[s.id].assign((s.size / kPageSize4K + 63) / 64, 0); });
 }
 
+void DirtyLog::slot_added(const Memslot& s) { bits_[s.id].assign((s.size / kPageSize4K + 63) / 64, 0); }
+
 void DirtyLog::enable(Addr begin, Addr end) {
   enabled_ = true;
   begin_ = begin;
@@ -84,6 +86,14 @@ void DirtyLog::clear(Addr gpa) {
   const std::uint64_t bit = std::uint64_t(1) << (page % 64);
   if ((*bits)[page / 64] & bit) ++bits_cleared;
   (*bits)[page / 64] &= ~bit;
+}
+
+void DirtyLog::for_each_bitmap(const std::function<void(const Memslot&, const std::vector<std::uint64_t>&)>& f) const {
+  if (!slots_) return;
+  slots_->for_each([&](const Memslot& slot) {
+    auto it = bits_.find(slot.id);
+    if (it != bits_.end()) f(slot, it->second);
+  });
 }
 
 void DirtyLog::register_stats(Stats& s, const std::string& prefix) const {

@@ -5,6 +5,7 @@
 // paths with hv::Mmu; this class only keeps the bits and the rules.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ class DirtyLog {
   /// One bitmap per slot of `slots`, which must outlive this; call once the
   /// memslots are final. Bitmaps are kept by slot id.
   void attach(const Memslots& slots);
+  /// A slot created (a zeroed bitmap) or deleted (its bitmap freed) at run time.
+  void slot_added(const Memslot& s);
+  void slot_removed(std::uint32_t id) { bits_.erase(id); }
 
   const DirtyLogParams& params() const { return p_; }
   bool pml() const { return p_.mode == "pml"; }
@@ -60,6 +64,11 @@ class DirtyLog {
   std::vector<Addr> dirty_pages(std::uint64_t& words) const;
   /// Clear one page's bit (KVM_CLEAR_DIRTY_LOG).
   void clear(Addr gpa);
+
+  /// Read-only visitor (inspection, `vmxsim run --dump`): f(slot, words) for
+  /// every memslot's bitmap in GPA order; page i of the slot is bit i % 64
+  /// of words[i / 64].
+  void for_each_bitmap(const std::function<void(const Memslot&, const std::vector<std::uint64_t>&)>& f) const;
 
   void register_stats(Stats& s, const std::string& prefix) const;
   std::uint64_t marks = 0, bits_set = 0, bits_cleared = 0;

@@ -51,6 +51,7 @@ std::vector<Addr> DirtyLogOps::get(ExecContext& ctx) {
   std::uint64_t words = 0;
   std::vector<Addr> pages = x_.dirty.dirty_pages(words);
   ctx.charge(x_.dirty.params().get_base + words * x_.dirty.params().get_word);
+  x_.oracle.reported(t0, ctx.now(), pages);
   if (tl_) tl_->span(ctx.thread_id(), "GET", t0, ctx.now(), TraceArgs().num("pages", pages.size()).str());
   return pages;
 }
@@ -69,7 +70,8 @@ void DirtyLogOps::clear(ExecContext& ctx, const std::vector<Addr>& pages) {
   }
   x_.mmu_lock.release(ctx);
   if (x_.dirty.params().clear_flush) x_.requests.flush_remote_tlbs(ctx, -1);
-  for (Addr gpa : pages) x_.oracle.copy(gpa, ctx.now());
+  for (Addr gpa : pages)
+    if (const Memslot* s = x_.slots.find(gpa)) x_.oracle.copy(gpa, s->hpa_of(gpa), ctx.now());
   if (tl_) tl_->span(ctx.thread_id(), "CLEAR", t0, ctx.now(), TraceArgs().num("pages", pages.size()).str());
 }
 

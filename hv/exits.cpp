@@ -52,6 +52,14 @@ FaultOutcome ExitHandlers::fault(ExecContext& ctx, unsigned vcpu, Addr gpa, Acce
          "the workload inside guest memory";
     throw Error(m.str());
   }
+  // A slot being deleted or moved (KVM_MEMSLOT_INVALID): kvm_faultin_pfn
+  // returns RET_PF_RETRY, and the vCPU re-enters until the change is done.
+  if (slot->invalid) {
+    ++memslot_retries;
+    FaultOutcome retry;
+    retry.retry = true;
+    return retry;
+  }
   // A write to a KVM_MEM_READONLY slot: kvm_faultin_pfn's read-only fault,
   // emulated as an MMIO write (the leaf, if any, stays R|X).
   if (slot->readonly && type == AccessType::Write) {
@@ -100,6 +108,8 @@ FaultOutcome ExitHandlers::handle_ept_misconfig(ExecContext& ctx, unsigned vcpu,
 
 void ExitHandlers::register_stats(Stats& s) const {
   s.counter("hv.ept_violations", &ept_violations, "exits", "EPT-violation exits handled (all vCPUs)");
+  s.counter("hv.memslot_retries", &memslot_retries, "faults",
+            "faults on a slot being deleted or moved (KVM_MEMSLOT_INVALID): the vCPU re-enters and retries");
   s.counter("hv.ept_misconfigs", &ept_misconfigs, "exits",
             "EPT-misconfiguration exits (reason 49) handled (all vCPUs): MMIO entries, current or stale");
 }

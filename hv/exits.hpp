@@ -45,7 +45,7 @@ class ExitHandlers {
   FaultOutcome handle_ept_misconfig(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type);
 
   void register_stats(Stats& s) const;
-  std::uint64_t ept_violations = 0, ept_misconfigs = 0;
+  std::uint64_t ept_violations = 0, ept_misconfigs = 0, memslot_retries = 0;
 
  private:
   const Memslot* lookup(ExecContext& ctx, unsigned vcpu, Addr gpa);

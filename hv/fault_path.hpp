@@ -27,6 +27,7 @@ struct FaultOutcome {
   bool emulated = false;  // the hypervisor completed the access itself (a write-tracked page, or MMIO)
   Addr hpa = 0;           // with `emulated` and not `mmio`: where the write went
   bool mmio = false;      // with `emulated`: the access went to a device (MMIO, a read-only slot), not to RAM
+  bool retry = false;     // the slot is being deleted or moved: re-enter and retry (not a livelock)
 };
 
 class FaultPath {

@@ -44,8 +44,12 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check, const S
   p.dirty_log = DirtyLogParams::from(hv.section("dirty_log"), costs);
   p.memslots = MemslotSpec::from(hv);
   p.mmio = MmioParams::from(hv, p.memslots);
-  p.memslot_update = costs.u64("memslot_update", p.memslot_update);
+  p.memslot_ops = MemslotOpCosts::from(costs);
+  p.srcu_sync = costs.u64("srcu_sync", p.srcu_sync);
   p.oracle = check.boolean("dirty_log", p.oracle);
+  p.oracle_gets = check.str("dirty_log_gets", p.oracle_gets);
+  if (!p.oracle_gets.empty() && !p.oracle)
+    check.fail("dirty_log_gets", "needs check.dirty_log: true (the dirty-log oracle records the GETs)");
   if (p.dirty_log.mode == "pml" && !p.mmu.ad)
     hv.section("dirty_log").fail("mode", "\"pml\" needs EPT accessed/dirty flags (ept.ad: true)");
   return p;
@@ -73,37 +77,16 @@ std::unique_ptr<Memslots> build_memslots(const HvParams& p, models::PhysMem& mem
 
 Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
     : p_(p), mem_(mem), slots_(build_memslots(p_, mem)), mmu_(mem, p_.mmu), mmu_lock_("mmu_lock", p_.lock, p_.mmu_lock),
-      dirty_(p_.dirty_log), track_(p_.page_track), rcu_(mem), checks_(p_.oracle, p_.page_track, *slots_),
-      requests_(p_.costs.ipi_send, p_.costs.tlb_flush),
+      dirty_(p_.dirty_log), track_(p_.page_track), rcu_(mem), srcu_(p_.srcu_sync),
+      checks_(p_.oracle, p_.page_track, *slots_), requests_(p_.costs.ipi_send, p_.costs.tlb_flush),
       slow_(p_.costs, mmu_, p_.mmu.spte_set, mmu_lock_, dirty_, track_),
       env_(p_.costs, mmu_, mem, dirty_, track_, rcu_, slow_), path_(p_.make_fault_path(env_)),
       dirty_ops_({mmu_, mmu_lock_, dirty_, requests_, *slots_, track_, rcu_, checks_.dirty()}),
       mmio_(p_.mmio, mmu_, mmu_lock_, *slots_), exits_(p_.costs, *slots_, *path_, dirty_ops_, mmio_),
+      memslot_ops_(p_.memslot_ops, {*slots_, mmu_, mmu_lock_, requests_, srcu_, dirty_, mmio_, mem}),
       track_ops_({p_.costs, mmu_, mmu_lock_, dirty_, track_, requests_, *path_, checks_.track()}) {
   dirty_.attach(*slots_);
-}
-
-std::uint32_t Hypervisor::create_memslot(ExecContext& ctx, const MemslotSpec& spec) {
-  // kvm_set_memslot(KVM_MR_CREATE) under slots_lock: the new memslots are
-  // installed and the generation bumped (kvm_swap_active_memslots), then
-  // readers are waited for (synchronize_srcu): one cost for the whole update.
-  ctx.sync();  // the memslots are shared
-  std::uint32_t id = 0;
-  slots_->for_each([&id](const Memslot& s) { id = std::max(id, s.id + 1); });
-  Memslot s;
-  s.id = id;
-  s.gpa = spec.gpa;
-  s.size = spec.size;
-  s.backing_shift = spec.backing_shift;
-  s.readonly = spec.readonly;
-  // A slot may cover part of a device region: where a slot is, it is RAM
-  // (as a VMM maps a device's memory BAR), and the rest stays MMIO.
-  s.hpa = mem_.alloc_data(spec.size, Addr{1} << spec.backing_shift);
-  slots_->add(s);
-  slots_->bump_generation();
-  ++memslots_created;
-  ctx.charge(p_.memslot_update);
-  return id;
+  checks_.dirty().record_gets(!p_.oracle_gets.empty());
 }
 
 void Hypervisor::set_trace(Trace* t) {
@@ -114,14 +97,15 @@ void Hypervisor::set_trace(Trace* t) {
   env_.set_trace(t);
   dirty_ops_.set_trace(t);
   mmio_.set_trace(t);
+  memslot_ops_.set_trace(t);
   track_ops_.set_trace(t);
 }
 
 void Hypervisor::register_stats(Stats& s) const {
   exits_.register_stats(s);
   mmio_.register_stats(s);
-  s.counter("hv.memslots_created", &memslots_created, "slots",
-            "memslots the VMM created while the guest ran (vmm.memslot_ops)");
+  memslot_ops_.register_stats(s);
+  srcu_.register_stats(s, "hv.srcu");
   requests_.register_stats(s);
   slow_.register_stats(s);
   path_->register_stats(s);

@@ -29,6 +29,7 @@
 #include "hv/fault_env.hpp"
 #include "hv/fault_path.hpp"
 #include "hv/lock.hpp"
+#include "hv/memslot_ops.hpp"
 #include "hv/memslots.hpp"
 #include "hv/mmio.hpp"
 #include "hv/mmu.hpp"
@@ -37,6 +38,7 @@
 #include "hv/rcu.hpp"
 #include "hv/requests.hpp"
 #include "hv/slow_path.hpp"
+#include "hv/srcu.hpp"
 #include "sim/system_info.hpp"
 #include "sim/trace.hpp"
 
@@ -62,9 +64,11 @@ struct HvParams {
   MmuParams mmu;
   DirtyLogParams dirty_log;
   std::vector<MemslotSpec> memslots;
-  MmioParams mmio;                // hv.mmio_regions, hv.mmio_caching
-  Cycles memslot_update = 50000;  // hv.costs.memslot_update: one KVM_SET_USER_MEMORY_REGION (estimate)
-  bool oracle = false;            // check.dirty_log
+  MmioParams mmio;             // hv.mmio_regions, hv.mmio_caching
+  MemslotOpCosts memslot_ops;  // hv.costs.memslot_ioctl, .zap_leaf, .mmu_notifier
+  Cycles srcu_sync = 25000;    // hv.costs.srcu_sync: one expedited SRCU grace period with no reader to wait for
+  bool oracle = false;         // check.dirty_log
+  std::string oracle_gets;     // check.dirty_log_gets: a file for the pages each GET reported ("": none)
   /// Reads hv.*, ept.* and check.*; variants check themselves against `system`.
   static HvParams from(const Cfg& hv, const Cfg& ept, const Cfg& check, const SystemInfo& system);
 };
@@ -77,13 +81,9 @@ class Hypervisor {
   const HvCosts& costs() const { return p_.costs; }
   const Memslots& memslots() const { return *slots_; }
   Mmio& mmio() { return mmio_; }
-  /// KVM_SET_USER_MEMORY_REGION creating a slot while the guest runs (the
-  /// VMM's memslot operations): host memory is allocated, the slot added,
-  /// and the memslots generation bumped, so MMIO entries made before are
-  /// stale. A created slot is not dirty-logged, and it may cover part of a
-  /// device region (that part is RAM from then on). Throws vmxsim::Error if
-  /// it overlaps a slot. Returns the new slot's id.
-  std::uint32_t create_memslot(ExecContext& ctx, const MemslotSpec& spec);
+  /// Memslot changes and host unmaps while the guest runs (a VMM thread).
+  MemslotOps& memslot_ops() { return memslot_ops_; }
+  Srcu& srcu() { return srcu_; }
   Mmu& mmu() { return mmu_; }
   Lock& mmu_lock() { return mmu_lock_; }
   DirtyLog& dirty_log() { return dirty_; }
@@ -100,7 +100,6 @@ class Hypervisor {
   /// holds on the timeline (null: off).
   void set_trace(Trace* t);
   void register_stats(Stats& s) const;
-  std::uint64_t memslots_created = 0;
 
  private:
   HvParams p_;
@@ -111,6 +110,7 @@ class Hypervisor {
   DirtyLog dirty_;
   PageTrack track_;
   Rcu rcu_;
+  Srcu srcu_;
   Checkers checks_;
   Requests requests_;
   SlowPath slow_;
@@ -119,6 +119,7 @@ class Hypervisor {
   DirtyLogOps dirty_ops_;
   Mmio mmio_;
   ExitHandlers exits_;
+  MemslotOps memslot_ops_;
   PageTrackOps track_ops_;
 };
 

@@ -121,7 +121,9 @@ class ArrayMemslots final : public Memslots {
   void set_flags(std::uint32_t id, bool readonly, bool dirty_log, Cycles& cost) override {
     no_pending("set_flags");
     Memslot& m = at(id);
-    if (readonly != m.readonly) throw Error("memslot id " + std::to_string(id) + ": KVM_MEM_READONLY cannot change");
+    if (readonly != m.readonly)
+      throw Error("memslot id " + std::to_string(id) +
+                  ": KVM_MEM_READONLY cannot change on an existing slot (__kvm_set_memory_region returns -EINVAL)");
     if (dirty_log == m.dirty_log) return;
     Steps st;
     dup(st);

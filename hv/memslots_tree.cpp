@@ -126,7 +126,9 @@ class TreeMemslots final : public Memslots {
     no_pending("set_flags");
     Steps st;
     Memslot* old = existing(id, st);
-    if (readonly != old->readonly) throw Error("memslot id " + std::to_string(id) + ": KVM_MEM_READONLY cannot change");
+    if (readonly != old->readonly)
+      throw Error("memslot id " + std::to_string(id) +
+                  ": KVM_MEM_READONLY cannot change on an existing slot (__kvm_set_memory_region returns -EINVAL)");
     if (dirty_log == old->dirty_log) return;
     Memslot* nw = alloc(*old);
     nw->dirty_log = dirty_log;

@@ -55,8 +55,15 @@ class Mmio {
       : p_(p), mmu_(mmu), lock_(mmu_lock), slots_(slots) {}
   void set_trace(Trace* t) { tl_ = t; }
 
-  /// Is `gpa` in a configured device region?
+  /// Is `gpa` in a configured device region, or where a deleted or moved
+  /// slot was (userspace sees those accesses as MMIO exits too)?
   bool covers(Addr gpa) const;
+  /// A slot left [begin, end) (KVM_MR_DELETE or KVM_MR_MOVE).
+  void vacate(Addr begin, Addr end) {
+    for (const MmioRegion& r : vacated_)
+      if (r.gpa == begin && r.size == end - begin) return;  // a slot moving back and forth
+    vacated_.push_back({begin, end - begin});
+  }
   /// An EPT violation at `gpa`, which no memslot covers and a device region
   /// does: install the MMIO entry (with hv.mmio_caching) and emulate.
   FaultOutcome noslot_fault(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type);
@@ -72,7 +79,7 @@ class Mmio {
                    unsigned& level);
 
   void register_stats(Stats& s) const;
-  std::uint64_t faults = 0, hits = 0, stale = 0, readonly_writes = 0, emulated = 0;
+  std::uint64_t faults = 0, hits = 0, stale = 0, readonly_writes = 0, emulated = 0, vacated_faults = 0;
 
  private:
   FaultOutcome emulate(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type, const char* what);
@@ -80,6 +87,7 @@ class Mmio {
   Mmu& mmu_;
   Lock& lock_;
   const Memslots& slots_;
+  std::vector<MmioRegion> vacated_;  // where deleted or moved slots were
   Trace* tl_ = nullptr;
 };
 

@@ -1,6 +1,7 @@
 #include "hv/vmm.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "hv/hypervisor.hpp"
 #include "sim/config.hpp"
@@ -9,7 +10,7 @@
 
 namespace vmxsim::hv {
 
-VmmParams VmmParams::from(const Cfg& vmm) {
+VmmParams VmmParams::from(const Cfg& vmm, std::size_t static_slots) {
   VmmParams p;
   const Cfg d = vmm.section("dirty_log");
   p.dirty_log = d.boolean("enabled", p.dirty_log);
@@ -23,16 +24,53 @@ VmmParams VmmParams::from(const Cfg& vmm) {
   if (p.period_cycles == 0) d.fail("period_cycles", "expected at least 1");
   if (p.gpa % kPageSize4K || p.size % kPageSize4K)
     d.fail(p.gpa % kPageSize4K ? "gpa" : "size", "expected a multiple of 4 KiB");
-  // vmm.memslot_ops: [{ "at_cycles": N, "op": "create", "gpa", "size", "backing", "readonly" }]
-  for (const Cfg& o : vmm.list("memslot_ops", json::array())) {
+  // vmm.memslot_ops: [{ "at_cycles": N, "op": "create" | "delete" | "move" | "flags" | "unmap", ... }],
+  // run in time order (ties: list order). Ids are checked by replaying the
+  // schedule: hv.memslots are 0 .. n-1 and each create takes the next id.
+  std::vector<std::pair<Cycles, Cfg>> ops;
+  for (const Cfg& o : vmm.list("memslot_ops", json::array())) ops.emplace_back(o.u64("at_cycles", 0), o);
+  std::stable_sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::set<std::uint32_t> live;
+  for (std::uint32_t i = 0; i < static_slots; ++i) live.insert(i);
+  std::uint32_t next_id = std::uint32_t(static_slots);
+  for (const auto& [t, o] : ops) {
     MemslotOp op;
-    op.at_cycles = o.u64("at_cycles", 0);
-    op.op = o.choice("op", op.op, {"create"});
-    op.slot = MemslotSpec::parse(o);
+    op.at_cycles = t;
+    const std::string kind = o.choice("op", "create", {"create", "delete", "move", "flags", "unmap"});
+    const auto need_id = [&] {
+      op.id = std::uint32_t(o.u64("id", 0));
+      if (!o.has("id")) o.fail("id", "expected the id of the slot to " + kind);
+      if (!live.count(op.id))
+        o.fail("id", "no slot has id " + std::to_string(op.id) + " at cycle " + std::to_string(t) +
+                         " (hv.memslots are 0 .. " + std::to_string(static_slots) +
+                         " - 1, and each create takes the next id)");
+    };
+    if (kind == "create") {
+      op.kind = MemslotOp::kCreate;
+      op.slot = MemslotSpec::parse(o);
+      live.insert(next_id++);
+    } else if (kind == "delete") {
+      op.kind = MemslotOp::kDelete;
+      need_id();
+      live.erase(op.id);
+    } else if (kind == "move") {
+      op.kind = MemslotOp::kMove;
+      need_id();
+      op.to_gpa = o.bytes("to_gpa", 0);
+      if (op.to_gpa % kPageSize4K) o.fail("to_gpa", "expected a multiple of 4 KiB");
+    } else if (kind == "flags") {
+      op.kind = MemslotOp::kFlags;
+      need_id();
+      op.readonly = o.boolean("readonly", false);
+    } else {
+      op.kind = MemslotOp::kUnmap;
+      op.hva = o.bytes("hva", 0);
+      op.size = o.bytes("size", 0);
+      if (op.hva % kPageSize4K || op.size == 0 || op.size % kPageSize4K)
+        o.fail(op.hva % kPageSize4K ? "hva" : "size", "expected a (non-zero) multiple of 4 KiB");
+    }
     p.memslot_ops.push_back(op);
   }
-  std::stable_sort(p.memslot_ops.begin(), p.memslot_ops.end(),
-                   [](const MemslotOp& a, const MemslotOp& b) { return a.at_cycles < b.at_cycles; });
   return p;
 }
 
@@ -96,7 +134,14 @@ void Vmm::run_memslot_ops(ExecContext& ctx, const std::function<bool()>& workloa
     if (op.at_cycles > ctx.now()) ctx.charge(op.at_cycles - ctx.now());
     ctx.sync();
     if (workload_done()) return;
-    hv_.create_memslot(ctx, op.slot);
+    MemslotOps& m = hv_.memslot_ops();
+    switch (op.kind) {
+      case MemslotOp::kCreate: m.create(ctx, op.slot); break;
+      case MemslotOp::kDelete: m.remove(ctx, op.id); break;
+      case MemslotOp::kMove: m.move(ctx, op.id, op.to_gpa); break;
+      case MemslotOp::kFlags: m.set_flags(ctx, op.id, op.readonly); break;
+      case MemslotOp::kUnmap: m.unmap_hva(ctx, op.hva, op.size); break;
+    }
   }
 }
 

@@ -24,9 +24,15 @@ class Hypervisor;
 
 /// One memslot operation of the VMM's schedule (vmm.memslot_ops).
 struct MemslotOp {
+  enum Kind : std::uint8_t { kCreate, kDelete, kMove, kFlags, kUnmap };
   Cycles at_cycles = 0;
-  std::string op = "create";  // only KVM_MR_CREATE for now
-  MemslotSpec slot;
+  Kind kind = kCreate;
+  MemslotSpec slot;        // create
+  std::uint32_t id = 0;    // delete, move, flags
+  Addr to_gpa = 0;         // move
+  bool readonly = false;   // flags
+  Addr hva = 0;            // unmap
+  std::uint64_t size = 0;  // unmap
 };
 
 struct VmmParams {
@@ -38,7 +44,9 @@ struct VmmParams {
   std::uint64_t rounds = 0;            // vmm.dirty_log.rounds: 0 = until the workload ends
   bool disable = false;                // vmm.dirty_log.disable: after `rounds` collections, turn logging off
   std::vector<MemslotOp> memslot_ops;  // vmm.memslot_ops, in time order
-  static VmmParams from(const Cfg& vmm);
+  /// `static_slots`: how many slots hv.memslots creates (ids 0 .. n-1), to
+  /// check the ids the memslot operations name.
+  static VmmParams from(const Cfg& vmm, std::size_t static_slots = 0);
 };
 
 class Vmm {

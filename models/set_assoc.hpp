@@ -179,6 +179,19 @@ class SetAssoc {
     return n;
   }
 
+  /// Read-only: calls f(set, way, tag, value) for every valid way, in set
+  /// then way order (inspection, e.g. `vmxsim run --dump`; never on a hot path).
+  template <class F>
+  void for_each_valid(F f) const {
+    for (std::uint32_t s = 0; s < sets_; ++s)
+      for (std::uint32_t w = 0; w < ways_; ++w) {
+        const std::size_t i = slot(s, w);
+        if (stamp_[i] == 0) continue;
+        if constexpr (kHasValue) f(s, w, static_cast<const Tag&>(rec_[i].tag), static_cast<const V&>(rec_[i].value));
+        else f(s, w, static_cast<const Tag&>(rec_[i].tag), V{});
+      }
+  }
+
   std::uint64_t evictions = 0;
 
  private:

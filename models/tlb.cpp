@@ -80,6 +80,7 @@ Tlb::Tlb(const TlbLevelParams& p) : params_(p) {
     a.ways = SetAssoc<Tag, TlbEntry>(g, p.replacement, p.seed + i, "tlb array '" + ap.name + "'");
     a.holds = ap.page_sizes;
     arrays_.push_back(std::move(a));
+    names_.push_back(ap.name);
   }
   for (Array& a : arrays_)  // now that the arrays stay where they are
     for (unsigned s = 0; s < kSizes; ++s)
@@ -181,6 +182,27 @@ std::uint32_t Tlb::capacity() const {
   std::uint32_t n = 0;
   for (const Array& a : arrays_) n += a.ways.entries();
   return n;
+}
+
+std::vector<Tlb::ArrayInfo> Tlb::arrays() const {
+  std::vector<ArrayInfo> out;
+  for (std::size_t i = 0; i < arrays_.size(); ++i) {
+    const Array& a = arrays_[i];
+    out.push_back({names_[i], a.ways.entries(), a.ways.ways(), a.ways.sets(), a.holds});
+  }
+  return out;
+}
+
+Tlb::ValidEntry Tlb::valid_entry(std::uint32_t set, std::uint32_t way, const Tag& t, const TlbEntry& e) {
+  ValidEntry v;
+  v.set = set;
+  v.way = way;
+  v.va = t.key & page_mask(kShift[size_of_key(t.key)]);
+  v.ctx.vpid = ctx_vpid(t.ctx);
+  v.ctx.pcid = std::uint16_t((t.ctx >> kCtxFieldBits) & kCtxFieldMask);
+  v.ctx.ept = ctx_ept(t.ctx);
+  v.entry = e;
+  return v;
 }
 
 void Tlb::register_stats(Stats& s, const std::string& prefix) const {

@@ -110,6 +110,32 @@ class Tlb {
   Cycles hit_cycles() const { return params_.hit_cycles; }
   std::uint32_t capacity() const;  // total enabled entries
 
+  /// One enabled array, as inspection sees it.
+  struct ArrayInfo {
+    std::string name;
+    std::uint32_t entries = 0, ways = 0, sets = 0;
+    std::uint8_t page_sizes = 0;  // PageSizeMask
+  };
+  /// One valid entry, as inspection sees it.
+  struct ValidEntry {
+    std::uint32_t set = 0, way = 0;
+    Addr va = 0;  // the cached page's base (a GVA, or a GPA with guest paging off)
+    TlbContext ctx;
+    TlbEntry entry;  // entry.page_shift is the page size stored in the array
+  };
+  /// The enabled arrays, in lookup order.
+  std::vector<ArrayInfo> arrays() const;
+  /// Read-only visitor: f(array index into arrays(), entry) for every valid
+  /// entry, array by array, in set then way order. Changes no state (no
+  /// replacement update, no stat): for `vmxsim run --dump`, off the hot path.
+  template <class F>
+  void for_each_valid(F f) const {
+    for (std::size_t i = 0; i < arrays_.size(); ++i)
+      arrays_[i].ways.for_each_valid([&](std::uint32_t set, std::uint32_t way, const Tag& t, const TlbEntry& e) {
+        f(i, valid_entry(set, way, t, e));
+      });
+  }
+
   /// Registers `<prefix>.hits`, `.misses`, `.fills`, `.evictions`, `.invalidations`.
   void register_stats(Stats& s, const std::string& prefix) const;
 
@@ -142,9 +168,12 @@ class Tlb {
     unsigned shift;         // log2(page size): the array's index is va >> shift
     unsigned size;          // index into PageSizeMask's bits
   };
+  static ValidEntry valid_entry(std::uint32_t set, std::uint32_t way, const Tag& t, const TlbEntry& e);
+
   TlbLevelParams params_;
-  std::vector<Array> arrays_;  // the enabled ones, in lookup order
-  std::vector<Probe> probes_;  // what a lookup probes, in order: arrays in order, sizes smallest first
+  std::vector<Array> arrays_;       // the enabled ones, in lookup order
+  std::vector<std::string> names_;  // arrays_[i]'s name (inspection only)
+  std::vector<Probe> probes_;       // what a lookup probes, in order: arrays in order, sizes smallest first
 };
 
 }  // namespace vmxsim::models

@@ -13,6 +13,7 @@
 // config keys (docs/extending.md).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +69,12 @@ class Engine {
 
   /// The raw VMCS index, for tests and the SDM's wrap rule (0 → 0xFFFF).
   virtual std::uint16_t index() const = 0;
+  /// Entries the log holds (512 for `intel`); the head index is one less.
+  virtual std::uint32_t log_entries() const = 0;
+  /// Read-only visitor (inspection, `vmxsim run --dump`): f(slot, gpa) for
+  /// each entry logged and not yet drained, in the order drain() reads them
+  /// (from the head down). Changes nothing.
+  virtual void for_each_logged(const std::function<void(std::uint32_t slot, Addr gpa)>& f) const = 0;
 
   /// Registers `<prefix>.logged`, `.full` (may_set_flags() refusals), `.drained`.
   virtual void register_stats(Stats& s, const std::string& prefix) const = 0;

@@ -86,6 +86,14 @@ class LogEngine final : public Engine {
   std::size_t pending() const override { return index_ > head_ ? std::size_t(head_) + 1 : std::size_t(head_ - index_); }
 
   std::uint16_t index() const override { return index_; }
+  std::uint32_t log_entries() const override { return std::uint32_t(head_) + 1; }
+
+  void for_each_logged(const std::function<void(std::uint32_t slot, Addr gpa)>& f) const override {
+    if (index_ == head_) return;  // empty (the same reading as drain())
+    const std::uint32_t tail = index_ > head_ ? 0 : std::uint32_t(index_) + 1;
+    for (std::int64_t i = head_; i >= std::int64_t(tail); --i)
+      f(std::uint32_t(i), mem_.read(entry_hpa(std::uint32_t(i))));
+  }
 
   void register_stats(Stats& s, const std::string& prefix) const override {
     s.counter(prefix + ".logged", &logged_, "entries",

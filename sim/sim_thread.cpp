@@ -34,16 +34,22 @@ void SimThread::plan_next_yield() {
   next_yield_ = std::min(t_ + quantum_, next_window_);
 }
 
-void SimThread::sync() {
-  plan_next_yield();
+bool SimThread::reach_instant() {
   const std::uint64_t target = t_ * kSlotsPerCycle + id_;
   const std::uint64_t now = sc_core::sc_time_stamp().value();
-  if (target <= now) return;  // resumed by a lock handoff at or past our instant
+  if (target <= now) return false;  // resumed by a lock handoff at or past our instant
   const std::uint64_t idle = sc_core::sc_time_to_pending_activity().value();
-  if (idle > target - now) return;  // nobody else can act before our instant
-  ++kernel_waits;
+  if (idle > target - now) return false;  // nobody else can act before our instant
   sc_core::wait(sc_core::sc_time::from_value(target - now));
+  return true;
 }
+
+void SimThread::sync() {
+  plan_next_yield();
+  if (reach_instant()) ++kernel_waits;
+}
+
+void SimThread::observe_sync() { reach_instant(); }
 
 void SimThread::block() {
   ++kernel_waits;

@@ -59,6 +59,11 @@ class SimThread final : public ExecContext {
   /// The hardware's own time (guest compute, TLB, walks, exit/entry): never jittered.
   void advance(Cycles c) { t_ += c; }
   void sync() override;
+  /// An observer's sync (`vmxsim run --dump-at`): the kernel reaches this
+  /// thread's instant, as with sync(), but the next yield and the interrupt
+  /// windows stay as they were planned, so the run is exactly the one
+  /// without the observer (docs/inspect.md).
+  void observe_sync();
   unsigned thread_id() const override { return id_; }
   void block() override;
   void wake(Cycles t) override;
@@ -75,6 +80,9 @@ class SimThread final : public ExecContext {
 
  private:
   void plan_next_yield();
+  /// Waits in the kernel until it reaches this thread's instant, unless no
+  /// other process can act before it (lazy sync). Returns whether it waited.
+  bool reach_instant();
   Cycles t_ = 0;
   unsigned id_;
   Cycles quantum_;

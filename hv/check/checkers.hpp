@@ -32,7 +32,7 @@ class Checkers {
   /// The vCPU must report every guest write (the dirty-log oracle is on).
   bool wants_writes() const { return dirty_.on(); }
   void guest_write(unsigned vcpu, Addr hpa, Cycles t) {
-    if (const Memslot* s = slots_.find_hpa(hpa)) dirty_.write(vcpu, s->gpa + (hpa - s->hpa), t);
+    if (const Memslot* s = slots_.find_hpa(hpa)) dirty_.write(vcpu, s->gpa + (hpa - s->hpa), hpa, t);
   }
   /// The vCPU must report writes that completed without a VM exit on pages
   /// of configured write-track ranges (the write-track oracle is on).

@@ -11,9 +11,10 @@ void DirtyOracle::start(Addr begin, Addr end, Cycles t) {
   start_ = t;
 }
 
-void DirtyOracle::copy(Addr gpa, Cycles t) {
+void DirtyOracle::copy(Addr gpa, Addr hpa, Cycles t) {
   if (!on_) return;
-  Page& p = pages_[gpa >> kPageShift4K];
+  Page& p = pages_[hpa >> kPageShift4K];
+  if (!p.written) p.gpa = gpa & ~(kPageSize4K - 1);
   p.last_copy = t;
   p.copied = true;
 }
@@ -26,7 +27,7 @@ std::vector<DirtyOracle::Loss> DirtyOracle::losses() const {
   std::vector<Loss> out;
   for (const auto& [page, p] : pages_)
     if (p.written && (!p.copied || p.last_write > p.last_copy))
-      out.push_back({p.vcpu, Addr(page) << kPageShift4K, p.last_write, p.copied ? p.last_copy : ~Cycles{0}});
+      out.push_back({p.vcpu, p.gpa, p.last_write, p.copied ? p.last_copy : ~Cycles{0}});
   std::sort(out.begin(), out.end(), [](const Loss& a, const Loss& b) { return a.gpa < b.gpa; });
   return out;
 }

@@ -15,6 +15,7 @@
 #include <systemc>
 
 #include "sim/app/cli.hpp"
+#include "sim/app/dump.hpp"
 #include "sim/app/list_cli.hpp"
 #include "sim/app/progress.hpp"
 #include "sim/app/simulation.hpp"
@@ -40,7 +41,7 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  run CONFIG [--set key.path=value]... [--stats FILE] [--timeline FILE] [--quiet]\n"
-    "      [--progress | --no-progress]\n"
+    "      [--progress | --no-progress] [--dump FILE [--dump-at CYCLES]...]\n"
     "                 simulate CONFIG and print a summary\n"
     "  config show CONFIG [--set key.path=value]...\n"
     "                 print the effective config, every default filled in\n"
@@ -79,7 +80,13 @@ int cmd_run(const std::vector<std::string>& args) {
       "quiet,q", "print nothing on success")(
       "fail-on-violation", "exit with status 3 if a checker (check.dirty_log, check.page_track) found a violation")(
       "progress", "draw the progress bar on stderr even when it is not a terminal")(
-      "no-progress", "never draw the progress bar (by default it is drawn when stderr is a terminal)");
+      "no-progress", "never draw the progress bar (by default it is drawn when stderr is a terminal)")(
+      "dump", po::value<std::string>(),
+      "write snapshots of the simulated state (EPT and guest page tables, TLBs, PML logs, memslots, dirty "
+      "bitmaps) to FILE as JSON: one at the end of the run, after one per --dump-at (docs/inspect.md)")(
+      "dump-at", po::value<std::vector<std::string>>()->composing(),
+      "with --dump, also take a snapshot at simulated cycle CYCLES: shared state as of that cycle, each vCPU's "
+      "at its first access boundary at or after it; repeatable (docs/inspect.md)");
   po::variables_map vm = parse(args, desc);
   if (vm.count("help")) {
     std::cout << "usage: vmxsim run CONFIG [options]\n\n"
@@ -89,7 +96,20 @@ int cmd_run(const std::vector<std::string>& args) {
               << desc;
     return 0;
   }
+  std::vector<Cycles> dump_times;
+  if (vm.count("dump-at")) {
+    if (!vm.count("dump")) throw UsageError("--dump-at needs --dump FILE (the file the snapshots go to)");
+    for (const std::string& t : vm["dump-at"].as<std::vector<std::string>>()) {
+      try {
+        dump_times.push_back(sim::parse_dump_cycle(t));
+      } catch (const Error& e) {
+        throw UsageError(e.what());
+      }
+    }
+  }
   sim::SimParams p = load(vm, nullptr);
+  std::unique_ptr<sim::Dump> dump;  // opened before the run: a bad path fails first
+  if (vm.count("dump")) dump = std::make_unique<sim::Dump>(vm["dump"].as<std::string>(), dump_times);
   std::ofstream stats_out;
   if (vm.count("stats")) {  // open first: a bad path fails before the run
     stats_out.open(vm["stats"].as<std::string>());
@@ -107,8 +127,9 @@ int cmd_run(const std::vector<std::string>& args) {
       vm.count("progress") || (!vm.count("quiet") && !vm.count("no-progress") && ::isatty(STDERR_FILENO));
   std::unique_ptr<sim::Progress> progress;
   if (want_progress) progress = std::make_unique<sim::Progress>(std::cerr);
-  sim::Simulation simulation(p, timeline.get(), progress.get());
+  sim::Simulation simulation(p, timeline.get(), progress.get(), dump.get());
   simulation.run();
+  if (dump) dump->write();
   if (vm.count("stats")) {
     stats_out << simulation.stats().to_json().dump(2) << "\n";
     if (!stats_out) throw Error(vm["stats"].as<std::string>() + ": error writing stats file");

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "sim/app/dump.hpp"
+#include "sim/app/inspect.hpp"
 #include "sim/app/progress.hpp"
 #include "sim/app/timeline.hpp"
 #include "sim/hash.hpp"
@@ -60,7 +62,8 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir, const s
   p.hv = hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"), system);
   p.vcpu.pml = pml::PmlParams::from(root.section("pml"), system);
   p.vcpu.with_pml = p.hv.dirty_log.mode == "pml";
-  p.vmm = hv::VmmParams::from(root.section("vmm"));
+  p.vmm = hv::VmmParams::from(root.section("vmm"), p.hv.memslots.size());
+  p.memslot_perf = hv::MemslotPerfParams::from(root.section("vmm").section("memslot_perf"));
   if (p.vmm.disable && p.hv.oracle)
     root.section("vmm")
         .section("dirty_log")
@@ -70,6 +73,7 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir, const s
   const Cfg workload = root.section("workload");
   p.trace = workload.str("trace", "");
   p.vcpu.paging = workload.choice("paging", "on", {"on", "off"}) == "on";
+  p.vcpu.start_cycles = workload.u64("start_cycles", 0);
   p.generator = traces::GeneratorParams::from(workload.section("generator"));
   bool from_cli = false;
   for (const auto& k : cli_keys) from_cli |= (k == "workload.trace" || k == "workload");
@@ -79,8 +83,8 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir, const s
   return p;
 }
 
-Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progress)
-    : p_(p), tl_(timeline), progress_(progress) {
+Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progress, Dump* dump)
+    : p_(p), tl_(timeline), progress_(progress), dump_(dump) {
   // Check the whole trace before any simulated time passes, so a bad line
   // or record fails fast with its file:line or record.
   if (!p_.trace.empty()) expected_ = traces::validate_trace(p_.trace, p_.vcpus).accesses;
@@ -133,6 +137,13 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
     track_thread_->set_jitter(p_.jitter_cycles, p_.seed);
     if (tl_) tl_->name_thread(kVmmTrackThreadId, "vmm page-track");
   }
+  perf_ = std::make_unique<hv::MemslotPerf>(p_.memslot_perf, *hv_);
+  if (perf_->active()) {
+    perf_thread_ = std::make_unique<VmmThread>("vmm_memslot_perf", kVmmPerfThreadId, p_.quantum, control_,
+                                               [this](ExecContext& ctx) { perf_->run(ctx); });
+    perf_thread_->set_jitter(p_.jitter_cycles, p_.seed);
+    if (tl_) tl_->name_thread(kVmmPerfThreadId, "vmm memslot_perf_test");
+  }
   if (vmm_->has_memslot_ops()) {
     memslot_thread_ = std::make_unique<VmmThread>(
         "vmm_memslots", kVmmMemslotThreadId, p_.quantum, control_,
@@ -147,9 +158,11 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
     hv_->dirty_log_ops().register_progress_stats(
         stats_, [this] { return cycles_; }, p_.freq_ghz);
   vmm_->register_stats(stats_);
+  if (perf_->active()) perf_->register_stats(stats_);
   if (guest_) guest_->register_stats(stats_, "guest");
   if (llc_) llc_->register_stats(stats_, "mem.llc");
   register_stats();
+  if (dump_) dump_->attach(*this);
 }
 
 void Simulation::register_stats() {
@@ -207,6 +220,10 @@ std::vector<Stats::Info> Simulation::schema() const {
 Simulation::~Simulation() = default;
 
 void Simulation::run() {
+  if (!p_.hv.oracle_gets.empty()) {  // opened first, so a bad path fails before the run (`stats list` never opens it)
+    gets_out_.open(p_.hv.oracle_gets, std::ios::binary);
+    if (!gets_out_) throw Error("check.dirty_log_gets: " + p_.hv.oracle_gets + ": cannot write file");
+  }
   if (progress_) progress_->start(expected_);
   const auto t0 = std::chrono::steady_clock::now();
   sc_core::sc_start();
@@ -225,6 +242,12 @@ void Simulation::run() {
       tl_->instant(l.vcpu, "oracle: lost write", l.write, a.str());
     }
   lost_ = losses_.size();
+  if (gets_out_.is_open()) {
+    gets_out_ << inspect::dirty_gets(hv_->checkers().dirty().gets()).dump(1) << "\n";
+    gets_out_.close();
+    if (!gets_out_) throw Error("check.dirty_log_gets: " + p_.hv.oracle_gets + ": error writing file");
+  }
+  if (dump_) dump_->take_end();
   for (std::size_t r = 0; r < vmm_->round_pages.size(); ++r) {
     const std::string n = "vmm.round." + std::to_string(r + 1) + ".";
     stats_.value_u64(

@@ -1,12 +1,14 @@
 // sim::Simulation — builds the model from a config (elaboration), runs it,
 // and collects stats. One Simulation per process: SystemC elaborates once.
 #pragma once
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cpu/vcpu.hpp"
 #include "hv/hypervisor.hpp"
+#include "hv/memslot_perf.hpp"
 #include "models/mem_hierarchy.hpp"
 #include "models/phys_mem.hpp"
 #include "models/tlb.hpp"
@@ -20,6 +22,7 @@ namespace vmxsim::sim {
 
 class Timeline;
 class Progress;
+class Dump;
 
 /// Every parameter of a run, read from the config by each component's own
 /// reader (defaults live beside each component).
@@ -32,6 +35,7 @@ struct SimParams {
   cpu::VcpuParams vcpu;  // with TLB, PWC, memory-hierarchy and quantum parameters
   cpu::GuestParams guest;
   hv::VmmParams vmm;
+  hv::MemslotPerfParams memslot_perf;  // vmm.memslot_perf
   models::PhysMemParams host;
   hv::HvParams hv;
   std::string trace;  // empty: use the generator
@@ -48,7 +52,10 @@ class Simulation {
   /// `timeline`, if given, records the run (docs/timeline.md); it must
   /// outlive run(). Null: nothing is recorded, at no cost.
   /// `progress`, if given, is started by run() with the expected access count.
-  explicit Simulation(const SimParams& p, Timeline* timeline = nullptr, Progress* progress = nullptr);
+  /// `dump`, if given, takes its snapshots (`--dump`, `--dump-at`,
+  /// docs/inspect.md); it must outlive run(), which takes the end snapshot.
+  explicit Simulation(const SimParams& p, Timeline* timeline = nullptr, Progress* progress = nullptr,
+                      Dump* dump = nullptr);
   ~Simulation();
 
   /// Runs to the end of every vCPU's stream. Throws vmxsim::Error on a
@@ -61,7 +68,12 @@ class Simulation {
   /// and the per-round families (`vmm.round.<N>.pages`) registered at its end.
   std::vector<Stats::Info> schema() const;
   cpu::Vcpu& vcpu(unsigned i) { return *vcpus_.at(i); }
+  unsigned vcpu_count() const { return unsigned(vcpus_.size()); }
   hv::Hypervisor& hypervisor() { return *hv_; }
+  const models::PhysMem& phys() const { return *phys_; }
+  /// The guest OS; null with guest paging off.
+  const cpu::GuestOs* guest() const { return guest_.get(); }
+  RunControl& control() { return control_; }
   /// A few human-readable lines.
   std::string summary() const;
   std::uint64_t total_accesses() const;
@@ -77,6 +89,8 @@ class Simulation {
   SimParams p_;
   Timeline* tl_;
   Progress* progress_;
+  Dump* dump_;
+  std::ofstream gets_out_;  // check.dirty_log_gets
   std::uint64_t expected_ = 0;
   RunControl control_;
   std::unique_ptr<models::PhysMem> phys_;
@@ -84,6 +98,8 @@ class Simulation {
   std::unique_ptr<cpu::GuestOs> guest_;
   std::unique_ptr<models::CacheLevel> llc_;
   std::unique_ptr<hv::Vmm> vmm_;
+  std::unique_ptr<hv::MemslotPerf> perf_;
+  std::unique_ptr<VmmThread> perf_thread_;
   std::unique_ptr<VmmThread> vmm_thread_, track_thread_;
   std::unique_ptr<VmmThread> memslot_thread_;  // vmm.memslot_ops
   std::vector<hv::DirtyOracle::Loss> losses_;

@@ -16,6 +16,7 @@ class RunControl;
 inline constexpr unsigned kVmmThreadId = 1000;         // dirty logging
 inline constexpr unsigned kVmmTrackThreadId = 1001;    // write tracking
 inline constexpr unsigned kVmmMemslotThreadId = 1002;  // memslot operations
+inline constexpr unsigned kVmmPerfThreadId = 1003;     // memslot_perf_test
 
 class VmmThread : public sc_core::sc_module {
  public:

@@ -12,6 +12,7 @@
 #include <systemc>
 
 #include "hv/lock.hpp"
+#include "hv/srcu.hpp"
 #include "sim/sim_thread.hpp"
 
 using namespace vmxsim;
@@ -171,4 +172,37 @@ TEST(TimeModel, ReaderWriterLockSharesReadersAndQueuesFairly) {
   EXPECT_EQ(lock->contended, 2u);
   EXPECT_EQ(lock->wait_cycles, (1175u - 200) + (1540u - 250));
   EXPECT_EQ(lock->hold_cycles, (1115u - 110) + (665u - 160) + (1480u - 1175) + (1645u - 1540));
+}
+
+// SRCU (hv::Srcu): a memslot swap's grace period waits for a vCPU inside an
+// exit handler, and only for readers that were inside when it began.
+TEST(TimeModel, SrcuGracePeriodWaitsForAReaderInsideAnExitHandler) {
+  static hv::Srcu* srcu;
+  srcu = new hv::Srcu(/*sync_cycles=*/100);
+  static SimThread vcpu(0, 1000), vmm(1, 1000), late(2, 1000);
+  static std::vector<Event> log;
+  run_threads({[] {
+                 vcpu.charge(50);
+                 srcu->read_lock(vcpu);  // a VM exit at 50
+                 vcpu.charge(2000);      // the handler runs until 2050
+                 srcu->read_unlock(vcpu);
+                 log.push_back({vcpu.now(), 0, "entry"});
+               },
+               [] {
+                 vmm.charge(500);
+                 srcu->synchronize(vmm);  // waits for the vCPU's section (50..2050)
+                 log.push_back({vmm.now(), 1, "synced"});
+               },
+               [] {
+                 late.charge(700);
+                 srcu->read_lock(late);  // enters after the grace period began: not waited for
+                 late.charge(5000);
+                 srcu->read_unlock(late);
+               }});
+  // Woken one cycle after the last old reader left, then the grace period's own cost.
+  const std::vector<Event> want = {{2050, 0, "entry"}, {2151, 1, "synced"}};
+  EXPECT_EQ(log, want);
+  EXPECT_EQ(srcu->syncs, 1u);
+  EXPECT_EQ(srcu->waited, 1u);
+  EXPECT_EQ(srcu->wait_cycles, 2051u - 500);
 }

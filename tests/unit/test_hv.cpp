@@ -219,3 +219,23 @@ TEST_P(EveryMemslotsImpl, AgreesWithTheArrayOnLookups) {
 
 INSTANTIATE_TEST_SUITE_P(Registry, EveryMemslotsImpl, testing::ValuesIn(hv::MemslotsRegistry::instance().names()),
                          [](const testing::TestParamInfo<std::string>& i) { return i.param; });
+
+TEST(DirtyLogBitmaps, ForEachBitmapVisitsEverySlotsBitsInGpaOrder) {
+  auto slots = make_memslots("array");
+  slots->add(mk(0, 0x200000, 0x100000));  // 256 pages: 4 words
+  slots->add(mk(1, 0x0, 0x3000));         // 3 pages: 1 word
+  hv::DirtyLog log{hv::DirtyLogParams{}};
+  log.attach(*slots);
+  log.enable(0, 0x300000);
+  log.mark(0x1000);
+  log.mark(0x200000 + 65 * 0x1000);  // word 1, bit 1
+  std::vector<std::pair<std::uint32_t, std::vector<std::uint64_t>>> seen;
+  log.for_each_bitmap(
+      [&seen](const hv::Memslot& s, const std::vector<std::uint64_t>& w) { seen.emplace_back(s.id, w); });
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].first, 1u);  // GPA order
+  EXPECT_EQ(seen[0].second, std::vector<std::uint64_t>({0b10}));
+  EXPECT_EQ(seen[1].first, 0u);
+  EXPECT_EQ(seen[1].second, std::vector<std::uint64_t>({0, 0b10, 0, 0}));
+  EXPECT_EQ(log.bits_set, 2u);  // read only
+}

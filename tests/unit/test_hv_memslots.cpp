@@ -400,8 +400,9 @@ TEST(MemslotsErrors, ChangesKvmRefusesAreErrors) {
         << name;
     EXPECT_EQ(test::error_of([&] { m->create(mk(1, 0x2000000, 0x1000), c); }), "memslot id 1 is already in use");
     EXPECT_NE(test::error_of([&] { m->create(mk(5, 0x10002000, 0x4000), c); }).find("overlaps"), std::string::npos);
-    EXPECT_EQ(test::error_of([&] { m->set_flags(9, false, false, c); }),
-              "memslot id 9: KVM_MEM_READONLY cannot change");
+    EXPECT_EQ(
+        test::error_of([&] { m->set_flags(9, false, false, c); }),
+        "memslot id 9: KVM_MEM_READONLY cannot change on an existing slot (__kvm_set_memory_region returns -EINVAL)");
     EXPECT_NE(test::error_of([&] { m->remove(2, c); }).find("without its invalidate first"), std::string::npos);
     m->invalidate(2, c);
     EXPECT_NE(test::error_of([&] { m->set_flags(1, false, true, c); }).find("while memslot id 2 is invalidated"),

@@ -81,7 +81,7 @@ TEST(Mmio, AMemslotChangeMakesTheEntryStaleAndTheFaultPathMapsTheNewSlot) {
   hv::MemslotSpec spec;
   spec.gpa = kDevice;
   spec.size = 0x200000;
-  h.hv->create_memslot(h.ctx, spec);
+  h.hv->memslot_ops().create(h.ctx, spec);
   EXPECT_EQ(h.hv->memslots().generation(), gen0 + 1);
   const hv::FaultOutcome o = h.hv->exits().handle_ept_misconfig(h.ctx, 0, kDevice, AccessType::Write);
   EXPECT_FALSE(o.emulated);  // the fault path mapped RAM: the access retries
@@ -99,7 +99,7 @@ TEST(Mmio, StaleEntryOfAGpaStillWithoutSlotIsRemadeWithTheNewGeneration) {
   hv::MemslotSpec spec;
   spec.gpa = 0x20000000;  // elsewhere
   spec.size = 0x1000;
-  h.hv->create_memslot(h.ctx, spec);
+  h.hv->memslot_ops().create(h.ctx, spec);
   const hv::FaultOutcome o = h.hv->exits().handle_ept_misconfig(h.ctx, 0, kDevice, AccessType::Read);
   EXPECT_TRUE(o.mmio);  // still a device: emulated after re-installing the entry
   EXPECT_EQ(h.hv->mmio().stale, 1u);

@@ -190,6 +190,36 @@ TEST_P(PmlEngineTest, DrainReturnsKvmOrderAndResetsTheIndex) {
   EXPECT_EQ(s.get("pml.full"), 1);
 }
 
+TEST_P(PmlEngineTest, ForEachLoggedVisitsWhatDrainWouldRead) {
+  EXPECT_EQ(engine_->log_entries(), capacity());
+  engine_->enable(true);
+  const auto logged = [this] {
+    std::vector<std::pair<std::uint32_t, Addr>> out;
+    engine_->for_each_logged([&out](std::uint32_t slot, Addr g) { out.emplace_back(slot, g); });
+    return out;
+  };
+  EXPECT_TRUE(logged().empty());
+  const std::uint32_t n = capacity() > 3 ? 3 : capacity();
+  log_pages(n);
+  const std::uint16_t index = engine_->index();
+  auto seen = logged();
+  ASSERT_EQ(seen.size(), n);
+  for (std::uint32_t k = 0; k < n; ++k) {  // head first, as drain() reads them
+    EXPECT_EQ(seen[k].first, std::uint32_t(head() - k));
+    EXPECT_EQ(seen[k].second, page_of(gpa(k)));
+  }
+  EXPECT_EQ(engine_->index(), index);  // read only
+  EXPECT_EQ(engine_->pending(), n);
+  std::vector<Addr> out;
+  engine_->drain(out);
+  EXPECT_TRUE(logged().empty());  // drained: the stale entries are not listed
+  log_pages(capacity());          // a full log (index wrapped to 0xFFFF)
+  seen = logged();
+  ASSERT_EQ(seen.size(), capacity());
+  EXPECT_EQ(seen.back().first, 0u);
+  EXPECT_EQ(seen.back().second, page_of(gpa(capacity() - 1)));
+}
+
 TEST_P(PmlEngineTest, PartialDrainStopsAtTheTail) {
   engine_->enable(true);
   const std::uint32_t n = capacity() > 3 ? 3 : capacity() - 1;

@@ -103,6 +103,57 @@ TEST(TlbTest, RegistersStats) {
   EXPECT_EQ(s.get("vcpu0.tlb.l1.invalidations"), 1);
 }
 
+TEST(TlbTest, ForEachValidVisitsEveryEntryAndChangesNothing) {
+  Tlb tlb(l1_params());
+  const TlbContext other{3, 7, 2};
+  tlb.fill(kCtx, 0x5123, entry(0xabc000));  // 4K page 5: set 5 of 16
+  tlb.fill(other, 0x200000 + 0x1234, entry(0x600000, kPageShift2M));
+  tlb.fill(kCtx, 0x40000000 + 0x77, entry(0x80000000, kPageShift1G));
+  TlbEntry clean = entry(0x111000);
+  clean.perms = 5;  // R and X
+  clean.dirty = false;
+  tlb.fill(kCtx, 0x15000, clean);              // page 0x15: set 5 too, the next way
+  tlb.invalidate_addr(kCtx.vpid, 0x40000000);  // leaves the 1G array empty
+  const std::uint64_t hits = tlb.hits, misses = tlb.misses, fills = tlb.fills;
+
+  const std::vector<Tlb::ArrayInfo> arrays = tlb.arrays();
+  ASSERT_EQ(arrays.size(), 3u);
+  EXPECT_EQ(arrays[0].name, "4k");
+  EXPECT_EQ(arrays[0].entries, 64u);
+  EXPECT_EQ(arrays[0].ways, 4u);
+  EXPECT_EQ(arrays[0].sets, 16u);
+  EXPECT_EQ(arrays[0].page_sizes, kHolds4K);
+  EXPECT_EQ(arrays[1].name, "2m");
+  EXPECT_EQ(arrays[2].name, "1g");
+
+  std::vector<std::pair<std::size_t, Tlb::ValidEntry>> seen;
+  tlb.for_each_valid([&seen](std::size_t a, const Tlb::ValidEntry& v) { seen.emplace_back(a, v); });
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].first, 0u);
+  EXPECT_EQ(seen[0].second.set, 5u);
+  EXPECT_EQ(seen[0].second.way, 0u);
+  EXPECT_EQ(seen[0].second.va, 0x5000u);
+  EXPECT_EQ(seen[0].second.ctx.key(), kCtx.key());
+  EXPECT_EQ(seen[0].second.entry.hpa_base, 0xabc000u);
+  EXPECT_TRUE(seen[0].second.entry.dirty);
+  EXPECT_EQ(seen[1].first, 0u);
+  EXPECT_EQ(seen[1].second.set, 5u);
+  EXPECT_EQ(seen[1].second.way, 1u);
+  EXPECT_EQ(seen[1].second.va, 0x15000u);
+  EXPECT_EQ(seen[1].second.entry.perms, 5);
+  EXPECT_FALSE(seen[1].second.entry.dirty);
+  EXPECT_EQ(seen[2].first, 1u);
+  EXPECT_EQ(seen[2].second.va, 0x200000u);
+  EXPECT_EQ(seen[2].second.entry.page_shift, kPageShift2M);
+  EXPECT_EQ(seen[2].second.ctx.vpid, 3);
+  EXPECT_EQ(seen[2].second.ctx.pcid, 7);
+  EXPECT_EQ(seen[2].second.ctx.ept, 2);
+  // Read only: no stat moved, and the replacement state is untouched.
+  EXPECT_EQ(tlb.hits, hits);
+  EXPECT_EQ(tlb.misses, misses);
+  EXPECT_EQ(tlb.fills, fills);
+}
+
 TEST(TlbTest, PageSizesAreFoundInTheirArrays) {
   Tlb tlb(l1_params());
   tlb.fill(kCtx, 0x40000000 + 0x123456, entry(0x80000000, kPageShift1G));
