@@ -105,6 +105,7 @@ void Hypervisor::register_stats(Stats& s) const {
   exits_.register_stats(s);
   mmio_.register_stats(s);
   memslot_ops_.register_stats(s);
+  slots_->register_stats(s);
   srcu_.register_stats(s, "hv.srcu");
   requests_.register_stats(s);
   slow_.register_stats(s);

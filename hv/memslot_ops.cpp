@@ -51,15 +51,23 @@ std::uint32_t MemslotOps::create(ExecContext& ctx, const MemslotSpec& spec) {
   const Cycles t0 = ctx.now();
   ctx.sync();  // the memslots are shared
   ctx.charge(c_.ioctl);
-  std::uint32_t id = 0;
-  x_.slots.for_each([&id](const Memslot& s) { id = std::max(id, s.id + 1); });
+  if (next_id_ == 0) {  // the first run-time change: after the start-up slots (one scan, once)
+    x_.slots.for_each([this](const Memslot& m) {
+      next_id_ = std::max(next_id_, m.id + 1);
+      next_hva_ = std::max(next_hva_, m.hva + m.size);
+    });
+  }
+  const std::uint32_t id = next_id_++;
   Memslot s;
   s.id = id;
   s.gpa = spec.gpa;
   s.size = spec.size;
   s.backing_shift = spec.backing_shift;
   s.readonly = spec.readonly;
-  s.hva = spec.hva;
+  // A spec without an HVA gets the next host mapping, aligned to its backing page.
+  const Addr align = Addr{1} << spec.backing_shift;
+  s.hva = spec.hva ? spec.hva : (next_hva_ + align - 1) & ~(align - 1);
+  next_hva_ = std::max(next_hva_, s.hva + spec.size);
   s.hpa = x_.mem.alloc_data(spec.size, Addr{1} << spec.backing_shift);
   Cycles cost = 0;
   x_.slots.create(s, cost);  // throws on overlap
@@ -128,21 +136,15 @@ void MemslotOps::move(ExecContext& ctx, std::uint32_t id, Addr new_gpa) {
               TraceArgs().num("id", id).hex("from", old.gpa).hex("to", new_gpa).str());
 }
 
-void MemslotOps::set_flags(ExecContext& ctx, std::uint32_t id, bool readonly) {
+void MemslotOps::set_flags(ExecContext& ctx, std::uint32_t id, bool dirty_log) {
   const Cycles t0 = ctx.now();
   ctx.sync();
   ctx.charge(c_.ioctl);
   const Memslot old = slot(id, "flags");
   Cycles cost = 0;
-  x_.slots.set_flags(id, readonly, old.dirty_log, cost);
+  x_.slots.set_flags(id, old.readonly, dirty_log, cost);
   ctx.charge(cost);
   swap(ctx);
-  if (readonly && !old.readonly) {  // no writable leaf may survive
-    x_.mmu_lock.acquire(ctx, LockMode::kWrite);
-    const std::uint64_t n = zap(ctx, old.gpa, old.end());
-    x_.mmu_lock.release(ctx);
-    if (n) x_.requests.flush_remote_tlbs(ctx, -1);
-  }
   ++flag_changes;
   op_cycles += ctx.now() - t0;
 }

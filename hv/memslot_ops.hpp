@@ -41,7 +41,7 @@ struct MemslotOpCosts {
   Cycles ioctl = 12500;     // hv.costs.memslot_ioctl: the ioctl's fixed work (copy-in, checks, slots_lock, commit)
   Cycles slot_zap = 37500;  // hv.costs.memslot_zap: kvm_arch_flush_shadow_memslot's fixed work (delete, move)
   Cycles zap_leaf = 25;     // hv.costs.zap_leaf: clearing one EPT leaf when a slot or an HVA range is zapped
-  Cycles notifier = 2300;   // hv.costs.mmu_notifier: one invalidate_range_start/end pair's fixed work
+  Cycles notifier = 1650;   // hv.costs.mmu_notifier: one invalidate_range_start/end pair's fixed work
   static MemslotOpCosts from(const Cfg& costs);
 };
 
@@ -66,11 +66,11 @@ class MemslotOps {
   void remove(ExecContext& ctx, std::uint32_t id);
   /// KVM_MR_MOVE of slot `id` to `new_gpa`.
   void move(ExecContext& ctx, std::uint32_t id, Addr new_gpa);
-  /// KVM_MR_FLAGS_ONLY: slot `id`'s read-only flag. (Making a slot read-only
-  /// zaps nothing in KVM either: its existing writable leaves are removed by
-  /// the write-protection KVM applies on the flag change, modelled here as a
-  /// zap of the slot.)
-  void set_flags(ExecContext& ctx, std::uint32_t id, bool readonly);
+  /// KVM_MR_FLAGS_ONLY: slot `id`'s KVM_MEM_LOG_DIRTY_PAGES flag (KVM refuses
+  /// a change of KVM_MEM_READONLY). The flag is recorded and costs the
+  /// update; the dirty-log scenario (vmm.dirty_log) does the write
+  /// protection by range.
+  void set_flags(ExecContext& ctx, std::uint32_t id, bool dirty_log);
   /// madvise(MADV_DONTNEED) of [hva, hva + size): the MMU notifier finds the
   /// slots by HVA, zaps the GPA ranges' EPT leaves, and flushes if any was
   /// present; invalidate_range_end finds them again.
@@ -84,6 +84,8 @@ class MemslotOps {
   void swap(ExecContext& ctx);
   std::uint64_t zap(ExecContext& ctx, Addr begin, Addr end);  // under mmu_lock (write); returns leaves zapped
   const Memslot& slot(std::uint32_t id, const char* op) const;
+  std::uint32_t next_id_ = 0;  // ids are never reused (0: not yet known)
+  Addr next_hva_ = 0;          // where a created slot's host mapping goes when its spec gives none
   MemslotOpCosts c_;
   Parts x_;
   Trace* tl_ = nullptr;

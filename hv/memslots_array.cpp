@@ -77,12 +77,16 @@ class ArrayMemslots final : public Memslots {
     pending_ = std::int64_t(id);
     charge(st, cost);
   }
-  // Phase 2 of a DELETE, on the old set (no second duplication):
-  // kvm_memslot_delete shifts the slots after it (lower gfns) down by one.
+  // Phase 2 of a DELETE, on the old set, which v5.13-5.16 first refresh
+  // with a full copy of the active one under slots_arch_lock
+  // (kvm_copy_memslots after kvm_arch_flush_shadow_memslot: arch fields may
+  // have changed meanwhile); kvm_memslot_delete then shifts the slots after
+  // it (lower gfns) down by one.
   void remove(std::uint32_t id, Cycles& cost) override {
     phase2(id, "remove");
     const std::size_t p = std::size_t(pos_of_id_[id]);
     Steps st;
+    dup(st);
     st.shifts = p;
     lru_ = lru_kept_;
     if (lru_ >= slots_.size() - 1) lru_ = 0;
@@ -93,13 +97,15 @@ class ArrayMemslots final : public Memslots {
     reindex(p);
     charge(st, cost);
   }
-  // Phase 2 of a MOVE, on the old set: kvm_memslot_move_backward/forward
+  // Phase 2 of a MOVE, on the old set, refreshed by a full copy as for a
+  // DELETE (kvm_copy_memslots, v5.13-5.16); kvm_memslot_move_backward/forward
   // shift the slot past every neighbour between its old and new places.
   void move(std::uint32_t id, Addr new_gpa, Cycles& cost) override {
     phase2(id, "move");
     const std::size_t p = std::size_t(pos_of_id_[id]);
     Memslot m = slots_[p];
     Steps st;
+    dup(st);
     st.scans = slots_.size();  // __kvm_set_memory_region's overlap check
     const Addr end = new_gpa + m.size;
     for (const Memslot& o : overlapping(new_gpa, end))

@@ -61,7 +61,7 @@ VmmParams VmmParams::from(const Cfg& vmm, std::size_t static_slots) {
     } else if (kind == "flags") {
       op.kind = MemslotOp::kFlags;
       need_id();
-      op.readonly = o.boolean("readonly", false);
+      op.dirty_log = o.boolean("dirty_log", false);  // KVM refuses a KVM_MEM_READONLY change
     } else {
       op.kind = MemslotOp::kUnmap;
       op.hva = o.bytes("hva", 0);
@@ -139,7 +139,7 @@ void Vmm::run_memslot_ops(ExecContext& ctx, const std::function<bool()>& workloa
       case MemslotOp::kCreate: m.create(ctx, op.slot); break;
       case MemslotOp::kDelete: m.remove(ctx, op.id); break;
       case MemslotOp::kMove: m.move(ctx, op.id, op.to_gpa); break;
-      case MemslotOp::kFlags: m.set_flags(ctx, op.id, op.readonly); break;
+      case MemslotOp::kFlags: m.set_flags(ctx, op.id, op.dirty_log); break;
       case MemslotOp::kUnmap: m.unmap_hva(ctx, op.hva, op.size); break;
     }
   }

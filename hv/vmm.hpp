@@ -30,7 +30,7 @@ struct MemslotOp {
   MemslotSpec slot;        // create
   std::uint32_t id = 0;    // delete, move, flags
   Addr to_gpa = 0;         // move
-  bool readonly = false;   // flags
+  bool dirty_log = false;  // flags: KVM_MEM_LOG_DIRTY_PAGES
   Addr hva = 0;            // unmap
   std::uint64_t size = 0;  // unmap
 };

@@ -61,7 +61,7 @@ TEST(HvMemslotOps, MoveInactiveTakesNoMmioExit) {
 }
 
 TEST(HvMemslotOps, UnmapCutsRequestsAtSlotBoundaries) {
-  for (const char* impl : {"array"}) {
+  for (const char* impl : {"array", "tree"}) {
     const RunResult r4k = run_study("unmap.json", std::string("--set hv.memslots_impl=") + impl);
     ASSERT_EQ(r4k.rc, 0) << r4k.err;
     EXPECT_EQ(r4k.stats["vmm.memslot_perf.host_ops"], 32768) << impl;  // 128 MiB in 4 KiB requests
