@@ -275,11 +275,15 @@ Addr Vcpu::emulated(const hv::FaultOutcome& o) {
   return o.mmio ? kNoMemory : o.hpa;
 }
 
-hv::FaultOutcome Vcpu::ept_misconfig_exit(Addr gpa, AccessType type, unsigned& tries) {
+void Vcpu::count_exit(Addr gpa, unsigned& tries) const {
   if (++tries > p_.max_exits_per_access)
     throw Error("vcpu" + std::to_string(id_) + ": the access to GPA " + hex(gpa) + " still faults after " +
                 std::to_string(p_.max_exits_per_access) +
                 " VM exits (cpu.max_exits_per_access); the hypervisor is not resolving it");
+}
+
+hv::FaultOutcome Vcpu::ept_misconfig_exit(Addr gpa, AccessType type, unsigned& tries) {
+  count_exit(gpa, tries);
   // Reason 49 invalidates the faulting GPA's guest-physical mappings as an
   // EPT violation does (SDM §28.3.3.1).
   pwc_.invalidate_ept_addr(tctx_.ept, gpa);
@@ -295,10 +299,7 @@ hv::FaultOutcome Vcpu::ept_misconfig_exit(Addr gpa, AccessType type, unsigned& t
 }
 
 hv::FaultOutcome Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries) {
-  if (++tries > p_.max_exits_per_access)
-    throw Error("vcpu" + std::to_string(id_) + ": the access to GPA " + hex(gpa) + " still faults after " +
-                std::to_string(p_.max_exits_per_access) +
-                " VM exits (cpu.max_exits_per_access); the hypervisor is not resolving it");
+  count_exit(gpa, tries);
   // VM exit (reason 48), handler, VM entry; the access then retries. The
   // exit invalidates the guest-physical mappings that would translate the
   // faulting GPA (SDM §28.3.3.1): a guest page-table page whose A/D update

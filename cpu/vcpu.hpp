@@ -153,6 +153,8 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   void account_walk(std::uint32_t refs, Cycles cycles);
   /// The hypervisor decodes the access from `qual`, as KVM does.
   hv::FaultOutcome ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries);
+  /// The livelock guard: one more exit for the current access (cpu.max_exits_per_access).
+  void count_exit(Addr gpa, unsigned& tries) const;
   /// Reason 49: no qualification; the hypervisor's emulator decodes `type`.
   hv::FaultOutcome ept_misconfig_exit(Addr gpa, AccessType type, unsigned& tries);
   /// The access the hypervisor completed: its HPA, or kNoMemory for MMIO.
