@@ -13,17 +13,18 @@ namespace {
 constexpr std::uint64_t kUnmapArea = 128ull << 20;  // MEM_TEST_UNMAP_SIZE
 constexpr std::uint64_t kMemSize = 512ull << 20;    // MEM_SIZE
 constexpr std::uint64_t kChunk = 2ull << 20;        // MEM_TEST_UNMAP_CHUNK_SIZE
+constexpr std::uint64_t kMapArea = 32ull << 20;     // MEM_TEST_MAP_SIZE
 constexpr std::uint32_t kUserSlotLimit = 32764;     // x86 KVM_USER_MEM_SLOTS (KVM_MEM_SLOTS_NUM - 3)
 }  // namespace
 
 std::uint64_t MemslotPerfParams::area_bytes() const {
-  return (test == "unmap" || test == "unmap_chunked" ? kUnmapArea : kMemSize) + kPageSize4K;
+  return (test == "unmap" || test == "unmap_chunked" ? kUnmapArea : test == "map" ? kMapArea : kMemSize) + kPageSize4K;
 }
 
 MemslotPerfParams MemslotPerfParams::from(const Cfg& c) {
   MemslotPerfParams p;
   p.enabled = c.boolean("enabled", p.enabled);
-  p.test = c.choice("test", p.test, {"unmap", "unmap_chunked", "move_active", "move_inactive", "setup"});
+  p.test = c.choice("test", p.test, {"map", "unmap", "unmap_chunked", "move_active", "move_inactive", "setup"});
   p.slots = std::uint32_t(c.u64("slots", 509));
   p.iterations = std::uint32_t(c.u64("iterations", p.iterations));
   p.mem_gpa = c.bytes("mem_gpa", p.mem_gpa);
@@ -39,10 +40,13 @@ MemslotPerfParams MemslotPerfParams::from(const Cfg& c) {
     c.fail("slots", "the move tests need at least 25 pages in the last slot");
   if (p.iterations == 0) c.fail("iterations", "expected at least 1");
   if (p.mem_gpa % kPageSize4K) c.fail("mem_gpa", "expected a multiple of 4 KiB");
+  if (p.test == "map" && p.mem_gpa < kPageSize4K) c.fail("mem_gpa", "map needs a page below it for the sync page");
   return p;
 }
 
 void MemslotPerf::run(ExecContext& ctx) {
+  // map: the guest's sync writes ring the doorbell page below MEM_GPA.
+  if (p_.test == "map") hv_.mmio().set_doorbell(p_.mem_gpa - kPageSize4K, [this](ExecContext& c) { sync_.arrive(c); });
   // prepare_vm: N - 1 slots of npages / (N - 1) pages, the last with the
   // remainder, each backed by its own host mapping (laid out in HVA order
   // after the VM's slots).
@@ -84,6 +88,14 @@ void MemslotPerf::run(ExecContext& ctx) {
       const std::uint64_t req = p_.test == "unmap" ? kPageSize4K : kChunk;
       unmap_half(ctx, p_.mem_gpa + kPageSize4K, half, req);
       unmap_half(ctx, p_.mem_gpa + kPageSize4K + half, half, req);
+    } else if (p_.test == "map") {
+      // Host: unmap the second half, sync; unmap the first half, sync (the
+      // guest writes the other half meanwhile, then syncs).
+      const std::uint64_t half = kMapArea / 2;
+      unmap_half(ctx, p_.mem_gpa + kPageSize4K + half, half, half);
+      sync_.arrive(ctx);
+      unmap_half(ctx, p_.mem_gpa + kPageSize4K, half, half);
+      sync_.arrive(ctx);
     } else if (p_.test == "move_active" || p_.test == "move_inactive") {
       const std::uint32_t last = ids_.back();
       hv_.memslot_ops().move(ctx, last, p_.mem_gpa + kMemSize + kPageSize4K);

@@ -11,9 +11,19 @@
 //                  its start (the workload's job; accesses while it is away
 //                  exit as MMIO)
 //   move_inactive  the same, the guest writing below the slot
+//   map            over the 32 MiB + 4 KiB area, per iteration: the host
+//                  unmaps the second half (one madvise per run inside a
+//                  slot) while the guest writes one u64 to every page of the
+//                  first half; both sync; the same with the halves swapped;
+//                  both sync. The sync page is a doorbell device page just
+//                  below MEM_GPA (hv::Mmio::set_doorbell): the guest's sync
+//                  write exits and waits there for the host (the test spins
+//                  on a page of slot 1 instead), so the data geometry is the
+//                  test's
 //   setup          nothing after the slot setup (its time is the result)
 // The guest side of unmap is negligible in the test and is not modelled;
-// `map` and `rw` need the test's host/guest sync page and are not modelled.
+// `rw` (the host and the guest writing and checking every page, no memslot
+// operation) is not modelled.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -44,6 +54,24 @@ struct MemslotPerfParams {
   static MemslotPerfParams from(const Cfg& perf);
 };
 
+/// Two threads meet: the first to arrive blocks until the other does.
+class Rendezvous {
+ public:
+  void arrive(ExecContext& ctx) {
+    ctx.sync();
+    if (waiting_) {
+      waiting_->wake(ctx.now() + 1);
+      waiting_ = nullptr;
+      return;
+    }
+    waiting_ = &ctx;
+    ctx.block();
+  }
+
+ private:
+  ExecContext* waiting_ = nullptr;
+};
+
 class MemslotPerf {
  public:
   MemslotPerf(const MemslotPerfParams& p, Hypervisor& hv) : p_(p), hv_(hv) {}
@@ -56,6 +84,7 @@ class MemslotPerf {
 
  private:
   void unmap_half(ExecContext& ctx, Addr gpa, std::uint64_t bytes, std::uint64_t request);
+  Rendezvous sync_;  // map: the host/guest sync page
   MemslotPerfParams p_;
   Hypervisor& hv_;
   std::vector<std::uint32_t> ids_;  // the test slots, in GPA order

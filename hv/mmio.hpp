@@ -15,6 +15,7 @@
 // VMM's device model and back (KVM_EXIT_MMIO); nothing is written to RAM.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "hv/fault_path.hpp"
@@ -58,6 +59,14 @@ class Mmio {
   /// Is `gpa` in a configured device region, or where a deleted or moved
   /// slot was (userspace sees those accesses as MMIO exits too)?
   bool covers(Addr gpa) const;
+  /// A device page whose guest writes the VMM answers in the exit (a
+  /// doorbell: memslot_perf_test's sync page, hv::MemslotPerf). `f` runs in
+  /// the exiting vCPU's thread after the emulation's cost and may block it.
+  void set_doorbell(Addr page_gpa, std::function<void(ExecContext&)> f) {
+    doorbell_gpa_ = page_gpa & ~(kPageSize4K - 1);
+    doorbell_ = std::move(f);
+    p_.regions.push_back({doorbell_gpa_, kPageSize4K});
+  }
   /// A slot left [begin, end) (KVM_MR_DELETE or KVM_MR_MOVE).
   void vacate(Addr begin, Addr end) {
     for (const MmioRegion& r : vacated_)
@@ -88,6 +97,8 @@ class Mmio {
   Lock& lock_;
   const Memslots& slots_;
   std::vector<MmioRegion> vacated_;  // where deleted or moved slots were
+  Addr doorbell_gpa_ = 0;
+  std::function<void(ExecContext&)> doorbell_;
   Trace* tl_ = nullptr;
 };
 

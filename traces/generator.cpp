@@ -37,6 +37,10 @@
 //                          0 to 4294967295.
 //   access_size          [8] bytes per access; a power of two from 1 to 4096
 //                          (so an aligned access never crosses a 4 KiB page).
+//   sync_every           [0] after every this many accesses, one 8-byte write to
+//                          sync_addr (a host/guest sync page, as memslot_perf_test's
+//                          guest_sync); it counts as one of accesses_per_vcpu. 0: none.
+//   sync_addr            [0] the sync write's address, 8-byte aligned.
 //
 // Every key is read whatever the pattern, so a key meant for another pattern is
 // accepted (and shown in the effective config) rather than reported as unknown.
@@ -142,11 +146,18 @@ class GeneratorSource final : public Source {
  public:
   GeneratorSource(const GeneratorParams& p, Addr region_start, Pattern pattern, std::uint64_t seed)
       : rng_(seed), pattern_(pattern), region_start_(region_start), remaining_(p.accesses_per_vcpu),
-        write_threshold_(chance_threshold(p.write_fraction)), gap_(p.gap_cycles), size_(p.access_size) {}
+        write_threshold_(chance_threshold(p.write_fraction)), gap_(p.gap_cycles), size_(p.access_size),
+        sync_every_(p.sync_every), sync_addr_(p.sync_addr) {}
 
   std::size_t next(Access* out, std::size_t n) override {
     const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(n, remaining_));
     for (std::size_t i = 0; i < count; ++i) {
+      if (sync_every_ && since_sync_ == sync_every_) {  // (off: one compare of a zero)
+        since_sync_ = 0;
+        out[i] = Access{sync_addr_, gap_, 8, AccessType::Write};
+        continue;
+      }
+      ++since_sync_;
       const Addr addr = region_start_ + pattern_.offset(rng_);
       const AccessType type = chance(rng_(), write_threshold_) ? AccessType::Write : AccessType::Read;
       out[i] = Access{addr, gap_, size_, type};
@@ -163,6 +174,7 @@ class GeneratorSource final : public Source {
   std::uint64_t write_threshold_;
   std::uint32_t gap_;
   std::uint16_t size_;
+  std::uint64_t sync_every_, sync_addr_, since_sync_ = 0;
 };
 
 std::string show(double v) { return json(v).dump(); }
@@ -187,6 +199,9 @@ GeneratorParams GeneratorParams::from(const Cfg& g) {
   p.hot_access_fraction = g.f64("hot_access_fraction", d.hot_access_fraction);
   const std::uint64_t gap = g.u64("gap_cycles", d.gap_cycles);
   const std::uint64_t size = g.u64("access_size", d.access_size);
+  p.sync_every = g.u64("sync_every", d.sync_every);
+  p.sync_addr = g.bytes("sync_addr", d.sync_addr);
+  if (p.sync_addr % 8) g.fail("sync_addr", "expected a multiple of 8");
 
   if (size == 0 || size > kMaxAccessSize || (size & (size - 1)) != 0)
     g.fail("access_size",

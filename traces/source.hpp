@@ -37,6 +37,8 @@ struct GeneratorParams {
   double hot_access_fraction = 0.9;  // hot_cold: share of accesses that go to it
   std::uint32_t gap_cycles = 0;      // guest cycles between accesses
   std::uint16_t access_size = 8;
+  std::uint64_t sync_every = 0;  // after every this many accesses, one write to sync_addr (0: none)
+  std::uint64_t sync_addr = 0;   // the sync write's address (a host/guest sync page, e.g. memslot_perf_test's)
 
   static GeneratorParams from(const Cfg& generator_section);
 };

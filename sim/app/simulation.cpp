@@ -79,6 +79,25 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir, const s
   for (const auto& k : cli_keys) from_cli |= (k == "workload.trace" || k == "workload");
   if (!p.trace.empty() && p.trace[0] != '/' && !from_cli && !base_dir.empty()) p.trace = base_dir + "/" + p.trace;
 
+  // memslot_perf_test's map test meets its guest twice an iteration at the
+  // sync page: the guest must be the test's, or one side would wait forever.
+  if (p.memslot_perf.enabled && p.memslot_perf.test == "map") {
+    const auto& g = p.generator;
+    const std::uint64_t want = std::uint64_t(p.memslot_perf.iterations) * (2 * 4096 + 2);
+    const Cfg gen = workload.section("generator");
+    if (!p.trace.empty() || p.vcpus != 1)
+      workload.fail("generator", "memslot_perf_test's map test needs one vCPU and the generator (its guest)");
+    if (g.pattern != "sequential" || g.stride != kPageSize4K || g.working_set_bytes != (32ull << 20) ||
+        g.base != p.memslot_perf.mem_gpa + kPageSize4K || g.write_fraction != 1.0)
+      gen.fail("pattern",
+               "the map test's guest writes each page of [mem_gpa + 4 KiB, +32 MiB) in order: "
+               "sequential, stride 4096, working_set_bytes 32MiB, base mem_gpa + 4 KiB, write_fraction 1");
+    if (g.sync_every != 4096 || g.sync_addr != p.memslot_perf.mem_gpa - kPageSize4K)
+      gen.fail("sync_every", "the map test's guest syncs after each 4096-page half, at mem_gpa - 4 KiB");
+    if (g.accesses_per_vcpu != want)
+      gen.fail("accesses_per_vcpu", "expected vmm.memslot_perf.iterations × 8194 = " + std::to_string(want) +
+                                        " (two halves and two syncs an iteration)");
+  }
   t.check_unknown();
   return p;
 }

@@ -110,3 +110,25 @@ TEST(HvMemslotOps, PerfConfigErrorsNameTheKeyPath) {
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.err.find("vmm.memslot_perf.slots"), std::string::npos) << r.err;
 }
+
+TEST(HvMemslotOps, MapMeetsTheGuestAtTheSyncPageTwiceAnIteration) {
+  const RunResult r = run_study("map.json", "--set vmm.memslot_perf.slots=100");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const json& s = r.stats;
+  EXPECT_EQ(s["vmm.memslot_perf.iterations"], 2);
+  // Four sync writes: the first installs the doorbell's MMIO entry, the
+  // rest are misconfiguration exits served from it.
+  EXPECT_EQ(s["hv.mmio.emulated"], 4);
+  EXPECT_EQ(s["hv.mmio.faults"], 1);
+  EXPECT_EQ(s["hv.mmio.hits"], 3);
+  // Every page of the area faults in each iteration (the host unmapped it):
+  // 2 × 8192, plus the doorbell's first write.
+  EXPECT_EQ(s["vcpu0.exits.ept_violation"], 2 * 8192 + 1);
+  // The second half had nothing mapped in the first iteration's first phase.
+  EXPECT_EQ(s["hv.memslot_ops.zapped_leaves"], 8192 + 4096);
+  // A guest that is not the test's is an error before the run, not a hang.
+  const RunResult e = run_study("map.json", "--set workload.generator.accesses_per_vcpu=100");
+  EXPECT_EQ(e.rc, 1);
+  EXPECT_NE(e.err.find("workload.generator.accesses_per_vcpu: expected vmm.memslot_perf.iterations"), std::string::npos)
+      << e.err;
+}
