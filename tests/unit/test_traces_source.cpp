@@ -332,9 +332,11 @@ TEST(TracesGeneratorConfig, DefaultsMatchTheStruct) {
   EXPECT_EQ(p.hot_access_fraction, d.hot_access_fraction);
   EXPECT_EQ(p.gap_cycles, d.gap_cycles);
   EXPECT_EQ(p.access_size, d.access_size);
-  // Every key was read, so the effective config shows all twelve.
+  EXPECT_EQ(p.sync_every, d.sync_every);
+  EXPECT_EQ(p.sync_addr, d.sync_addr);
+  // Every key was read, so the effective config shows all fourteen.
   const json& eff = tracker.effective()["workload"]["generator"];
-  EXPECT_EQ(eff.size(), 12u) << eff.dump();
+  EXPECT_EQ(eff.size(), 14u) << eff.dump();
   EXPECT_EQ(eff["pattern"], "uniform");
   EXPECT_EQ(eff["working_set_bytes"], 1u << 20);
 }
@@ -608,3 +610,25 @@ TEST(TracesTextTrace, LargeFileStreamsCorrectly) {
 
 }  // namespace
 }  // namespace vmxsim::traces
+
+TEST(TracesGenerator, SyncWritesComeAfterEverySyncEveryAccesses) {
+  using namespace vmxsim;
+  using namespace vmxsim::traces;
+  GeneratorParams p;
+  p.pattern = "sequential";
+  p.working_set_bytes = 4 * 4096;
+  p.stride = 4096;
+  p.write_fraction = 1;
+  p.accesses_per_vcpu = 11;
+  p.sync_every = 4;
+  p.sync_addr = 0xfff000;
+  auto src = make_generator(p, 0);
+  Access a[16];
+  ASSERT_EQ(src->next(a, 16), 11u);
+  for (unsigned i = 0; i < 11; ++i) {
+    const bool sync = i == 4 || i == 9;  // after accesses 0-3 and 5-8
+    EXPECT_EQ(a[i].addr == 0xfff000, sync) << i;
+    EXPECT_EQ(a[i].type, AccessType::Write);
+  }
+  EXPECT_EQ(a[5].addr, 0u);  // the pattern resumes where it was: page 4 wraps to page 0
+}
