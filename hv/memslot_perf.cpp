@@ -24,11 +24,12 @@ std::uint64_t MemslotPerfParams::area_bytes() const {
 MemslotPerfParams MemslotPerfParams::from(const Cfg& c) {
   MemslotPerfParams p;
   p.enabled = c.boolean("enabled", p.enabled);
-  p.test = c.choice("test", p.test, {"map", "unmap", "unmap_chunked", "move_active", "move_inactive", "setup"});
+  p.test = c.choice("test", p.test, {"map", "unmap", "unmap_chunked", "move_active", "move_inactive", "rw", "setup"});
   p.slots = std::uint32_t(c.u64("slots", 509));
   p.iterations = std::uint32_t(c.u64("iterations", p.iterations));
   p.mem_gpa = c.bytes("mem_gpa", p.mem_gpa);
   p.iterations_start_cycles = c.u64("iterations_start_cycles", p.iterations_start_cycles);
+  p.host_page_cycles = c.u64("host_page_cycles", p.host_page_cycles);
   if (p.slots < 2 || p.slots > kUserSlotLimit)
     c.fail("slots", "expected 2 to " + std::to_string(kUserSlotLimit) +
                         " (x86's KVM_USER_MEM_SLOTS; the test memory takes slots 1 .. N - 1)");
@@ -40,13 +41,15 @@ MemslotPerfParams MemslotPerfParams::from(const Cfg& c) {
     c.fail("slots", "the move tests need at least 25 pages in the last slot");
   if (p.iterations == 0) c.fail("iterations", "expected at least 1");
   if (p.mem_gpa % kPageSize4K) c.fail("mem_gpa", "expected a multiple of 4 KiB");
-  if (p.test == "map" && p.mem_gpa < kPageSize4K) c.fail("mem_gpa", "map needs a page below it for the sync page");
+  if ((p.test == "map" || p.test == "rw") && p.mem_gpa < kPageSize4K)
+    c.fail("mem_gpa", p.test + " needs a page below it for the sync page");
   return p;
 }
 
 void MemslotPerf::run(ExecContext& ctx) {
   // map: the guest's sync writes ring the doorbell page below MEM_GPA.
-  if (p_.test == "map") hv_.mmio().set_doorbell(p_.mem_gpa - kPageSize4K, [this](ExecContext& c) { sync_.arrive(c); });
+  if (p_.test == "map" || p_.test == "rw")
+    hv_.mmio().set_doorbell(p_.mem_gpa - kPageSize4K, [this](ExecContext& c) { sync_.arrive(c); });
   // prepare_vm: N - 1 slots of npages / (N - 1) pages, the last with the
   // remainder, each backed by its own host mapping (laid out in HVA order
   // after the VM's slots).
@@ -95,6 +98,14 @@ void MemslotPerf::run(ExecContext& ctx) {
       unmap_half(ctx, p_.mem_gpa + kPageSize4K + half, half, half);
       sync_.arrive(ctx);
       unmap_half(ctx, p_.mem_gpa + kPageSize4K, half, half);
+      sync_.arrive(ctx);
+    } else if (p_.test == "rw") {
+      // Host: a u64 into every page, sync; check and zero the guest's u64 in
+      // every page, sync (the guest does its mirror image meanwhile).
+      const std::uint64_t area_pages = kMemSize / kPageSize4K;
+      ctx.charge(area_pages * p_.host_page_cycles);
+      sync_.arrive(ctx);
+      ctx.charge(2 * area_pages * p_.host_page_cycles);
       sync_.arrive(ctx);
     } else if (p_.test == "move_active" || p_.test == "move_inactive") {
       const std::uint32_t last = ids_.back();

@@ -20,10 +20,14 @@
 //                  write exits and waits there for the host (the test spins
 //                  on a page of slot 1 instead), so the data geometry is the
 //                  test's
+//   rw             over the 512 MiB + 4 KiB area, no memslot operation: the
+//                  host writes a u64 to every page, both sync, the host
+//                  checks and zeroes the guest's u64 in every page, both
+//                  sync; the guest mirrors this (its workload). The host's
+//                  own page accesses cost vmm.memslot_perf.host_page_cycles
+//                  each
 //   setup          nothing after the slot setup (its time is the result)
-// The guest side of unmap is negligible in the test and is not modelled;
-// `rw` (the host and the guest writing and checking every page, no memslot
-// operation) is not modelled.
+// The guest side of unmap is negligible in the test and is not modelled.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -48,8 +52,9 @@ struct MemslotPerfParams {
   std::uint32_t iterations = 1;        // vmm.memslot_perf.iterations
   Addr mem_gpa = 0x10000000;           // MEM_GPA
   Cycles iterations_start_cycles = 0;  // vmm.memslot_perf.iterations_start_cycles: 0 = right after the setup
-  /// The test's area in bytes: 128 MiB + 4 KiB for the unmap tests, 512 MiB +
-  /// 4 KiB otherwise (MEM_TEST_UNMAP_SIZE / MEM_SIZE, plus the sync page).
+  Cycles host_page_cycles = 20;        // vmm.memslot_perf.host_page_cycles: rw's host write or check of one page
+  /// The test's area in bytes: 32 MiB + 4 KiB for map, 128 MiB + 4 KiB for the
+  /// unmap tests, 512 MiB + 4 KiB otherwise (plus the sync page).
   std::uint64_t area_bytes() const;
   static MemslotPerfParams from(const Cfg& perf);
 };

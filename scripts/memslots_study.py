@@ -24,6 +24,7 @@ TESTS = [  # (sweep name, row label, stat); "Map" is per page: the iteration / 8
     ("unmap_chunked", "Unmap 2M", "vmm.memslot_perf.best_iteration_cycles"),
     ("move_active", "Move active", "vmm.memslot_perf.best_iteration_cycles"),
     ("move_inactive", "Move inactive", "vmm.memslot_perf.best_iteration_cycles"),
+    ("rw", "RW", "vmm.memslot_perf.best_iteration_cycles"),
     ("setup", "Slot setup", "vmm.memslot_perf.setup_cycles"),
 ]
 # The seed's published figures, seconds: "KVM: Scalable memslots

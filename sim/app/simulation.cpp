@@ -79,24 +79,31 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir, const s
   for (const auto& k : cli_keys) from_cli |= (k == "workload.trace" || k == "workload");
   if (!p.trace.empty() && p.trace[0] != '/' && !from_cli && !base_dir.empty()) p.trace = base_dir + "/" + p.trace;
 
-  // memslot_perf_test's map test meets its guest twice an iteration at the
-  // sync page: the guest must be the test's, or one side would wait forever.
-  if (p.memslot_perf.enabled && p.memslot_perf.test == "map") {
+  // memslot_perf_test's map and rw tests meet their guest twice an iteration
+  // at the sync page: the guest must be the test's, or one side would wait
+  // forever.
+  if (p.memslot_perf.enabled && (p.memslot_perf.test == "map" || p.memslot_perf.test == "rw")) {
     const auto& g = p.generator;
-    const std::uint64_t want = std::uint64_t(p.memslot_perf.iterations) * (2 * 4096 + 2);
+    const std::uint64_t half_pages = p.memslot_perf.test == "map" ? 4096 : 0;
+    const std::uint64_t phase = half_pages ? half_pages : (512ull << 20) / kPageSize4K;  // pages a phase writes
+    const std::uint64_t ws = p.memslot_perf.test == "map" ? (32ull << 20) : (512ull << 20);
+    const std::uint64_t want = std::uint64_t(p.memslot_perf.iterations) * (2 * phase + 2);
     const Cfg gen = workload.section("generator");
+    const std::string what = "memslot_perf_test's " + p.memslot_perf.test + " test";
     if (!p.trace.empty() || p.vcpus != 1)
-      workload.fail("generator", "memslot_perf_test's map test needs one vCPU and the generator (its guest)");
-    if (g.pattern != "sequential" || g.stride != kPageSize4K || g.working_set_bytes != (32ull << 20) ||
+      workload.fail("generator", what + " needs one vCPU and the generator (its guest)");
+    if (g.pattern != "sequential" || g.stride != kPageSize4K || g.working_set_bytes != ws ||
         g.base != p.memslot_perf.mem_gpa + kPageSize4K || g.write_fraction != 1.0)
-      gen.fail("pattern",
-               "the map test's guest writes each page of [mem_gpa + 4 KiB, +32 MiB) in order: "
-               "sequential, stride 4096, working_set_bytes 32MiB, base mem_gpa + 4 KiB, write_fraction 1");
-    if (g.sync_every != 4096 || g.sync_addr != p.memslot_perf.mem_gpa - kPageSize4K)
-      gen.fail("sync_every", "the map test's guest syncs after each 4096-page half, at mem_gpa - 4 KiB");
+      gen.fail("pattern", "the " + what + "'s guest writes each page of [mem_gpa + 4 KiB, +" +
+                              std::to_string(ws >> 20) +
+                              " MiB) in order: sequential, stride 4096, that working_set_bytes, base mem_gpa + "
+                              "4 KiB, write_fraction 1");
+    if (g.sync_every != phase || g.sync_addr != p.memslot_perf.mem_gpa - kPageSize4K)
+      gen.fail("sync_every",
+               "the " + what + "'s guest syncs after every " + std::to_string(phase) + " pages, at mem_gpa - 4 KiB");
     if (g.accesses_per_vcpu != want)
-      gen.fail("accesses_per_vcpu", "expected vmm.memslot_perf.iterations × 8194 = " + std::to_string(want) +
-                                        " (two halves and two syncs an iteration)");
+      gen.fail("accesses_per_vcpu", "expected vmm.memslot_perf.iterations × " + std::to_string(2 * phase + 2) + " = " +
+                                        std::to_string(want) + " (two phases and two syncs an iteration)");
   }
   t.check_unknown();
   return p;

@@ -132,3 +132,19 @@ TEST(HvMemslotOps, MapMeetsTheGuestAtTheSyncPageTwiceAnIteration) {
   EXPECT_NE(e.err.find("workload.generator.accesses_per_vcpu: expected vmm.memslot_perf.iterations"), std::string::npos)
       << e.err;
 }
+
+TEST(HvMemslotOps, RwMeetsTheGuestTwiceAnIterationWithEitherImplementation) {
+  // No memslot operation: a control. Both sides meet twice an iteration.
+  const RunResult a = run_study("rw.json",
+                                "--set vmm.memslot_perf.slots=50 --set vmm.memslot_perf.iterations=1"
+                                " --set workload.generator.accesses_per_vcpu=262146");
+  const RunResult t = run_study("rw.json",
+                                "--set vmm.memslot_perf.slots=50 --set vmm.memslot_perf.iterations=1"
+                                " --set workload.generator.accesses_per_vcpu=262146 --set hv.memslots_impl=tree");
+  ASSERT_EQ(a.rc, 0) << a.err;
+  ASSERT_EQ(t.rc, 0) << t.err;
+  EXPECT_EQ(a.stats["hv.mmio.emulated"], 2);
+  EXPECT_EQ(a.stats["vcpu0.exits.ept_violation"], 131072 + 1);  // every page's first touch, the doorbell
+  EXPECT_EQ(a.stats["vmm.memslot_perf.host_ops"], 0);
+  EXPECT_GT(a.stats["vmm.memslot_perf.best_iteration_cycles"].get<double>(), 0);
+}
