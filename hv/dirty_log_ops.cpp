@@ -1,5 +1,8 @@
 #include "hv/dirty_log_ops.hpp"
 
+#include <functional>
+#include <vector>
+
 #include "ept/entry.hpp"
 #include "pml/engine.hpp"
 #include "sim/stats.hpp"
@@ -16,6 +19,38 @@ void DirtyLogOps::protect(const Leaf& l, bool pml) {
 void DirtyLogOps::enable(ExecContext& ctx, Addr begin, Addr end) {
   const bool pml = x_.dirty.pml();
   const Cycles t0 = ctx.now();
+  if (x_.eager_split) {
+    // kvm_mmu_slot_try_split_huge_pages (eager_page_split): before
+    // write-protecting, every huge leaf of the range is split down to 4 KiB,
+    // pre-order (1 GiB → 2 MiB → 4 KiB), under mmu_lock for read, so vCPU
+    // faults go on meanwhile; each child keeps its parent's rights and A/D
+    // bits (make_huge_page_split_spte), and the split flushes no TLB (the
+    // mappings are unchanged; the write-protection below flushes).
+    const Cycles s0 = ctx.now();
+    // The slot is marked dirty-logged first (the memslot commit sets
+    // KVM_MEM_LOG_DIRTY_PAGES before kvm_mmu_slot_apply_flags), so a fault
+    // during the split maps 4 KiB.
+    ctx.sync();
+    x_.dirty.enable(begin, end);
+    x_.mmu_lock.acquire(ctx, LockMode::kRead);
+    std::function<void(const Leaf&)> split_down = [&](const Leaf& l) {
+      if (l.level <= 1) return;
+      x_.mmu.split(ctx, l, [](std::uint64_t parent) { return parent; });
+      ++eager_splits;
+      const Addr size = Addr{1} << level_shift(l.level);
+      std::vector<Leaf> children;
+      x_.mmu.for_each_leaf(l.gpa, l.gpa + size, [&children](const Leaf& c) { children.push_back(c); });
+      for (const Leaf& c : children) split_down(c);
+    };
+    std::vector<Leaf> huge;
+    x_.mmu.for_each_leaf(begin, end, [&huge](const Leaf& l) {
+      if (l.level > 1) huge.push_back(l);
+    });
+    for (const Leaf& l : huge) split_down(l);
+    x_.mmu_lock.release(ctx);
+    eager_split_cycles += ctx.now() - s0;
+    if (tl_) tl_->span(ctx.thread_id(), "eager split", s0, ctx.now(), TraceArgs().num("splits", eager_splits).str());
+  }
   x_.mmu_lock.acquire(ctx, LockMode::kWrite);  // write-protecting: exclusive
   x_.dirty.enable(begin, end);
   // kvm_mmu_slot_apply_flags: with PML, clear D on 4 KiB leaves and
@@ -122,6 +157,11 @@ std::uint64_t DirtyLogOps::accesses_since_logging() const {
 }
 
 void DirtyLogOps::register_stats(Stats& s) const {
+  s.counter(
+      "hv.eager_split.splits", &eager_splits, "tables",
+      "huge EPT leaves split when dirty logging was enabled (hv.eager_split.enabled), each into 512 smaller ones");
+  s.counter("hv.eager_split.cycles", &eager_split_cycles, "cycles",
+            "VMM cycles enabling dirty logging spent splitting huge pages, mmu_lock waits included");
   s.counter("hv.pml.drains", &drains_, "drains", "PML buffers drained into the dirty bitmap (vmx_flush_pml_buffer)");
   s.counter("hv.pml.drained", &drained_, "entries", "PML log entries drained into the dirty bitmap");
   s.counter("hv.dirty_log.since_cycles", &since_, "cycles", "when dirty logging took effect (0: never)");

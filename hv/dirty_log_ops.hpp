@@ -41,6 +41,7 @@ class DirtyLogOps {
     const PageTrack& track;
     Rcu& rcu;
     DirtyOracle& oracle;
+    bool eager_split = false;  // hv.eager_split.enabled (KVM: eager_page_split)
   };
   explicit DirtyLogOps(const Parts& p) : x_(p) {}
   void set_trace(Trace* t) { tl_ = t; }
@@ -65,6 +66,7 @@ class DirtyLogOps {
   void drain_pml(ExecContext& ctx, pml::Engine& e);
 
   /// hv.dirty_log.*, hv.pml.*.
+  std::uint64_t eager_splits = 0, eager_split_cycles = 0;  // tables split by enable(), and its time doing it
   void register_stats(Stats& s) const;
   /// Guest progress while logging was on (the PML-vs-WP study's metric):
   /// sim.accesses_while_logging and its rate per simulated second, computed

@@ -47,6 +47,7 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check, const S
   p.memslot_ops = MemslotOpCosts::from(costs);
   p.srcu_sync = costs.u64("srcu_sync", p.srcu_sync);
   p.oracle = check.boolean("dirty_log", p.oracle);
+  p.eager_split = hv.section("eager_split").boolean("enabled", p.eager_split);
   p.oracle_gets = check.str("dirty_log_gets", p.oracle_gets);
   if (!p.oracle_gets.empty() && !p.oracle)
     check.fail("dirty_log_gets", "needs check.dirty_log: true (the dirty-log oracle records the GETs)");
@@ -81,7 +82,7 @@ Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
       checks_(p_.oracle, p_.page_track, *slots_), requests_(p_.costs.ipi_send, p_.costs.tlb_flush),
       slow_(p_.costs, mmu_, p_.mmu.spte_set, mmu_lock_, dirty_, track_),
       env_(p_.costs, mmu_, mem, dirty_, track_, rcu_, slow_), path_(p_.make_fault_path(env_)),
-      dirty_ops_({mmu_, mmu_lock_, dirty_, requests_, *slots_, track_, rcu_, checks_.dirty()}),
+      dirty_ops_({mmu_, mmu_lock_, dirty_, requests_, *slots_, track_, rcu_, checks_.dirty(), p_.eager_split}),
       mmio_(p_.mmio, mmu_, mmu_lock_, *slots_), exits_(p_.costs, *slots_, *path_, dirty_ops_, mmio_),
       memslot_ops_(p_.memslot_ops, {*slots_, mmu_, mmu_lock_, requests_, srcu_, dirty_, mmio_, mem}),
       track_ops_({p_.costs, mmu_, mmu_lock_, dirty_, track_, requests_, *path_, checks_.track()}) {

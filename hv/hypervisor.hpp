@@ -68,6 +68,7 @@ struct HvParams {
   MemslotOpCosts memslot_ops;  // hv.costs.memslot_ioctl, .zap_leaf, .mmu_notifier
   Cycles srcu_sync = 25000;    // hv.costs.srcu_sync: one expedited SRCU grace period with no reader to wait for
   bool oracle = false;         // check.dirty_log
+  bool eager_split = false;    // hv.eager_split.enabled
   std::string oracle_gets;     // check.dirty_log_gets: a file for the pages each GET reported ("": none)
   /// Reads hv.*, ept.* and check.*; variants check themselves against `system`.
   static HvParams from(const Cfg& hv, const Cfg& ept, const Cfg& check, const SystemInfo& system);

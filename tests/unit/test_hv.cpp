@@ -1,6 +1,7 @@
 // Memslots, host physical memory, and the EPT-violation handler's steps.
 #include <gtest/gtest.h>
 
+#include "ept/entry.hpp"
 #include "fake_context.hpp"
 #include "hv/hypervisor.hpp"
 #include "models/phys_mem.hpp"
@@ -238,4 +239,36 @@ TEST(DirtyLogBitmaps, ForEachBitmapVisitsEverySlotsBitsInGpaOrder) {
   EXPECT_EQ(seen[1].first, 0u);
   EXPECT_EQ(seen[1].second, std::vector<std::uint64_t>({0, 0b10, 0, 0}));
   EXPECT_EQ(log.bits_set, 2u);  // read only
+}
+
+// Eager splitting leaves no huge leaf in the logged range, each new leaf maps
+// the frame of the huge page it replaces with its rights, and the split
+// itself flushes no TLB (only the write-protection does).
+TEST(EagerSplit, NoHugeLeafRemainsAndEveryFrameIsTheSame) {
+  ConfigTracker t(json::parse(R"({"hv": {"eager_split": {"enabled": true},
+      "memslots": [{"gpa": 0, "size": "1GiB", "backing": "1G"}, {"gpa": "1GiB", "size": "64MiB", "backing": "2M"}]}})"),
+                  "c.json");
+  Cfg root(t);
+  models::PhysMem mem{models::PhysMemParams{}};
+  hv::Hypervisor hv(hv::HvParams::from(root.section("hv"), root.section("ept"), root.section("check"), SystemInfo{}),
+                    mem);
+  test::FakeContext ctx;
+  hv.exits().handle_ept_violation(ctx, 0, 0x12345000, 0x181);  // a 1 GiB leaf
+  hv.exits().handle_ept_violation(ctx, 0, 0x40200000, 0x181);  // a 2 MiB leaf
+  hv.exits().handle_ept_violation(ctx, 0, 0x40600000, 0x181);
+  ASSERT_EQ(hv.mmu().maps[3], 1u);
+  ASSERT_EQ(hv.mmu().maps[2], 2u);
+  const std::uint64_t flushes = hv.requests().remote_flushes;
+  hv.dirty_log_ops().enable(ctx, 0, 0x44000000);
+  EXPECT_EQ(hv.requests().remote_flushes, flushes + 1);  // the write-protection's, not the split's
+  EXPECT_EQ(hv.dirty_log_ops().eager_splits, 1u + 512 + 2);
+  std::uint64_t leaves = 0;
+  hv.mmu().for_each_leaf(0, 0x44000000, [&](const hv::Leaf& l) {
+    ++leaves;
+    EXPECT_EQ(l.level, 1u) << std::hex << l.gpa;
+    EXPECT_EQ(ept::entry_addr(l.value, 1), hv.memslots().find(l.gpa)->hpa_of(l.gpa)) << std::hex << l.gpa;
+    EXPECT_TRUE(l.value & ept::kRead);
+    EXPECT_FALSE(l.value & ept::kWrite);  // wp logging: write-protected after the split
+  });
+  EXPECT_EQ(leaves, 512u * 512 + 2 * 512);
 }
