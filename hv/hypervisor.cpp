@@ -48,6 +48,7 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check, const S
   p.srcu_sync = costs.u64("srcu_sync", p.srcu_sync);
   p.oracle = check.boolean("dirty_log", p.oracle);
   p.eager_split = hv.section("eager_split").boolean("enabled", p.eager_split);
+  p.fault_split_zap = hv.choice("fault_split", "in_place", {"in_place", "zap"}) == "zap";
   p.oracle_gets = check.str("dirty_log_gets", p.oracle_gets);
   if (!p.oracle_gets.empty() && !p.oracle)
     check.fail("dirty_log_gets", "needs check.dirty_log: true (the dirty-log oracle records the GETs)");
@@ -80,7 +81,7 @@ Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
     : p_(p), mem_(mem), slots_(build_memslots(p_, mem)), mmu_(mem, p_.mmu), mmu_lock_("mmu_lock", p_.lock, p_.mmu_lock),
       dirty_(p_.dirty_log), track_(p_.page_track), rcu_(mem), srcu_(p_.srcu_sync),
       checks_(p_.oracle, p_.page_track, *slots_), requests_(p_.costs.ipi_send, p_.costs.tlb_flush),
-      slow_(p_.costs, mmu_, p_.mmu.spte_set, mmu_lock_, dirty_, track_),
+      slow_(p_.costs, mmu_, p_.mmu.spte_set, mmu_lock_, dirty_, track_, requests_, p_.fault_split_zap),
       env_(p_.costs, mmu_, mem, dirty_, track_, rcu_, slow_), path_(p_.make_fault_path(env_)),
       dirty_ops_({mmu_, mmu_lock_, dirty_, requests_, *slots_, track_, rcu_, checks_.dirty(), p_.eager_split}),
       mmio_(p_.mmio, mmu_, mmu_lock_, *slots_), exits_(p_.costs, *slots_, *path_, dirty_ops_, mmio_),

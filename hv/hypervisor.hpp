@@ -64,12 +64,13 @@ struct HvParams {
   MmuParams mmu;
   DirtyLogParams dirty_log;
   std::vector<MemslotSpec> memslots;
-  MmioParams mmio;             // hv.mmio_regions, hv.mmio_caching
-  MemslotOpCosts memslot_ops;  // hv.costs.memslot_ioctl, .zap_leaf, .mmu_notifier
-  Cycles srcu_sync = 25000;    // hv.costs.srcu_sync: one expedited SRCU grace period with no reader to wait for
-  bool oracle = false;         // check.dirty_log
-  bool eager_split = false;    // hv.eager_split.enabled
-  std::string oracle_gets;     // check.dirty_log_gets: a file for the pages each GET reported ("": none)
+  MmioParams mmio;               // hv.mmio_regions, hv.mmio_caching
+  MemslotOpCosts memslot_ops;    // hv.costs.memslot_ioctl, .zap_leaf, .mmu_notifier
+  Cycles srcu_sync = 25000;      // hv.costs.srcu_sync: one expedited SRCU grace period with no reader to wait for
+  bool oracle = false;           // check.dirty_log
+  bool eager_split = false;      // hv.eager_split.enabled
+  bool fault_split_zap = false;  // hv.fault_split: zap (else in_place)
+  std::string oracle_gets;       // check.dirty_log_gets: a file for the pages each GET reported ("": none)
   /// Reads hv.*, ept.* and check.*; variants check themselves against `system`.
   static HvParams from(const Cfg& hv, const Cfg& ept, const Cfg& check, const SystemInfo& system);
 };

@@ -8,7 +8,7 @@ namespace vmxsim::hv {
 
 using namespace vmxsim::ept;
 
-FaultOutcome SlowPath::handle(ExecContext& ctx, unsigned /*vcpu*/, const Memslot& slot, Addr gpa, AccessType type) {
+FaultOutcome SlowPath::handle(ExecContext& ctx, unsigned vcpu, const Memslot& slot, Addr gpa, AccessType type) {
   ++faults;
   const bool write = type == AccessType::Write;
   // page_fault_handle_page_track(): a write to a write-tracked page is
@@ -31,7 +31,7 @@ FaultOutcome SlowPath::handle(ExecContext& ctx, unsigned /*vcpu*/, const Memslot
     // a page-track add may have run since the check above (the jittered
     // track_race sweep finds that interleaving).
     if (tracked) emulate = true;
-    else out.logging = handle_write_protected(ctx, gpa);
+    else out.logging = handle_write_protected(ctx, vcpu, gpa);
   } else if (!leaf.level) {
     const Cycles t0 = ctx.now();
     MapResult r;
@@ -75,9 +75,23 @@ FaultOutcome SlowPath::emulate_write(ExecContext& ctx, const Memslot& slot, Addr
   return {dirty_.logged(gpa), true, slot.hpa + (gpa - slot.gpa)};
 }
 
-bool SlowPath::handle_write_protected(ExecContext& ctx, Addr gpa) {
+bool SlowPath::handle_write_protected(ExecContext& ctx, unsigned vcpu, Addr gpa) {
   ++wp_faults;
   const bool pml = dirty_.pml();
+  if (zap_split_) {
+    // hv.fault_split: zap (KVM before 6.2's in-place split): the huge leaf
+    // is dropped, with a remote flush (kvm_flush_remote_tlbs_gfn), and the
+    // retried write refaults and maps 4 KiB, as a dirty-logged slot allows.
+    const Leaf huge = mmu_.find_leaf(gpa);
+    if (huge.level > 1) {
+      ++huge_zaps;
+      ctx.charge(spte_set_);
+      mmu_.update(huge.at, 0, ~std::uint64_t{0});
+      requests_.flush_remote_tlbs(ctx, int(vcpu));
+      if (tl_) tl_->instant(ctx.thread_id(), "zap huge", ctx.now(), TraceArgs().hex("gpa", huge.gpa).str());
+      return dirty_.logged(gpa);
+    }
+  }
   // A huge page write-protected for logging is split on the write fault, as
   // KVM (tdp_mmu_split_huge_page) and Xen do; down to 4 KiB.
   // wp: children stay write-protected. pml: 4 KiB children are writable and
@@ -108,6 +122,8 @@ void SlowPath::mark_dirty(ExecContext& ctx, Addr gpa) {
 
 void SlowPath::register_stats(Stats& s) const {
   s.counter("hv.fault.slow", &faults, "faults", "EPT violations handled on the mmu_lock slow path");
+  s.counter("hv.fault.huge_zaps", &huge_zaps, "leaves",
+            "write-protected huge leaves dropped on a write fault to refault at 4 KiB (hv.fault_split: zap)");
   s.counter("hv.wp_faults", &wp_faults, "faults",
             "write faults on pages write-protected by dirty logging, fixed on the slow path");
 }

@@ -12,6 +12,7 @@
 #include "hv/lock.hpp"
 #include "hv/mmu.hpp"
 #include "hv/page_track.hpp"
+#include "hv/requests.hpp"
 #include "sim/exec_context.hpp"
 #include "sim/trace.hpp"
 
@@ -23,8 +24,12 @@ namespace vmxsim::hv {
 
 class SlowPath {
  public:
-  SlowPath(const HvCosts& costs, Mmu& mmu, Cycles spte_set, Lock& mmu_lock, DirtyLog& dirty, PageTrack& track)
-      : c_(costs), mmu_(mmu), spte_set_(spte_set), lock_(mmu_lock), dirty_(dirty), track_(track) {}
+  /// `zap_split`: hv.fault_split is `zap` (a write-protected huge page is
+  /// dropped and refaults) rather than `in_place` (split where it stands).
+  SlowPath(const HvCosts& costs, Mmu& mmu, Cycles spte_set, Lock& mmu_lock, DirtyLog& dirty, PageTrack& track,
+           Requests& requests, bool zap_split)
+      : c_(costs), mmu_(mmu), spte_set_(spte_set), lock_(mmu_lock), dirty_(dirty), track_(track), requests_(requests),
+        zap_split_(zap_split) {}
   void set_trace(Trace* t) { tl_ = t; }
 
   /// Under mmu_lock (for read with the rw kind): map a missing page, fix a
@@ -34,10 +39,10 @@ class SlowPath {
   void mark_dirty(ExecContext& ctx, Addr gpa);
 
   void register_stats(Stats& s) const;
-  std::uint64_t faults = 0, wp_faults = 0;
+  std::uint64_t faults = 0, wp_faults = 0, huge_zaps = 0;
 
  private:
-  bool handle_write_protected(ExecContext& ctx, Addr gpa);
+  bool handle_write_protected(ExecContext& ctx, unsigned vcpu, Addr gpa);
   FaultOutcome emulate_write(ExecContext& ctx, const Memslot& slot, Addr gpa);
 
   const HvCosts& c_;
@@ -46,6 +51,8 @@ class SlowPath {
   Lock& lock_;
   DirtyLog& dirty_;
   PageTrack& track_;
+  Requests& requests_;
+  bool zap_split_;
   Trace* tl_ = nullptr;
 };
 
