@@ -79,15 +79,23 @@ void Vcpu::take_snapshots() {
   snap_next_ = snap_index_ < snap_times_.size() ? snap_times_[snap_index_] : ~Cycles{0};
 }
 
+inline void Vcpu::compute_until(Cycles end) {
+  // Guest compute up to `end`: sync at every yield point before it (each
+  // quantum boundary and interrupt window), so a posted request is taken at
+  // its window. (A walk or an exit may have run past the planned yield: sync
+  // at once then.)
+  while (thread_.next_yield() < end) {
+    if (thread_.next_yield() > thread_.now()) thread_.advance(thread_.next_yield() - thread_.now());
+    sync();
+  }
+}
+
 void Vcpu::run() {
   try {
     // workload.start_cycles: the guest waits (halted, as memslot_perf_test's
     // guest spins on its sync page) before its first access; posted requests
     // are still taken at each yield point.
-    while (thread_.next_yield() < p_.start_cycles) {
-      if (thread_.next_yield() > thread_.now()) thread_.advance(thread_.next_yield() - thread_.now());
-      sync();
-    }
+    compute_until(p_.start_cycles);
     if (p_.start_cycles > thread_.now()) thread_.advance(p_.start_cycles - thread_.now());
     if (!(snap_obs_ ? replay<true>() : replay<false>())) return;
     // Finishing is visible to other threads (the VMM waits for it; kicks stop
@@ -120,11 +128,7 @@ bool Vcpu::replay() {
       // meanwhile is taken at its window, as the IPI would interrupt the
       // guest; and before the access.
       const Cycles end = thread_.now() + a.gap + p_.access_cycles;
-      while (thread_.next_yield() < end) {
-        // (a walk or an exit may have run past the planned yield: sync now)
-        if (thread_.next_yield() > thread_.now()) thread_.advance(thread_.next_yield() - thread_.now());
-        sync();
-      }
+      compute_until(end);
       thread_.advance(end - thread_.now());
       if (thread_.yield_due()) sync();
       ++accesses;

@@ -162,6 +162,7 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   void check_tracked_write(Addr hpa, Addr hpa2);
   void pml_full_exit(unsigned& tries);
   void sync();
+  void compute_until(Cycles end);        // sync at each yield point before `end` (the caller advances to it)
   void take_requests();                  // in guest mode, at a sync: an external-interrupt exit
   Addr write_gpa(Addr gpa) override;     // GuestMemory: the guest kernel's stores
   void walker_wrote(Addr hpa) override;  // ept::GuestWriteObserver: for the dirty-log oracle

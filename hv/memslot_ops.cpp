@@ -81,22 +81,27 @@ std::uint32_t MemslotOps::create(ExecContext& ctx, const MemslotSpec& spec) {
   return id;
 }
 
-void MemslotOps::remove(ExecContext& ctx, std::uint32_t id) {
-  const Cycles t0 = ctx.now();
-  ctx.sync();
-  ctx.charge(c_.ioctl);
-  const Memslot old = slot(id, "delete");
+void MemslotOps::invalidate_and_flush(ExecContext& ctx, const Memslot& old) {
+  // DELETE and MOVE, phase 1: the INVALID copy becomes active, then
+  // kvm_arch_flush_shadow_memslot zaps the slot's mappings and flushes.
   Cycles cost = 0;
-  x_.slots.invalidate(id, cost);
+  x_.slots.invalidate(old.id, cost);
   ctx.charge(cost);
   swap(ctx);
-  // kvm_arch_flush_shadow_memslot: zap the slot's mappings, flush.
   ctx.charge(c_.slot_zap);
   x_.mmu_lock.acquire(ctx, LockMode::kWrite);
   const std::uint64_t n = zap(ctx, old.gpa, old.end());
   x_.mmu_lock.release(ctx);
   if (n) x_.requests.flush_remote_tlbs(ctx, -1);
-  cost = 0;
+}
+
+void MemslotOps::remove(ExecContext& ctx, std::uint32_t id) {
+  const Cycles t0 = ctx.now();
+  ctx.sync();
+  ctx.charge(c_.ioctl);
+  const Memslot old = slot(id, "delete");
+  invalidate_and_flush(ctx, old);
+  Cycles cost = 0;
   x_.slots.remove(id, cost);
   ctx.charge(cost);
   x_.dirty.slot_removed(id);
@@ -115,16 +120,8 @@ void MemslotOps::move(ExecContext& ctx, std::uint32_t id, Addr new_gpa) {
   if (new_gpa % kPageSize4K || new_gpa + old.size < new_gpa || new_gpa + old.size > (Addr{1} << 52))
     throw Error("memslot move: slot " + std::to_string(id) + " cannot move to GPA " + hex(new_gpa) +
                 " (expected a 4 KiB-aligned GPA that keeps the slot below 2^52)");
+  invalidate_and_flush(ctx, old);
   Cycles cost = 0;
-  x_.slots.invalidate(id, cost);
-  ctx.charge(cost);
-  swap(ctx);
-  ctx.charge(c_.slot_zap);  // kvm_arch_flush_shadow_memslot
-  x_.mmu_lock.acquire(ctx, LockMode::kWrite);
-  const std::uint64_t n = zap(ctx, old.gpa, old.end());
-  x_.mmu_lock.release(ctx);
-  if (n) x_.requests.flush_remote_tlbs(ctx, -1);
-  cost = 0;
   x_.slots.move(id, new_gpa, cost);  // throws on overlap
   ctx.charge(cost);
   x_.mmio.vacate(old.gpa, old.end());

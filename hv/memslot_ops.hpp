@@ -82,7 +82,8 @@ class MemslotOps {
 
  private:
   void swap(ExecContext& ctx);
-  std::uint64_t zap(ExecContext& ctx, Addr begin, Addr end);  // under mmu_lock (write); returns leaves zapped
+  std::uint64_t zap(ExecContext& ctx, Addr begin, Addr end);        // under mmu_lock (write); returns leaves zapped
+  void invalidate_and_flush(ExecContext& ctx, const Memslot& old);  // DELETE/MOVE phase 1
   const Memslot& slot(std::uint32_t id, const char* op) const;
   std::uint32_t next_id_ = 0;  // ids are never reused (0: not yet known)
   Addr next_hva_ = 0;          // where a created slot's host mapping goes when its spec gives none

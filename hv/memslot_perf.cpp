@@ -21,6 +21,12 @@ std::uint64_t MemslotPerfParams::area_bytes() const {
   return (test == "unmap" || test == "unmap_chunked" ? kUnmapArea : test == "map" ? kMapArea : kMemSize) + kPageSize4K;
 }
 
+std::uint64_t MemslotPerfParams::guest_phase_pages() const {
+  if (test == "map") return kMapArea / 2 / kPageSize4K;
+  if (test == "rw") return kMemSize / kPageSize4K;
+  return 0;
+}
+
 MemslotPerfParams MemslotPerfParams::from(const Cfg& c) {
   MemslotPerfParams p;
   p.enabled = c.boolean("enabled", p.enabled);
@@ -102,7 +108,7 @@ void MemslotPerf::run(ExecContext& ctx) {
     } else if (p_.test == "rw") {
       // Host: a u64 into every page, sync; check and zero the guest's u64 in
       // every page, sync (the guest does its mirror image meanwhile).
-      const std::uint64_t area_pages = kMemSize / kPageSize4K;
+      const std::uint64_t area_pages = p_.guest_phase_pages();
       ctx.charge(area_pages * p_.host_page_cycles);
       sync_.arrive(ctx);
       ctx.charge(2 * area_pages * p_.host_page_cycles);

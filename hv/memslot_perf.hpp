@@ -56,6 +56,9 @@ struct MemslotPerfParams {
   /// The test's area in bytes: 32 MiB + 4 KiB for map, 128 MiB + 4 KiB for the
   /// unmap tests, 512 MiB + 4 KiB otherwise (plus the sync page).
   std::uint64_t area_bytes() const;
+  /// map and rw: the pages the guest writes between two syncs (a half of the
+  /// map area, or the whole rw area), and so its sync_every; 0 for the rest.
+  std::uint64_t guest_phase_pages() const;
   static MemslotPerfParams from(const Cfg& perf);
 };
 

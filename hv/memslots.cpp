@@ -18,6 +18,14 @@ namespace {
 constexpr Addr kUserAddrEnd = (Addr{1} << 47) - kPageSize4K;
 }  // namespace
 
+void check_gpa_range(const Cfg& c, Addr gpa, std::uint64_t size, const char* what) {
+  if (gpa % kPageSize4K) c.fail("gpa", "expected a multiple of 4 KiB, got " + hex(gpa));
+  if (size == 0 || size % kPageSize4K)
+    c.fail("size", "expected a non-zero multiple of 4 KiB, got " + std::to_string(size));
+  if (gpa + size < gpa || gpa + size > (Addr{1} << 52))
+    c.fail("size", std::string(what) + " ends beyond the 52-bit guest-physical address space");
+}
+
 // One slot: { "gpa": bytes, "size": bytes, "backing": "4K" | "2M" | "1G", "readonly": bool, "hva": bytes }
 MemslotSpec MemslotSpec::parse(const Cfg& s, Addr next_hva) {
   MemslotSpec m;
@@ -27,11 +35,7 @@ MemslotSpec MemslotSpec::parse(const Cfg& s, Addr next_hva) {
   m.readonly = s.boolean("readonly", false);
   const Addr align = Addr{1} << m.backing_shift;
   m.hva = s.bytes("hva", (next_hva + align - 1) & ~(align - 1));
-  if (m.gpa % kPageSize4K) s.fail("gpa", "expected a multiple of 4 KiB, got " + hex(m.gpa));
-  if (m.size == 0 || m.size % kPageSize4K)
-    s.fail("size", "expected a non-zero multiple of 4 KiB, got " + std::to_string(m.size));
-  if (m.gpa + m.size < m.gpa || m.gpa + m.size > (Addr{1} << 52))
-    s.fail("size", "slot ends beyond the 52-bit guest-physical address space");
+  check_gpa_range(s, m.gpa, m.size, "slot");
   if (m.size / kPageSize4K > kMemMaxNrPages)
     s.fail("size", std::to_string(m.size / kPageSize4K) +
                        " pages, more than KVM's limit of 2^31 - 1 pages a slot (KVM_MEM_MAX_NR_PAGES)");

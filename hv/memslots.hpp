@@ -44,6 +44,12 @@ inline constexpr std::uint32_t kMemSlotsNum = 32767;
 inline constexpr std::uint32_t kUserMemSlots = 32764;
 inline constexpr std::uint64_t kMemMaxNrPages = (std::uint64_t{1} << 31) - 1;
 
+/// The checks every guest-physical range of the config passes (a memslot, a
+/// device region): `gpa` 4 KiB aligned, `size` a non-zero multiple of 4 KiB,
+/// the end at or below 2^52. Errors name `c`'s "gpa" or "size"; `what` is the
+/// range's noun in the message ("slot", "region").
+void check_gpa_range(const Cfg& c, Addr gpa, std::uint64_t size, const char* what);
+
 /// One entry of `hv.memslots` before host memory is assigned.
 struct MemslotSpec {
   Addr gpa = 0;

@@ -21,27 +21,28 @@ MmioParams MmioParams::from(const Cfg& hv, const std::vector<MemslotSpec>& slots
     MmioRegion m;
     m.gpa = r.bytes("gpa", 0);
     m.size = r.bytes("size", 0);
-    if (m.gpa % kPageSize4K) r.fail("gpa", "expected a multiple of 4 KiB, got " + hex(m.gpa));
-    if (m.size == 0 || m.size % kPageSize4K)
-      r.fail("size", "expected a non-zero multiple of 4 KiB, got " + std::to_string(m.size));
-    if (m.gpa + m.size < m.gpa || m.gpa + m.size > (Addr{1} << 52))
-      r.fail("size", "region ends beyond the 52-bit guest-physical address space");
+    check_gpa_range(r, m.gpa, m.size, "region");
+    const auto overlaps = [&m](Addr gpa, std::uint64_t size) { return m.gpa < gpa + size && gpa < m.gpa + m.size; };
+    const std::string range = "region [" + hex(m.gpa) + ", " + hex(m.gpa + m.size) + ") overlaps ";
     for (std::size_t i = 0; i < slots.size(); ++i)
-      if (m.gpa < slots[i].gpa + slots[i].size && slots[i].gpa < m.gpa + m.size)
-        r.fail("gpa", "region [" + hex(m.gpa) + ", " + hex(m.gpa + m.size) + ") overlaps hv.memslots[" +
-                          std::to_string(i) + "]: device memory has no memslot");
+      if (overlaps(slots[i].gpa, slots[i].size))
+        r.fail("gpa", range + "hv.memslots[" + std::to_string(i) + "]: device memory has no memslot");
     for (std::size_t i = 0; i < p.regions.size(); ++i)
-      if (m.gpa < p.regions[i].gpa + p.regions[i].size && p.regions[i].gpa < m.gpa + m.size)
-        r.fail("gpa", "region [" + hex(m.gpa) + ", " + hex(m.gpa + m.size) + ") overlaps hv.mmio_regions[" +
-                          std::to_string(i) + "]");
+      if (overlaps(p.regions[i].gpa, p.regions[i].size))
+        r.fail("gpa", range + "hv.mmio_regions[" + std::to_string(i) + "]");
     p.regions.push_back(m);
   }
   return p;
 }
 
-bool Mmio::covers(Addr gpa) const {
+bool Mmio::in_device(Addr gpa) const {
   for (const MmioRegion& r : p_.regions)
     if (r.contains(gpa)) return true;
+  return false;
+}
+
+bool Mmio::covers(Addr gpa) const {
+  if (in_device(gpa)) return true;
   for (const MmioRegion& r : vacated_)
     if (r.contains(gpa)) return true;
   return false;
@@ -69,9 +70,7 @@ FaultOutcome Mmio::emulate(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType
 
 FaultOutcome Mmio::noslot_fault(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type) {
   ++faults;
-  bool device = false;
-  for (const MmioRegion& r : p_.regions) device |= r.contains(gpa);
-  if (!device) ++vacated_faults;
+  if (!in_device(gpa)) ++vacated_faults;
   if (p_.caching) {
     // kvm_tdp_mmu_map with no slot: under mmu_lock (read), as any fault.
     lock_.acquire(ctx, LockMode::kRead);

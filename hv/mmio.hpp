@@ -92,6 +92,7 @@ class Mmio {
 
  private:
   FaultOutcome emulate(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type, const char* what);
+  bool in_device(Addr gpa) const;  // in a configured region (or the doorbell page)
   MmioParams p_;
   Mmu& mmu_;
   Lock& lock_;

@@ -82,11 +82,10 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir, const s
   // memslot_perf_test's map and rw tests meet their guest twice an iteration
   // at the sync page: the guest must be the test's, or one side would wait
   // forever.
-  if (p.memslot_perf.enabled && (p.memslot_perf.test == "map" || p.memslot_perf.test == "rw")) {
+  if (p.memslot_perf.enabled && p.memslot_perf.guest_phase_pages()) {
     const auto& g = p.generator;
-    const std::uint64_t half_pages = p.memslot_perf.test == "map" ? 4096 : 0;
-    const std::uint64_t phase = half_pages ? half_pages : (512ull << 20) / kPageSize4K;  // pages a phase writes
-    const std::uint64_t ws = p.memslot_perf.test == "map" ? (32ull << 20) : (512ull << 20);
+    const std::uint64_t phase = p.memslot_perf.guest_phase_pages();      // pages a phase writes
+    const std::uint64_t ws = p.memslot_perf.area_bytes() - kPageSize4K;  // the area after the sync page
     const std::uint64_t want = std::uint64_t(p.memslot_perf.iterations) * (2 * phase + 2);
     const Cfg gen = workload.section("generator");
     const std::string what = "memslot_perf_test's " + p.memslot_perf.test + " test";
