@@ -11,7 +11,15 @@ DirtyLogParams DirtyLogParams::from(const Cfg& dl, const Cfg& costs) {
   DirtyLogParams p;
   p.mode = dl.choice("mode", p.mode, {"wp", "pml"});
   p.clear_flush = dl.boolean("clear_flush", p.clear_flush);
+  p.manual_protect = dl.boolean("manual_protect", p.manual_protect);
+  p.initially_set = dl.boolean("initially_set", p.initially_set);
+  if (p.initially_set && !p.manual_protect)
+    dl.fail("initially_set",
+            "true needs manual_protect: true (KVM accepts KVM_DIRTY_LOG_INITIALLY_SET only with "
+            "KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)");
   p.protect_page = costs.u64("dirty_log_protect_page", p.protect_page);
+  p.enable_leaf = costs.u64("dirty_log_enable_leaf", p.enable_leaf);
+  p.bitmap_page = costs.u64("dirty_log_bitmap_page", p.bitmap_page);
   p.get_base = costs.u64("dirty_log_get", p.get_base);
   p.get_word = costs.u64("dirty_log_get_word", p.get_word);
   p.mark_page = costs.u64("dirty_log_mark", p.mark_page);
@@ -28,10 +36,19 @@ void DirtyLog::attach(const Memslots& slots) {
 
 void DirtyLog::slot_added(const Memslot& s) { bits_[s.id].assign((s.size / kPageSize4K + 63) / 64, 0); }
 
-void DirtyLog::enable(Addr begin, Addr end) {
+void DirtyLog::enable(Addr begin, Addr end, bool all_set) {
   enabled_ = true;
   begin_ = begin;
   end_ = end;
+  if (!all_set || !slots_) return;
+  slots_->for_each([&](const Memslot& slot) {
+    const Addr lo = std::max(slot.gpa, begin), hi = std::min(slot.end(), end);
+    std::vector<std::uint64_t>& b = bits_.at(slot.id);
+    for (Addr g = lo; g < hi; g += kPageSize4K) {
+      const std::uint64_t page = (g - slot.gpa) >> kPageShift4K;
+      b[page / 64] |= std::uint64_t(1) << (page % 64);
+    }
+  });
 }
 
 void DirtyLog::disable() {
@@ -77,6 +94,15 @@ std::vector<Addr> DirtyLog::dirty_pages(std::uint64_t& words) const {
     }
   });
   return out;
+}
+
+std::uint64_t DirtyLog::bitmap_bytes(Addr begin, Addr end) const {
+  std::uint64_t bytes = 0;
+  if (slots_)
+    slots_->for_each([&](const Memslot& s) {
+      if (s.gpa < end && begin < s.end()) bytes += 2 * ((s.size / kPageSize4K + 63) / 64) * 8;
+    });
+  return bytes;
 }
 
 void DirtyLog::clear(Addr gpa) {

@@ -1,5 +1,6 @@
 #include "hv/dirty_log_ops.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <vector>
 
@@ -19,57 +20,65 @@ void DirtyLogOps::protect(const Leaf& l, bool pml) {
 void DirtyLogOps::enable(ExecContext& ctx, Addr begin, Addr end) {
   const bool pml = x_.dirty.pml();
   const Cycles t0 = ctx.now();
-  if (x_.eager_split) {
-    // kvm_mmu_slot_try_split_huge_pages (eager_page_split): before
-    // write-protecting, every huge leaf of the range is split down to 4 KiB,
-    // pre-order (1 GiB → 2 MiB → 4 KiB), under mmu_lock for read, so vCPU
-    // faults go on meanwhile; each child keeps its parent's rights and A/D
-    // bits (make_huge_page_split_spte), and the split flushes no TLB (the
-    // mappings are unchanged; the write-protection below flushes).
-    const Cycles s0 = ctx.now();
-    // The slot is marked dirty-logged first (the memslot commit sets
-    // KVM_MEM_LOG_DIRTY_PAGES before kvm_mmu_slot_apply_flags), so a fault
-    // during the split maps 4 KiB.
+  const DirtyLogParams& dp = x_.dirty.params();
+  // The two dirty bitmaps allocated and zeroed — or set, with INITIALLY_SET
+  // (kvm_alloc_dirty_bitmap, bitmap_set). The memslot commit's fixed work
+  // is MemslotOps::set_flags' (hv::Dlpt calls it first).
+  ctx.charge((x_.dirty.bitmap_bytes(begin, end) + kPageSize4K - 1) / kPageSize4K * dp.bitmap_page);
+  if (dp.initially_set) {
+    // kvm_mmu_slot_apply_flags returns at once with manual protect and
+    // INITIALLY_SET: every bit is set and nothing is protected or split;
+    // each CLEAR does that for what it clears.
     ctx.sync();
+    x_.dirty.enable(begin, end, /*all_set=*/true);
+    for (VcpuHandle* v : x_.requests.vcpus())
+      if (v && pml && v->pml_engine()) v->pml_engine()->enable(true);
+  } else {
+    if (x_.splitter.params().enabled) {
+      // kvm_mmu_slot_try_split_huge_pages (eager_page_split): before
+      // write-protecting, every huge leaf of the range is split down to
+      // 4 KiB under mmu_lock for read, so vCPU faults go on meanwhile; the
+      // split flushes no TLB (the write-protection below does). The slot is
+      // marked dirty-logged first (the memslot commit sets
+      // KVM_MEM_LOG_DIRTY_PAGES before kvm_mmu_slot_apply_flags), so a fault
+      // during the split maps 4 KiB.
+      const Cycles s0 = ctx.now();
+      ctx.sync();
+      x_.dirty.enable(begin, end);
+      x_.mmu_lock.acquire(ctx, LockMode::kRead);
+      const std::uint64_t before = x_.splitter.splits;
+      x_.splitter.split_range(ctx, begin, end, LockMode::kRead);
+      x_.mmu_lock.release(ctx);
+      eager_split_cycles += ctx.now() - s0;
+      if (tl_)
+        tl_->span(ctx.thread_id(), "eager split", s0, ctx.now(),
+                  TraceArgs().num("splits", x_.splitter.splits - before).str());
+    }
+    x_.mmu_lock.acquire(ctx, LockMode::kWrite);  // write-protecting: exclusive
     x_.dirty.enable(begin, end);
-    x_.mmu_lock.acquire(ctx, LockMode::kRead);
-    std::function<void(const Leaf&)> split_down = [&](const Leaf& l) {
-      if (l.level <= 1) return;
-      x_.mmu.split(ctx, l, [](std::uint64_t parent) { return parent; });
-      ++eager_splits;
-      const Addr size = Addr{1} << level_shift(l.level);
-      std::vector<Leaf> children;
-      x_.mmu.for_each_leaf(l.gpa, l.gpa + size, [&children](const Leaf& c) { children.push_back(c); });
-      for (const Leaf& c : children) split_down(c);
-    };
-    std::vector<Leaf> huge;
-    x_.mmu.for_each_leaf(begin, end, [&huge](const Leaf& l) {
-      if (l.level > 1) huge.push_back(l);
+    // kvm_mmu_slot_apply_flags: with PML, clear D on 4 KiB leaves and
+    // write-protect huge ones; without, write-protect every leaf.
+    x_.mmu.for_each_leaf(begin, end, [&](const Leaf& l) {
+      ctx.charge(dp.enable_leaf);
+      protect(l, pml);
     });
-    for (const Leaf& l : huge) split_down(l);
+    for (VcpuHandle* v : x_.requests.vcpus())
+      if (v && pml && v->pml_engine()) v->pml_engine()->enable(true);
     x_.mmu_lock.release(ctx);
-    eager_split_cycles += ctx.now() - s0;
-    if (tl_) tl_->span(ctx.thread_id(), "eager split", s0, ctx.now(), TraceArgs().num("splits", eager_splits).str());
+    x_.requests.flush_remote_tlbs(ctx, -1);  // outside mmu_lock, as KVM does
   }
-  x_.mmu_lock.acquire(ctx, LockMode::kWrite);  // write-protecting: exclusive
-  x_.dirty.enable(begin, end);
-  // kvm_mmu_slot_apply_flags: with PML, clear D on 4 KiB leaves and
-  // write-protect huge ones; without, write-protect every leaf.
-  x_.mmu.for_each_leaf(begin, end, [&](const Leaf& l) {
-    ctx.charge(x_.dirty.params().protect_page);
-    protect(l, pml);
-  });
-  for (VcpuHandle* v : x_.requests.vcpus())
-    if (v && pml && v->pml_engine()) v->pml_engine()->enable(true);
-  x_.mmu_lock.release(ctx);
-  x_.requests.flush_remote_tlbs(ctx, -1);  // outside mmu_lock, as KVM does
   x_.oracle.start(begin, end, ctx.now());
   since_ = ctx.now();
   accesses_at_logging_.clear();
   for (VcpuHandle* v : x_.requests.vcpus()) accesses_at_logging_.push_back(v ? v->accesses_retired() : 0);
   if (tl_)
     tl_->span(ctx.thread_id(), "enable dirty log", t0, ctx.now(),
-              TraceArgs().hex("begin", begin).hex("end", end).text("mode", pml ? "pml" : "wp").str());
+              TraceArgs()
+                  .hex("begin", begin)
+                  .hex("end", end)
+                  .text("mode", pml ? "pml" : "wp")
+                  .flag("initially_set", dp.initially_set)
+                  .str());
 }
 
 std::vector<Addr> DirtyLogOps::get(ExecContext& ctx) {
@@ -87,26 +96,84 @@ std::vector<Addr> DirtyLogOps::get(ExecContext& ctx) {
   std::vector<Addr> pages = x_.dirty.dirty_pages(words);
   ctx.charge(x_.dirty.params().get_base + words * x_.dirty.params().get_word);
   x_.oracle.reported(t0, ctx.now(), pages);
+  if (!x_.dirty.params().manual_protect) {
+    // kvm_get_dirty_log_protect: each word is taken (xchg with 0) and
+    // re-protected under mmu_lock for write, then one flush.
+    x_.mmu_lock.acquire(ctx, LockMode::kWrite);
+    protect_masked(ctx, pages);
+    x_.mmu_lock.release(ctx);
+    x_.requests.flush_remote_tlbs(ctx, -1);
+    copied(ctx, pages);
+  }
   if (tl_) tl_->span(ctx.thread_id(), "GET", t0, ctx.now(), TraceArgs().num("pages", pages.size()).str());
   return pages;
 }
 
-void DirtyLogOps::clear(ExecContext& ctx, const std::vector<Addr>& pages) {
+void DirtyLogOps::protect_masked(ExecContext& ctx, const std::vector<Addr>& pages) {
   const bool pml = x_.dirty.pml();
-  const Cycles t0 = ctx.now();
-  x_.mmu_lock.acquire(ctx, LockMode::kWrite);
-  // kvm_arch_mmu_enable_log_dirty_pt_masked: clear the bits, re-protect the
-  // 4 KiB leaves (D under PML, W otherwise).
-  for (Addr gpa : pages) {
-    x_.dirty.clear(gpa);
+  const DirtyLogParams& dp = x_.dirty.params();
+  const Addr kWordSpan = 64 * kPageSize4K;
+  // kvm_mmu_slot_gfn_write_protect(..., PG_LEVEL_2M): W off on a huge leaf
+  // mapping `gpa`.
+  const auto protect_huge = [&](Addr gpa) {
     const Leaf l = x_.mmu.find_leaf(gpa);
-    ctx.charge(x_.dirty.params().protect_page);
-    if (l.level) protect(l, pml);
+    x_.mmu.charge_walk(ctx, l.level ? l.level : 1);
+    if (l.level > 1 && (l.value & kWrite)) {
+      ctx.charge(dp.protect_page);
+      x_.mmu.update(l.at, 0, kWrite);
+    }
+  };
+  for (std::size_t i = 0; i < pages.size();) {
+    const Memslot* s = x_.slots.find(pages[i]);
+    if (!s) {
+      x_.dirty.clear(pages[i++]);
+      continue;
+    }
+    // One 64-page word of the slot's bitmap: pages[i, j).
+    const Addr word = s->gpa + (pages[i] - s->gpa) / kWordSpan * kWordSpan;
+    const Addr word_end = std::min(word + kWordSpan, s->end());
+    std::size_t j = i;
+    while (j < pages.size() && pages[j] >= word && pages[j] < word_end) ++j;
+    ++clear_words;
+    const Addr first = pages[i], last = pages[j - 1];
+    if (dp.initially_set) {
+      // kvm_arch_mmu_enable_log_dirty_pt_masked with INITIALLY_SET: split
+      // [first, last] (kvm_mmu_try_split_huge_pages, mmu_lock held for
+      // write), then write-protect the 2 MiB pages at both ends.
+      if (x_.splitter.params().enabled) {
+        const Cycles s0 = ctx.now();
+        x_.splitter.split_range(ctx, first, last + kPageSize4K, LockMode::kWrite);
+        eager_split_cycles += ctx.now() - s0;
+      }
+      protect_huge(first);
+      if ((first >> kPageShift2M) != (last >> kPageShift2M)) protect_huge(last);
+    }
+    // kvm_tdp_mmu_clear_dirty_pt_masked / write_protect_pt_masked: one walk
+    // to the word's range, then each 4 KiB leaf of the mask.
+    x_.mmu.charge_walk(ctx, 1);
+    for (std::size_t k = i; k < j; ++k) {
+      x_.dirty.clear(pages[k]);
+      const Leaf l = x_.mmu.find_leaf(pages[k]);
+      if (l.level != 1) continue;
+      ctx.charge(dp.protect_page);
+      protect(l, pml);
+    }
+    i = j;
   }
-  x_.mmu_lock.release(ctx);
-  if (x_.dirty.params().clear_flush) x_.requests.flush_remote_tlbs(ctx, -1);
+}
+
+void DirtyLogOps::copied(ExecContext& ctx, const std::vector<Addr>& pages) {
   for (Addr gpa : pages)
     if (const Memslot* s = x_.slots.find(gpa)) x_.oracle.copy(gpa, s->hpa_of(gpa), ctx.now());
+}
+
+void DirtyLogOps::clear(ExecContext& ctx, const std::vector<Addr>& pages) {
+  const Cycles t0 = ctx.now();
+  x_.mmu_lock.acquire(ctx, LockMode::kWrite);
+  protect_masked(ctx, pages);
+  x_.mmu_lock.release(ctx);
+  if (x_.dirty.params().clear_flush) x_.requests.flush_remote_tlbs(ctx, -1);
+  copied(ctx, pages);
   if (tl_) tl_->span(ctx.thread_id(), "CLEAR", t0, ctx.now(), TraceArgs().num("pages", pages.size()).str());
 }
 
@@ -125,7 +192,7 @@ void DirtyLogOps::disable(ExecContext& ctx) {
         const Addr size = Addr{1} << level_shift(level);
         return s && x_.mmu.max_level(*s, gpa) >= level && !x_.track.tracked_in(gpa, gpa + size);
       },
-      unlinked);
+      unlinked, x_.zap_leaf);
   x_.mmu_lock.release(ctx);
   x_.requests.flush_remote_tlbs(ctx, -1);  // no vCPU may still walk through the unlinked tables
   const std::size_t n = unlinked.size();
@@ -157,11 +224,11 @@ std::uint64_t DirtyLogOps::accesses_since_logging() const {
 }
 
 void DirtyLogOps::register_stats(Stats& s) const {
-  s.counter(
-      "hv.eager_split.splits", &eager_splits, "tables",
-      "huge EPT leaves split when dirty logging was enabled (hv.eager_split.enabled), each into 512 smaller ones");
   s.counter("hv.eager_split.cycles", &eager_split_cycles, "cycles",
-            "VMM cycles enabling dirty logging spent splitting huge pages, mmu_lock waits included");
+            "VMM cycles enabling dirty logging or clearing (INITIALLY_SET) spent splitting huge pages, mmu_lock "
+            "waits included");
+  s.counter("hv.dirty_log.clear_words", &clear_words, "words",
+            "64-page bitmap words cleared and re-protected (kvm_arch_mmu_enable_log_dirty_pt_masked calls)");
   s.counter("hv.pml.drains", &drains_, "drains", "PML buffers drained into the dirty bitmap (vmx_flush_pml_buffer)");
   s.counter("hv.pml.drained", &drained_, "entries", "PML log entries drained into the dirty bitmap");
   s.counter("hv.dirty_log.since_cycles", &since_, "cycles", "when dirty logging took effect (0: never)");

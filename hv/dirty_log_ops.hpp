@@ -12,6 +12,7 @@
 
 #include "hv/check/dirty_oracle.hpp"
 #include "hv/dirty_log.hpp"
+#include "hv/eager_split.hpp"
 #include "hv/lock.hpp"
 #include "hv/memslots.hpp"
 #include "hv/mmu.hpp"
@@ -41,21 +42,29 @@ class DirtyLogOps {
     const PageTrack& track;
     Rcu& rcu;
     DirtyOracle& oracle;
-    bool eager_split = false;  // hv.eager_split.enabled (KVM: eager_page_split)
+    EagerSplitter& splitter;  // hv.eager_split
+    Cycles zap_leaf = 0;      // hv.costs.zap_leaf: freezing one entry of a table huge-page recovery removes
   };
   explicit DirtyLogOps(const Parts& p) : x_(p) {}
   void set_trace(Trace* t) { tl_ = t; }
 
-  /// KVM_MEM_LOG_DIRTY_PAGES on [begin, end): wp: clear W on every leaf;
-  /// pml: clear D on 4 KiB leaves and W on huge ones; enable PML on every
-  /// vCPU; flush TLBs. Returns when it took effect.
+  /// KVM_MEM_LOG_DIRTY_PAGES on [begin, end) (kvm_mmu_slot_apply_flags):
+  /// with initially_set, only mark every page dirty and enable PML. Else
+  /// eagerly split the range (hv.eager_split), then wp: clear W on every
+  /// leaf; pml: clear D on 4 KiB leaves and W on huge ones; enable PML on
+  /// every vCPU; flush TLBs. Returns when it took effect.
   void enable(ExecContext& ctx, Addr begin, Addr end);
   /// KVM_GET_DIRTY_LOG: kick every vCPU so their PML buffers are drained,
-  /// then copy the bitmap. Returns the dirty pages.
+  /// then copy the bitmap. Without manual_protect it also clears and
+  /// re-protects what it reports (kvm_get_dirty_log_protect), and those
+  /// pages count as copied. Returns the dirty pages.
   std::vector<Addr> get(ExecContext& ctx);
-  /// KVM_CLEAR_DIRTY_LOG for `pages`: clear their bits and re-protect them
-  /// (wp: W; pml: D), then flush TLBs. When it returns, the pages count as
-  /// copied for the oracle.
+  /// KVM_CLEAR_DIRTY_LOG for `pages` (manual_protect): clear their bits and
+  /// re-protect them, one 64-page bitmap word at a time
+  /// (kvm_arch_mmu_enable_log_dirty_pt_masked: with initially_set, first
+  /// split the word's range and write-protect the 2 MiB pages at its ends;
+  /// then wp: W, pml: D on its 4 KiB leaves), then flush TLBs. When it
+  /// returns, the pages count as copied for the oracle.
   void clear(ExecContext& ctx, const std::vector<Addr>& pages);
   /// KVM_MEM_LOG_DIRTY_PAGES cleared: stop logging (PML off on every vCPU),
   /// then kvm_mmu_recover_huge_pages under mmu_lock for write — zap the
@@ -65,8 +74,9 @@ class DirtyLogOps {
   /// vmx_flush_pml_buffer: drain one vCPU's PML log into the bitmap.
   void drain_pml(ExecContext& ctx, pml::Engine& e);
 
-  /// hv.dirty_log.*, hv.pml.*.
-  std::uint64_t eager_splits = 0, eager_split_cycles = 0;  // tables split by enable(), and its time doing it
+  /// hv.dirty_log.*, hv.pml.*, hv.eager_split.*.
+  std::uint64_t eager_split_cycles = 0;  // time enable() and CLEAR spent splitting
+  std::uint64_t clear_words = 0;         // bitmap words CLEAR re-protected
   void register_stats(Stats& s) const;
   /// Guest progress while logging was on (the PML-vs-WP study's metric):
   /// sim.accesses_while_logging and its rate per simulated second, computed
@@ -77,6 +87,11 @@ class DirtyLogOps {
  private:
   /// Leaves of [begin, end) protected for logging (wp: W; pml: D on 4 KiB leaves).
   void protect(const Leaf& l, bool pml);
+  /// Clear and re-protect `pages` (in GPA order) word by word; the caller
+  /// holds mmu_lock for write.
+  void protect_masked(ExecContext& ctx, const std::vector<Addr>& pages);
+  /// The pages count as copied for the oracle (their CLEAR completed).
+  void copied(ExecContext& ctx, const std::vector<Addr>& pages);
   std::uint64_t accesses_since_logging() const;
 
   Parts x_;

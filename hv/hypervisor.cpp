@@ -47,7 +47,7 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check, const S
   p.memslot_ops = MemslotOpCosts::from(costs);
   p.srcu_sync = costs.u64("srcu_sync", p.srcu_sync);
   p.oracle = check.boolean("dirty_log", p.oracle);
-  p.eager_split = hv.section("eager_split").boolean("enabled", p.eager_split);
+  p.eager_split = EagerSplitParams::from(hv.section("eager_split"), costs);
   p.fault_split_zap = hv.choice("fault_split", "in_place", {"in_place", "zap"}) == "zap";
   p.oracle_gets = check.str("dirty_log_gets", p.oracle_gets);
   if (!p.oracle_gets.empty() && !p.oracle)
@@ -80,10 +80,12 @@ std::unique_ptr<Memslots> build_memslots(const HvParams& p, models::PhysMem& mem
 Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
     : p_(p), mem_(mem), slots_(build_memslots(p_, mem)), mmu_(mem, p_.mmu), mmu_lock_("mmu_lock", p_.lock, p_.mmu_lock),
       dirty_(p_.dirty_log), track_(p_.page_track), rcu_(mem), srcu_(p_.srcu_sync),
-      checks_(p_.oracle, p_.page_track, *slots_), requests_(p_.costs.ipi_send, p_.costs.tlb_flush),
+      splitter_(p_.eager_split, mmu_, mmu_lock_), checks_(p_.oracle, p_.page_track, *slots_),
+      requests_(p_.costs.ipi_send, p_.costs.tlb_flush),
       slow_(p_.costs, mmu_, p_.mmu.spte_set, mmu_lock_, dirty_, track_, requests_, p_.fault_split_zap),
       env_(p_.costs, mmu_, mem, dirty_, track_, rcu_, slow_), path_(p_.make_fault_path(env_)),
-      dirty_ops_({mmu_, mmu_lock_, dirty_, requests_, *slots_, track_, rcu_, checks_.dirty(), p_.eager_split}),
+      dirty_ops_({mmu_, mmu_lock_, dirty_, requests_, *slots_, track_, rcu_, checks_.dirty(), splitter_,
+                  p_.memslot_ops.zap_leaf}),
       mmio_(p_.mmio, mmu_, mmu_lock_, *slots_), exits_(p_.costs, *slots_, *path_, dirty_ops_, mmio_),
       memslot_ops_(p_.memslot_ops, {*slots_, mmu_, mmu_lock_, requests_, srcu_, dirty_, mmio_, mem}),
       track_ops_({p_.costs, mmu_, mmu_lock_, dirty_, track_, requests_, *path_, checks_.track()}) {
@@ -98,6 +100,7 @@ void Hypervisor::set_trace(Trace* t) {
   slow_.set_trace(t);
   env_.set_trace(t);
   dirty_ops_.set_trace(t);
+  splitter_.set_trace(t);
   mmio_.set_trace(t);
   memslot_ops_.set_trace(t);
   track_ops_.set_trace(t);
@@ -113,6 +116,7 @@ void Hypervisor::register_stats(Stats& s) const {
   slow_.register_stats(s);
   path_->register_stats(s);
   dirty_ops_.register_stats(s);
+  splitter_.register_stats(s);
   checks_.register_stats(s);
   mmu_.register_stats(s, "hv.mmu");
   mmu_lock_.register_stats(s, "hv.lock.mmu_lock");

@@ -25,6 +25,7 @@
 #include "hv/costs.hpp"
 #include "hv/dirty_log.hpp"
 #include "hv/dirty_log_ops.hpp"
+#include "hv/eager_split.hpp"
 #include "hv/exits.hpp"
 #include "hv/fault_env.hpp"
 #include "hv/fault_path.hpp"
@@ -68,7 +69,7 @@ struct HvParams {
   MemslotOpCosts memslot_ops;    // hv.costs.memslot_ioctl, .zap_leaf, .mmu_notifier
   Cycles srcu_sync = 25000;      // hv.costs.srcu_sync: one expedited SRCU grace period with no reader to wait for
   bool oracle = false;           // check.dirty_log
-  bool eager_split = false;      // hv.eager_split.enabled
+  EagerSplitParams eager_split;  // hv.eager_split.*, hv.costs.split_alloc*
   bool fault_split_zap = false;  // hv.fault_split: zap (else in_place)
   std::string oracle_gets;       // check.dirty_log_gets: a file for the pages each GET reported ("": none)
   /// Reads hv.*, ept.* and check.*; variants check themselves against `system`.
@@ -91,6 +92,7 @@ class Hypervisor {
   DirtyLog& dirty_log() { return dirty_; }
   PageTrack& page_track() { return track_; }
   Rcu& rcu() { return rcu_; }
+  EagerSplitter& splitter() { return splitter_; }
 
   ExitHandlers& exits() { return exits_; }
   Requests& requests() { return requests_; }
@@ -113,6 +115,7 @@ class Hypervisor {
   PageTrack track_;
   Rcu rcu_;
   Srcu srcu_;
+  EagerSplitter splitter_;
   Checkers checks_;
   Requests requests_;
   SlowPath slow_;

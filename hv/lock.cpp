@@ -34,7 +34,7 @@ void Lock::acquire(ExecContext& ctx, LockMode mode) {
   if (kind_ == LockKind::kSpin) mode = LockMode::kWrite;
   ctx.sync();  // the lock word is shared
   const Cycles asked = ctx.now();
-  ctx.charge(costs_.acquire);
+  line_.rmw(ctx, costs_.acquire, costs_.handoff);  // the lock word's cmpxchg / atomic add
   ++acquisitions;
   read_acquisitions += mode == LockMode::kRead;
   if (waiters_.empty() && can_grant(mode)) {
@@ -49,8 +49,9 @@ void Lock::acquire(ExecContext& ctx, LockMode mode) {
 }
 
 void Lock::release(ExecContext& ctx) {
-  ctx.charge(costs_.release);
   ctx.sync();
+  // A writer's release is a plain store; a reader's an atomic decrement.
+  line_.rmw(ctx, costs_.release, costs_.handoff);
   auto it = holders_.begin();
   while (it != holders_.end() && it->ctx != &ctx) ++it;
   if (it == holders_.end()) throw Error("internal error: " + name_ + " released by a thread that does not hold it");
@@ -65,6 +66,7 @@ void Lock::release(ExecContext& ctx) {
     const Waiter w = waiters_.front();
     waiters_.pop_front();
     grant(w.ctx, w.mode, at);
+    line_.hand_to(w.ctx->thread_id(), at);
     w.ctx->wake(at);
     if (w.mode == LockMode::kWrite) break;
   }

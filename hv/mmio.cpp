@@ -61,7 +61,7 @@ FaultOutcome Mmio::emulate(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType
   if (tl_)
     tl_->span(ctx.thread_id(), "emulate mmio", t0, ctx.now(),
               TraceArgs().hex("gpa", gpa).flag("write", type == AccessType::Write).str());
-  if (doorbell_ && type == AccessType::Write && (gpa & ~(kPageSize4K - 1)) == doorbell_gpa_) doorbell_(ctx);
+  if (doorbell_ && type == AccessType::Write && (gpa & ~(kPageSize4K - 1)) == doorbell_gpa_) doorbell_(ctx, vcpu);
   FaultOutcome out;
   out.emulated = true;
   out.mmio = true;

@@ -60,9 +60,10 @@ class Mmio {
   /// slot was (userspace sees those accesses as MMIO exits too)?
   bool covers(Addr gpa) const;
   /// A device page whose guest writes the VMM answers in the exit (a
-  /// doorbell: memslot_perf_test's sync page, hv::MemslotPerf). `f` runs in
-  /// the exiting vCPU's thread after the emulation's cost and may block it.
-  void set_doorbell(Addr page_gpa, std::function<void(ExecContext&)> f) {
+  /// doorbell: the selftests' sync page, hv::MemslotPerf and hv::Dlpt). `f`
+  /// runs in the exiting vCPU's thread after the emulation's cost, is given
+  /// the vCPU's number, and may block it.
+  void set_doorbell(Addr page_gpa, std::function<void(ExecContext&, unsigned vcpu)> f) {
     doorbell_gpa_ = page_gpa & ~(kPageSize4K - 1);
     doorbell_ = std::move(f);
     p_.regions.push_back({doorbell_gpa_, kPageSize4K});
@@ -99,7 +100,7 @@ class Mmio {
   const Memslots& slots_;
   std::vector<MmioRegion> vacated_;  // where deleted or moved slots were
   Addr doorbell_gpa_ = 0;
-  std::function<void(ExecContext&)> doorbell_;
+  std::function<void(ExecContext&, unsigned)> doorbell_;
   Trace* tl_ = nullptr;
 };
 

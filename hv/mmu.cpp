@@ -22,6 +22,8 @@ MmuParams MmuParams::from(const Cfg& ept, const Cfg& mmu, const Cfg& costs) {
   p.pt_alloc = costs.u64("pt_alloc", p.pt_alloc);
   p.spte_set = costs.u64("spte_set", p.spte_set);
   p.split_entry = costs.u64("split_entry", p.split_entry);
+  p.atomic_rmw = costs.u64("atomic_rmw", p.atomic_rmw);
+  p.line_transfer = costs.u64("line_transfer", p.line_transfer);
   return p;
 }
 
@@ -69,6 +71,8 @@ MapResult Mmu::map(ExecContext& ctx, const Memslot& slot, Addr gpa, unsigned cap
       std::uint64_t expected = e;
       mem_.cmpxchg(at, expected, leaf);  // cannot fail: we hold mmu_lock at one instant
       ++maps[level];
+      ctx.sync();  // the counter's line is shared
+      page_stats_.rmw(ctx, p_.atomic_rmw, p_.line_transfer);
       return {level, true};
     }
     if (level == target) target = level - 1;  // a table is here already: map below it
@@ -152,9 +156,9 @@ void Mmu::for_each_leaf(Addr begin, Addr end, const std::function<void(const Lea
   visit(mem_, eptp_.root(), p_.levels, 0, begin, end, f);
 }
 
-Addr Mmu::split(ExecContext& ctx, const Leaf& l,
-                const std::function<std::uint64_t(std::uint64_t parent)>& child_flags) {
-  ctx.charge(p_.pt_alloc);
+Addr Mmu::split(ExecContext& ctx, const Leaf& l, const std::function<std::uint64_t(std::uint64_t parent)>& child_flags,
+                bool charge_alloc) {
+  if (charge_alloc) ctx.charge(p_.pt_alloc);
   const Addr t = mem_.alloc_table();
   ++tables_allocated;
   ++splits;
@@ -176,19 +180,21 @@ Addr Mmu::split(ExecContext& ctx, const Leaf& l,
 namespace {
 // Freeze every entry of a table being removed and collect it and the tables
 // below it (KVM: handle_removed_pt).
-void unlink(models::PhysMem& mem, Addr table, unsigned level, std::vector<Addr>& out) {
+std::uint64_t unlink(models::PhysMem& mem, Addr table, unsigned level, std::vector<Addr>& out) {
   out.push_back(table);
+  std::uint64_t entries = 512;
   for (unsigned i = 0; i < 512; ++i) {
     const Addr at = table + Addr(i) * 8;
     const std::uint64_t e = mem.read(at);
-    if (present(e) && !is_leaf(e, level)) unlink(mem, entry_addr(e), level - 1, out);
+    if (present(e) && !is_leaf(e, level)) entries += unlink(mem, entry_addr(e), level - 1, out);
     mem.write(at, kFrozenSpte);
   }
+  return entries;
 }
 }  // namespace
 
 void Mmu::zap_collapsible(ExecContext& ctx, Addr begin, Addr end, const std::function<bool(Addr, unsigned)>& huge_ok,
-                          std::vector<Addr>& unlinked) {
+                          std::vector<Addr>& unlinked, Cycles per_entry) {
   // Top down, so a range that can be 1 GiB again is zapped whole.
   std::function<void(Addr, unsigned, Addr)> walk = [&](Addr table, unsigned level, Addr base) {
     const Addr size = Addr{1} << level_shift(level);
@@ -202,7 +208,7 @@ void Mmu::zap_collapsible(ExecContext& ctx, Addr begin, Addr end, const std::fun
       if (level <= 3 && huge_ok(gpa, level)) {
         mem_.write(at, 0);
         ++zapped;
-        unlink(mem_, entry_addr(e), level - 1, unlinked);
+        ctx.charge(per_entry * unlink(mem_, entry_addr(e), level - 1, unlinked));
       } else if (level > 2) {
         walk(entry_addr(e), level - 1, gpa);
       }

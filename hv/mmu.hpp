@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 #include "sim/exec_context.hpp"
+#include "sim/shared_line.hpp"
 
 #include "ept/entry.hpp"
 #include "hv/memslots.hpp"
@@ -27,10 +28,21 @@ struct MmuParams {
   bool ad = true;                              // ept.ad: EPTP[6] (KVM module default eptad=1)
   std::uint8_t max_page_shift = kPageShift1G;  // hv.mmu.max_page_size
   // Cycle costs of the map path's steps (hv.costs).
-  Cycles pt_level = 15;    // visiting one level of the TDP iterator
-  Cycles pt_alloc = 250;   // allocating, zeroing and linking a page-table page
-  Cycles spte_set = 25;    // building and atomically installing the leaf
-  Cycles split_entry = 4;  // writing one child entry when splitting a huge page
+  Cycles pt_level = 15;   // visiting one level of the TDP iterator
+  Cycles pt_alloc = 250;  // allocating, zeroing and linking a page-table page
+  Cycles spte_set = 25;   // building and atomically installing the leaf
+  // split_entry: building and writing one child entry when a huge page is
+  // split (make_huge_page_split_spte). Splitting a 1.5 TB memslot took 30 s
+  // (Matlack, eager page splitting RFC, Nov 2021): 19.5 ms/GiB, 74 ns per
+  // 4 KiB entry, of which enabling's protect (dirty_log_enable_leaf) is
+  // 8 ns: 160 cycles at 2.5 GHz.
+  Cycles split_entry = 160;
+  // A locked RMW on a VM-wide counter (kvm_update_page_stats' atomic64_add
+  // on kvm->stat.pages, once per installed leaf): hv.costs.atomic_rmw with
+  // its line here, hv.costs.line_transfer when another core has it (as
+  // lock_acquire and lock_handoff; estimates).
+  Cycles atomic_rmw = 20;
+  Cycles line_transfer = 100;
   static MmuParams from(const Cfg& ept, const Cfg& mmu, const Cfg& costs);
 };
 
@@ -116,16 +128,20 @@ class Mmu {
   /// Replace the huge leaf `l` by a table of 512 leaves one level down with
   /// the same memory type and software bits; `child` maps the old value to
   /// each child's R/W/X, A and D bits (KVM: tdp_mmu_split_huge_page). Returns
-  /// the new table's HPA. Caller holds mmu_lock.
-  Addr split(ExecContext& ctx, const Leaf& l, const std::function<std::uint64_t(std::uint64_t parent)>& child_flags);
+  /// the new table's HPA. Caller holds mmu_lock. `charge_alloc`: false when
+  /// the caller charged the page-table page's allocation (eager splitting).
+  Addr split(ExecContext& ctx, const Leaf& l, const std::function<std::uint64_t(std::uint64_t parent)>& child_flags,
+             bool charge_alloc = true);
   /// KVM's kvm_mmu_recover_huge_pages (tdp_mmu_zap_collapsible_spte): every
   /// non-leaf entry over [begin, end) whose range could now be one leaf
   /// (`huge_ok(gpa, level)`) is cleared; each page-table page below it has
   /// its entries frozen (kFrozenSpte, so a lockless compare-and-exchange on a
   /// stale pointer fails) and goes to `unlinked`, for the caller to free
-  /// after a TLB flush and an RCU grace period. Caller holds mmu_lock for write.
+  /// after a TLB flush and an RCU grace period. Caller holds mmu_lock for
+  /// write. Each frozen entry costs `per_entry` (handle_removed_pt).
   void zap_collapsible(ExecContext& ctx, Addr begin, Addr end,
-                       const std::function<bool(Addr gpa, unsigned level)>& huge_ok, std::vector<Addr>& unlinked);
+                       const std::function<bool(Addr gpa, unsigned level)>& huge_ok, std::vector<Addr>& unlinked,
+                       Cycles per_entry = 0);
   /// Atomically set and clear bits of a leaf: compare-and-exchange until it
   /// sticks (another thread — the walker — may be setting A/D meanwhile).
   /// Returns the old value.
@@ -143,6 +159,7 @@ class Mmu {
   models::PhysMem& mem_;
   MmuParams p_;
   ept::Eptp eptp_;
+  SharedLine page_stats_;  // kvm->stat.pages
 };
 
 }  // namespace vmxsim::hv

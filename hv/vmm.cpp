@@ -77,7 +77,7 @@ VmmParams VmmParams::from(const Cfg& vmm, std::size_t static_slots) {
 void Vmm::collect(ExecContext& ctx) {
   const Cycles t0 = ctx.now();
   const std::vector<Addr> pages = hv_.dirty_log_ops().get(ctx);
-  hv_.dirty_log_ops().clear(ctx, pages);
+  if (hv_.dirty_log().params().manual_protect) hv_.dirty_log_ops().clear(ctx, pages);
   ++rounds;
   pages_reported += pages.size();
   cycles_collecting += ctx.now() - t0;

@@ -1,5 +1,6 @@
 #include "sim/app/simulation.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <sstream>
@@ -8,6 +9,7 @@
 #include "sim/app/inspect.hpp"
 #include "sim/app/progress.hpp"
 #include "sim/app/timeline.hpp"
+#include "sim/format.hpp"
 #include "sim/hash.hpp"
 #include "traces/trace_file.hpp"
 
@@ -18,6 +20,50 @@ namespace {
 // 248966-045 table 2-15): 4K 64 entries 4-way, 2M 32, 1G 4; STLB 1536
 // entries 12-way for 4K+2M, 16 for 1G. Way counts of the 2M and 1G arrays are
 // not published there; we take 4-way.
+void add_dlpt(const Cfg& root, const Cfg& workload, SimParams& p) {
+  // dirty_log_perf_test brings its guest and its test slot, and runs dirty
+  // logging itself.
+  const Cfg d = root.section("vmm").section("dlpt");
+  const hv::DlptParams& t = p.dlpt;
+  if (workload.has("trace") || workload.has("generator"))
+    workload.fail(workload.has("trace") ? "trace" : "generator",
+                  "vmm.dlpt runs its own guest (each vCPU touches its pages in order, then syncs); remove it");
+  if (p.vmm.dirty_log) root.section("vmm").section("dirty_log").fail("enabled", "vmm.dlpt runs dirty logging itself");
+  // memstress maps the test memory into the guest with 4 KiB pages set up by
+  // the host; the model's guest kernel would fault them in and allocate
+  // them anywhere in RAM, so the test's addresses are guest-physical.
+  if (p.vcpu.paging)
+    workload.fail("paging",
+                  "vmm.dlpt needs \"off\" (its guest addresses are guest-physical; the guest's own "
+                  "4 KiB mappings are not modelled)");
+  if (p.memslot_perf.enabled) d.fail("enabled", "vmm.dlpt and vmm.memslot_perf are two tests; run one");
+  Addr hva = 0;
+  for (const hv::MemslotSpec& s : p.hv.memslots) {
+    hva = std::max(hva, s.hva + s.size);
+    if (s.gpa < t.sync_gpa() + kPageSize4K && t.gpa < s.gpa + s.size)
+      d.fail("gpa", "the test memory [" + hex(t.gpa) + ", " + hex(t.end()) +
+                        ") and its sync page overlap a slot of "
+                        "hv.memslots at " +
+                        hex(s.gpa));
+  }
+  for (const hv::MmioRegion& r : p.hv.mmio.regions)
+    if (r.gpa < t.sync_gpa() + kPageSize4K && t.gpa < r.gpa + r.size)
+      d.fail("gpa", "the test memory and its sync page overlap hv.mmio_regions at " + hex(r.gpa));
+  p.hv.memslots.push_back(t.slot(hva));
+  traces::GeneratorParams& g = p.generator;
+  g = traces::GeneratorParams{};
+  g.pattern = "sequential";
+  g.stride = kPageSize4K;
+  g.working_set_bytes = t.bytes_per_vcpu;
+  g.base = t.gpa;
+  g.write_fraction = t.write_fraction;
+  g.seed = t.seed;
+  g.gap_cycles = t.page_gap_cycles;
+  g.sync_every = t.pages_per_vcpu();
+  g.sync_addr = t.sync_gpa();
+  g.accesses_per_vcpu = (std::uint64_t(t.iterations) + 1) * (t.pages_per_vcpu() + 1);
+}
+
 models::TlbLevelParams default_l1() {
   models::TlbLevelParams p;
   p.arrays = {{"4k", 64, 4, models::kHolds4K}, {"2m", 32, 4, models::kHolds2M}, {"1g", 4, 4, models::kHolds1G}};
@@ -75,6 +121,8 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir, const s
   p.vcpu.paging = workload.choice("paging", "on", {"on", "off"}) == "on";
   p.vcpu.start_cycles = workload.u64("start_cycles", 0);
   p.generator = traces::GeneratorParams::from(workload.section("generator"));
+  p.dlpt = hv::DlptParams::from(root.section("vmm").section("dlpt"), p.vcpus);
+  if (p.dlpt.enabled) add_dlpt(root, workload, p);
   bool from_cli = false;
   for (const auto& k : cli_keys) from_cli |= (k == "workload.trace" || k == "workload");
   if (!p.trace.empty() && p.trace[0] != '/' && !from_cli && !base_dir.empty()) p.trace = base_dir + "/" + p.trace;
@@ -176,6 +224,14 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
     memslot_thread_->set_jitter(p_.jitter_cycles, p_.seed);
     if (tl_) tl_->name_thread(kVmmMemslotThreadId, "vmm memslots");
   }
+  dlpt_ = std::make_unique<hv::Dlpt>(p_.dlpt, *hv_);
+  if (dlpt_->active()) {
+    dlpt_->set_trace(tl_);
+    dlpt_thread_ = std::make_unique<VmmThread>("vmm_dlpt", kVmmDlptThreadId, p_.quantum, control_,
+                                               [this](ExecContext& ctx) { dlpt_->run(ctx); });
+    dlpt_thread_->set_jitter(p_.jitter_cycles, p_.seed);
+    if (tl_) tl_->name_thread(kVmmDlptThreadId, "vmm dirty_log_perf_test");
+  }
   for (const auto& v : vcpus_) v->register_stats(stats_);
   hv_->register_stats(stats_);
   // Guest progress while dirty logging was on (the PML-vs-WP study's metric).
@@ -184,6 +240,11 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
         stats_, [this] { return cycles_; }, p_.freq_ghz);
   vmm_->register_stats(stats_);
   if (perf_->active()) perf_->register_stats(stats_);
+  if (dlpt_->active()) {
+    dlpt_->register_stats(stats_);
+    hv_->dirty_log_ops().register_progress_stats(
+        stats_, [this] { return cycles_; }, p_.freq_ghz);
+  }
   if (guest_) guest_->register_stats(stats_, "guest");
   if (llc_) llc_->register_stats(stats_, "mem.llc");
   register_stats();
@@ -313,6 +374,7 @@ std::string Simulation::summary() const {
                   v->now() ? 100.0 * double(v->cycles_hypervisor) / double(v->now()) : 0.0);
     o << buf;
   }
+  if (dlpt_->active()) dlpt_->report(o, p_.freq_ghz);
   return o.str();
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cpu/vcpu.hpp"
+#include "hv/dlpt.hpp"
 #include "hv/hypervisor.hpp"
 #include "hv/memslot_perf.hpp"
 #include "models/mem_hierarchy.hpp"
@@ -36,6 +37,7 @@ struct SimParams {
   cpu::GuestParams guest;
   hv::VmmParams vmm;
   hv::MemslotPerfParams memslot_perf;  // vmm.memslot_perf
+  hv::DlptParams dlpt;                 // vmm.dlpt
   models::PhysMemParams host;
   hv::HvParams hv;
   std::string trace;  // empty: use the generator
@@ -100,6 +102,8 @@ class Simulation {
   std::unique_ptr<hv::Vmm> vmm_;
   std::unique_ptr<hv::MemslotPerf> perf_;
   std::unique_ptr<VmmThread> perf_thread_;
+  std::unique_ptr<hv::Dlpt> dlpt_;
+  std::unique_ptr<VmmThread> dlpt_thread_;
   std::unique_ptr<VmmThread> vmm_thread_, track_thread_;
   std::unique_ptr<VmmThread> memslot_thread_;  // vmm.memslot_ops
   std::vector<hv::DirtyOracle::Loss> losses_;

@@ -106,7 +106,7 @@ TEST(DirtyLog, HugePageIsWriteProtectedAndSplitOnWrite) {
     std::ofstream(trace) << "0 R 0x200000\n0 W 0x201000 8 200000\n0 W 0x3ff000\n";
     const RunResult r =
         run_config(R"({"cpu": {"vcpus": 1},
-      "hv": {"dirty_log": {"mode": ")" +
+      "hv": {"eager_split": {"enabled": false}, "dirty_log": {"mode": ")" +
                    std::string(mode) + R"("}, "memslots": [{"gpa": 0, "size": "64MiB", "backing": "2M"}]},
       "vmm": {"dirty_log": {"enabled": true, "start_cycles": 100000, "period_cycles": 1000000000}},
       "check": {"dirty_log": true},
@@ -131,7 +131,7 @@ TEST(DirtyLog, OneGigPageSplitsDownToFourKAndLosesNothing) {
     std::ofstream(trace) << "0 R 0x0\n0 W 0x200000 8 200000\n0 W 0x400000\n0 W 0x401000\n0 W 0x3ff000\n";
     const RunResult r =
         run_config(R"({"cpu": {"vcpus": 1},
-      "hv": {"dirty_log": {"mode": ")" +
+      "hv": {"eager_split": {"enabled": false}, "dirty_log": {"mode": ")" +
                        std::string(mode) + R"("}, "memslots": [{"gpa": 0, "size": "1GiB", "backing": "1G"}]},
       "vmm": {"dirty_log": {"enabled": true, "start_cycles": 100000, "period_cycles": 1000000000}},
       "check": {"dirty_log": true},
@@ -183,9 +183,9 @@ TEST(DirtyLog, FastPathFixesWriteProtectFaultsLocklesslyAndLosesNothing) {
 TEST(DirtyLog, EagerSplitSplitsAtEnableAndLosesNothing) {
   for (const char* mode : {"wp", "pml"}) {
     const std::string trace = tmp(std::string(mode) + ".trace");
-    // (enabling takes ≈ 6.5 M cycles here: 514 splits, then 263,168 leaves
-    // write-protected; the writes come after it)
-    std::ofstream(trace) << "0 R 0x200000\n0 R 0x40000000\n0 W 0x201000 8 20000000\n0 W 0x3ff000\n0 W 0x40001000\n";
+    // (enabling takes ≈ 48 M cycles here: 514 splits of 300 + 512 × 160,
+    // then 263,168 leaves protected at 20; the writes come after it)
+    std::ofstream(trace) << "0 R 0x200000\n0 R 0x40000000\n0 W 0x201000 8 100000000\n0 W 0x3ff000\n0 W 0x40001000\n";
     const RunResult r = run_config(R"({"cpu": {"vcpus": 1},
       "hv": {"dirty_log": {"mode": ")" +
                                        std::string(mode) + R"("}, "eager_split": {"enabled": true},
@@ -237,7 +237,7 @@ TEST(DirtyLog, FaultSplitInPlaceKeepsTheRangeMappedZapRefaults) {
       const std::string trace = tmp(std::string(mode) + split + ".trace");
       std::ofstream(trace) << "0 R 0x200000\n0 W 0x201000 8 200000\n0 W 0x3ff000\n0 R 0x300000\n";
       const RunResult r = run_config(R"({"cpu": {"vcpus": 1},
-        "hv": {"dirty_log": {"mode": ")" +
+        "hv": {"eager_split": {"enabled": false}, "dirty_log": {"mode": ")" +
                                          std::string(mode) + R"("}, "fault_split": ")" + split +
                                          R"(", "memslots": [{"gpa": 0, "size": "64MiB", "backing": "2M"}]},
         "vmm": {"dirty_log": {"enabled": true, "start_cycles": 100000, "period_cycles": 1000000000}},
@@ -263,10 +263,10 @@ TEST(DirtyLog, FaultSplitInPlaceKeepsTheRangeMappedZapRefaults) {
 TEST(DirtyLog, OracleCleanWithZapSplit) {
   for (const char* mode : {"wp", "pml"})
     for (unsigned vcpus : {1u, 4u}) {
-      const RunResult r =
-          run_config(dirty_log_config(mode, vcpus, 30000),
-                     std::string("--fail-on-violation --set hv.fault_split=zap --set sim.jitter_cycles=200") +
-                         R"( --set 'hv.memslots=[{"gpa": 0, "size": "2GiB", "backing": "2M"}]')");
+      const RunResult r = run_config(dirty_log_config(mode, vcpus, 30000),
+                                     std::string("--fail-on-violation --set hv.fault_split=zap --set "
+                                                 "hv.eager_split.enabled=false --set sim.jitter_cycles=200") +
+                                         R"( --set 'hv.memslots=[{"gpa": 0, "size": "2GiB", "backing": "2M"}]')");
       ASSERT_EQ(r.rc, 0) << mode << " " << vcpus << ": " << r.err;
       EXPECT_EQ(r.stats["check.dirty_lost"], 0) << mode << " " << vcpus;
       EXPECT_GT(r.stats["hv.fault.huge_zaps"].get<int>(), 0) << mode << " " << vcpus;

@@ -211,15 +211,16 @@ namespace {
 TEST(PageTrack, HugePagesAreSplitAroundATrackedPageAndItsWritesEmulated) {
   // vCPU0 maps 2 MiB at 0x200000 and 0x600000, then 0x201000 (in the first)
   // and 0x401000 (in an unmapped region) become tracked; later writes.
-  const std::string trace = write_file("huge.trace",
-                                       "0 W 200000 8 0\n"
-                                       "0 W 600000 8 0\n"
-                                       "0 W 201000 8 40000\n"  // tracked: emulated
-                                       "0 W 202000 8 0\n"      // same 2 MiB, untracked: no exit
-                                       "0 R 401000 8 0\n"      // maps 4 KiB read-only
-                                       "0 W 401000 8 0\n"      // emulated
-                                       "0 W 402000 8 0\n"      // maps 4 KiB (its 2 MiB holds a tracked page)
-                                       "0 W 601000 8 0\n");    // untouched 2 MiB page
+  const std::string trace =
+      write_file("huge.trace",
+                 "0 W 200000 8 0\n"
+                 "0 W 600000 8 0\n"
+                 "0 W 201000 8 200000\n"  // tracked (the add and its 2 MiB split are done): emulated
+                 "0 W 202000 8 0\n"       // same 2 MiB, untracked: no exit
+                 "0 R 401000 8 0\n"       // maps 4 KiB read-only
+                 "0 W 401000 8 0\n"       // emulated
+                 "0 W 402000 8 0\n"       // maps 4 KiB (its 2 MiB holds a tracked page)
+                 "0 W 601000 8 0\n");     // untouched 2 MiB page
   const RunResult r = run_config(R"({"cpu": {"vcpus": 1},
       "hv": {"memslots": [{"gpa": 0, "size": "16MiB", "backing": "2M"}],
              "page_track": [{"gpa": "0x201000", "add_cycles": 20000}, {"gpa": "0x401000", "add_cycles": 20000}]},

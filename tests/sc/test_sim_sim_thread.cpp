@@ -131,14 +131,19 @@ TEST(TimeModel, LockHandsOverFifoAtReleasePlusHandoff) {
     };
   };
   run_threads({body(t0, 100, 1000), body(t1, 200, 50), body(t2, 150, 50)});
-  // t0 holds 110..1115; t2 asked at 150, gets it at 1115+60; t1 asked at 200, after t2.
-  const std::vector<Event> want = {{110, 0, "got"},       {1115, 0, "released"}, {1175, 2, "got"},
-                                   {1230, 2, "released"}, {1290, 1, "got"},      {1345, 1, "released"}};
+  // Every acquire and release is an atomic on the lock word's line: the
+  // handoff's 60 when the line comes from another thread, else acquire's 10
+  // or release's 5, one at a time. t0 takes the line at 100 (160); t2's
+  // atomic waits for it (160..220), t1's for t2's (220..280), so t0's
+  // release at 1160 fetches the line back (1220); t2 gets the lock at
+  // 1220 + 60 and releases locally (+5), t1 after t2.
+  const std::vector<Event> want = {{160, 0, "got"},       {1220, 0, "released"}, {1280, 2, "got"},
+                                   {1335, 2, "released"}, {1395, 1, "got"},      {1450, 1, "released"}};
   EXPECT_EQ(log, want);
   EXPECT_EQ(lock->acquisitions, 3u);
   EXPECT_EQ(lock->contended, 2u);
-  EXPECT_EQ(lock->wait_cycles, (1175u - 150) + (1290u - 200));
-  EXPECT_EQ(lock->hold_cycles, (1115u - 110) + (1230u - 1175) + (1345u - 1290));
+  EXPECT_EQ(lock->wait_cycles, (1280u - 150) + (1395u - 200));
+  EXPECT_EQ(lock->hold_cycles, (1220u - 160) + (1335u - 1280) + (1450u - 1395));
 }
 
 TEST(TimeModel, ReaderWriterLockSharesReadersAndQueuesFairly) {
@@ -163,15 +168,17 @@ TEST(TimeModel, ReaderWriterLockSharesReadersAndQueuesFairly) {
   // queued, so it waits behind the writer (no writer starvation).
   run_threads({body(r0, 100, 1000, hv::LockMode::kRead), body(r1, 150, 500, hv::LockMode::kRead),
                body(w2, 200, 300, hv::LockMode::kWrite), body(r3, 250, 100, hv::LockMode::kRead)});
-  // r0 holds 110..1115, r1 160..665 (shared); w2 gets it at 1115+60 = 1175,
-  // releases at 1175+300+5 = 1480; r3 gets it at 1540.
-  const std::vector<Event> want = {{110, 0, "got"}, {160, 1, "got"}, {1175, 2, "got"}, {1540, 3, "got"}};
+  // Readers share the lock but not its line: each atomic moves it (60).
+  // r0 holds 160..1220, r1 220..780 (shared); w2's and r3's atomics queue
+  // for the line (220..280, 280..340). w2 gets the lock at 1220 + 60 = 1280,
+  // releases at 1280 + 300 + 5 = 1585; r3 gets it at 1645, releases at 1750.
+  const std::vector<Event> want = {{160, 0, "got"}, {220, 1, "got"}, {1280, 2, "got"}, {1645, 3, "got"}};
   EXPECT_EQ(log, want);
   EXPECT_EQ(lock->acquisitions, 4u);
   EXPECT_EQ(lock->read_acquisitions, 3u);
   EXPECT_EQ(lock->contended, 2u);
-  EXPECT_EQ(lock->wait_cycles, (1175u - 200) + (1540u - 250));
-  EXPECT_EQ(lock->hold_cycles, (1115u - 110) + (665u - 160) + (1480u - 1175) + (1645u - 1540));
+  EXPECT_EQ(lock->wait_cycles, (1280u - 200) + (1645u - 250));
+  EXPECT_EQ(lock->hold_cycles, (1220u - 160) + (780u - 220) + (1585u - 1280) + (1750u - 1645));
 }
 
 // SRCU (hv::Srcu): a memslot swap's grace period waits for a vCPU inside an
