@@ -22,6 +22,7 @@ DirtyLogParams DirtyLogParams::from(const Cfg& dl, const Cfg& costs) {
   p.bitmap_page = costs.u64("dirty_log_bitmap_page", p.bitmap_page);
   p.get_base = costs.u64("dirty_log_get", p.get_base);
   p.get_word = costs.u64("dirty_log_get_word", p.get_word);
+  p.clear_word = costs.u64("dirty_log_clear_word", p.clear_word);
   p.mark_page = costs.u64("dirty_log_mark", p.mark_page);
   p.pml_drain_base = costs.u64("pml_drain", p.pml_drain_base);
   p.pml_drain_entry = costs.u64("pml_drain_entry", p.pml_drain_entry);

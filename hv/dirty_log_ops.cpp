@@ -135,6 +135,7 @@ void DirtyLogOps::protect_masked(ExecContext& ctx, const std::vector<Addr>& page
     std::size_t j = i;
     while (j < pages.size() && pages[j] >= word && pages[j] < word_end) ++j;
     ++clear_words;
+    ctx.charge(dp.clear_word);  // atomic_long_fetch_andnot on the bitmap word
     const Addr first = pages[i], last = pages[j - 1];
     if (dp.initially_set) {
       // kvm_arch_mmu_enable_log_dirty_pt_masked with INITIALLY_SET: split
