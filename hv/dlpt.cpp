@@ -35,8 +35,9 @@ DlptParams DlptParams::from(const Cfg& c, unsigned vcpus) {
   if (p.gpa % (Addr{1} << p.backing_shift))
     c.fail("gpa", "expected a multiple of the backing page size (vmm.dlpt.backing)");
   if (p.end() < p.gpa || p.end() + kPageSize4K > (Addr{1} << 52))
-    c.fail("bytes_per_vcpu", "the test memory (cpu.vcpus x bytes_per_vcpu from gpa) and its sync page end beyond "
-                             "the 52-bit guest-physical address space");
+    c.fail("bytes_per_vcpu",
+           "the test memory (cpu.vcpus x bytes_per_vcpu from gpa) and its sync page end beyond "
+           "the 52-bit guest-physical address space");
   return p;
 }
 
@@ -80,7 +81,13 @@ Cycles Dlpt::phase(ExecContext& ctx, Cycles t0, const std::string& name) const {
 }
 
 void Dlpt::run(ExecContext& ctx) {
-  hv_.mmio().set_doorbell(p_.sync_gpa(), [this](ExecContext& c, unsigned) { barrier_.arrive(c); });
+  // The sync is a ucall: the vCPU leaves KVM_RUN for userspace (dropping
+  // kvm->srcu, as vcpu_run does before returning) and waits there.
+  hv_.mmio().set_doorbell(p_.sync_gpa(), [this](ExecContext& c, unsigned) {
+    hv_.srcu().read_unlock(c);
+    barrier_.arrive(c);
+    hv_.srcu().read_lock(c);
+  });
   DirtyLogOps& ops = hv_.dirty_log_ops();
   const bool manual = hv_.dirty_log().params().manual_protect;
   // Iteration 0: the vCPUs run from the start and populate their memory.
@@ -104,7 +111,8 @@ void Dlpt::run(ExecContext& ctx) {
     // Dirty time: from releasing the vCPUs until the last one synced.
     barrier_.wait_all(ctx);
     it.dirty = barrier_.last_arrival() - released;
-    if (tl_) tl_->span(ctx.thread_id(), ("dlpt iteration " + n + " dirty memory").c_str(), released, barrier_.last_arrival());
+    if (tl_)
+      tl_->span(ctx.thread_id(), ("dlpt iteration " + n + " dirty memory").c_str(), released, barrier_.last_arrival());
     t0 = ctx.now();
     const std::vector<Addr> pages = ops.get(ctx);
     it.pages = pages.size();
@@ -127,6 +135,7 @@ void Dlpt::run(ExecContext& ctx) {
   hv_.memslot_ops().set_flags(ctx, slot->id, false);
   ops.disable(ctx);
   disable = phase(ctx, t0, "dlpt disable dirty logging");
+  finished_ = true;
   barrier_.release(ctx);  // host_quit: the vCPUs leave
 }
 
@@ -141,8 +150,15 @@ std::string seconds(std::uint64_t cycles, double freq_ghz) {
 
 void Dlpt::report(std::ostream& out, double f) const {
   // dirty_log_perf_test's lines (pr_info), with simulated time.
-  out << "dirty_log_perf_test: " << p_.vcpus << " vCPUs x " << (p_.bytes_per_vcpu >> 20) << " MiB, backing "
-      << (p_.backing_shift == kPageShift4K ? "4K" : p_.backing_shift == kPageShift2M ? "2M" : "1G") << "\n";
+  const std::uint64_t b = p_.bytes_per_vcpu;
+  const std::string size = b % (1ull << 30) == 0   ? std::to_string(b >> 30) + " GiB"
+                           : b % (1ull << 20) == 0 ? std::to_string(b >> 20) + " MiB"
+                                                   : std::to_string(b >> 10) + " KiB";
+  out << "dirty_log_perf_test: " << p_.vcpus << " vCPUs x " << size << ", backing "
+      << (p_.backing_shift == kPageShift4K   ? "4K"
+          : p_.backing_shift == kPageShift2M ? "2M"
+                                             : "1G")
+      << "\n";
   out << "Populate memory time: " << seconds(populate, f) << "\n";
   out << "Enabling dirty logging time: " << seconds(enable, f) << "\n\n";
   std::uint64_t get = 0, clear = 0;

@@ -49,7 +49,7 @@ struct DlptParams {
   // over a vCPU's memory leaves none of its lines in any cache, and the
   // model charges data references only cpu.access_cycles.
   std::uint32_t page_gap_cycles = 200;
-  unsigned vcpus = 1;                         // cpu.vcpus (-v)
+  unsigned vcpus = 1;  // cpu.vcpus (-v)
   std::uint64_t pages_per_vcpu() const { return bytes_per_vcpu / kPageSize4K; }
   Addr end() const { return gpa + std::uint64_t(vcpus) * bytes_per_vcpu; }
   Addr sync_gpa() const { return end(); }  // the doorbell page, just above the test memory
@@ -82,6 +82,7 @@ class Dlpt {
   bool active() const { return p_.enabled; }
   void set_trace(Trace* t) { tl_ = t; }
   void run(ExecContext& ctx);
+  bool finished() const { return finished_; }
 
   /// The test's report, in its words, with times at `freq_ghz`.
   void report(std::ostream& out, double freq_ghz) const;
@@ -99,6 +100,7 @@ class Dlpt {
   Hypervisor& hv_;
   PhaseBarrier barrier_;
   Trace* tl_ = nullptr;
+  bool finished_ = false;
 };
 
 }  // namespace vmxsim::hv

@@ -56,7 +56,8 @@ void EagerSplitter::split_down(ExecContext& ctx, Leaf l, Addr begin, Addr end, L
     return;
   }
   l = now;  // A/D bits may have changed: the compare-and-exchange uses the fresh value
-  mmu_.split(ctx, l, [](std::uint64_t parent) { return parent; }, /*charge_alloc=*/false);
+  mmu_.split(
+      ctx, l, [](std::uint64_t parent) { return parent; }, /*charge_alloc=*/false);
   ++splits;
   if (l.level - 1 > 1) rescan(ctx, l, begin, end, mode);  // pre-order: the children next
 }
@@ -79,7 +80,8 @@ void EagerSplitter::register_stats(Stats& s) const {
             "times the split released mmu_lock to allocate a page-table page (hv.eager_split.alloc: drop_lock)");
   s.counter("hv.eager_split.spares", &spares, "pages",
             "allocated pages freed unused: the leaf was split or zapped while mmu_lock was dropped");
-  s.counter("hv.eager_split.alloc_cycles", &alloc_cycles, "cycles", "cycles the split spent allocating page-table pages");
+  s.counter("hv.eager_split.alloc_cycles", &alloc_cycles, "cycles",
+            "cycles the split spent allocating page-table pages");
   s.counter("hv.eager_split.dropped_cycles", &dropped_cycles, "cycles",
             "cycles from releasing mmu_lock to allocate until it was held again, waits included (drop_lock)");
 }

@@ -55,7 +55,11 @@ MemslotPerfParams MemslotPerfParams::from(const Cfg& c) {
 void MemslotPerf::run(ExecContext& ctx) {
   // map: the guest's sync writes ring the doorbell page below MEM_GPA.
   if (p_.test == "map" || p_.test == "rw")
-    hv_.mmio().set_doorbell(p_.mem_gpa - kPageSize4K, [this](ExecContext& c, unsigned) { sync_.arrive(c); });
+    hv_.mmio().set_doorbell(p_.mem_gpa - kPageSize4K, [this](ExecContext& c, unsigned) {
+      hv_.srcu().read_unlock(c);  // the guest's sync exits to userspace, outside kvm->srcu
+      sync_.arrive(c);
+      hv_.srcu().read_lock(c);
+    });
   // prepare_vm: N - 1 slots of npages / (N - 1) pages, the last with the
   // remainder, each backed by its own host mapping (laid out in HVA order
   // after the VM's slots).

@@ -316,6 +316,13 @@ void Simulation::run() {
   if (progress_) progress_->finish();
   host_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   control_.rethrow();
+  // Every thread blocked and none left to wake it: a deadlock between
+  // simulated threads, which must not pass for a finished run.
+  if (control_.finished_count() != p_.vcpus)
+    throw Error("internal error: the simulation stopped with " + std::to_string(p_.vcpus - control_.finished_count()) +
+                " vCPU(s) blocked and nothing left to wake them (a deadlock between simulated threads)");
+  if (dlpt_->active() && !dlpt_->finished())
+    throw Error("internal error: vmm.dlpt stopped before its last phase (a deadlock between simulated threads)");
   accesses_ = total_accesses();
   cycles_ = control_.end();
   losses_ = hv_->checkers().dirty().losses();
