@@ -135,6 +135,9 @@ void DirtyLogOps::protect_masked(ExecContext& ctx, const std::vector<Addr>& page
     std::size_t j = i;
     while (j < pages.size() && pages[j] >= word && pages[j] < word_end) ++j;
     ++clear_words;
+    // Each word's changes happen at this thread's time: vCPUs' page walks
+    // (and lockless faults) see the words done so far, not the rest.
+    ctx.sync();
     ctx.charge(dp.clear_word);  // atomic_long_fetch_andnot on the bitmap word
     const Addr first = pages[i], last = pages[j - 1];
     if (dp.initially_set) {
@@ -176,6 +179,19 @@ void DirtyLogOps::clear(ExecContext& ctx, const std::vector<Addr>& pages) {
   if (x_.dirty.params().clear_flush) x_.requests.flush_remote_tlbs(ctx, -1);
   copied(ctx, pages);
   if (tl_) tl_->span(ctx.thread_id(), "CLEAR", t0, ctx.now(), TraceArgs().num("pages", pages.size()).str());
+}
+
+void DirtyLogOps::clear_chunked(ExecContext& ctx, const std::vector<Addr>& pages, std::uint64_t chunk) {
+  if (!chunk) return clear(ctx, pages);
+  std::size_t k = 0;
+  while (k < pages.size()) {
+    const Memslot* s = x_.slots.find(pages[k]);
+    const Addr base = s ? s->gpa : 0;
+    const Addr end = base + ((pages[k] - base) / chunk + 1) * chunk;
+    std::vector<Addr> part;
+    while (k < pages.size() && pages[k] < end && x_.slots.find(pages[k]) == s) part.push_back(pages[k++]);
+    clear(ctx, part);
+  }
 }
 
 void DirtyLogOps::disable(ExecContext& ctx) {

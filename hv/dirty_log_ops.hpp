@@ -66,6 +66,10 @@ class DirtyLogOps {
   /// then wp: W, pml: D on its 4 KiB leaves), then flush TLBs. When it
   /// returns, the pages count as copied for the oracle.
   void clear(ExecContext& ctx, const std::vector<Addr>& pages);
+  /// `pages` cleared by one KVM_CLEAR_DIRTY_LOG per `chunk` bytes of each
+  /// slot (as QEMU's migration clears 1 GiB at a time), each with its own
+  /// lock hold and flush; 0: one CLEAR.
+  void clear_chunked(ExecContext& ctx, const std::vector<Addr>& pages, std::uint64_t chunk);
   /// KVM_MEM_LOG_DIRTY_PAGES cleared: stop logging (PML off on every vCPU),
   /// then kvm_mmu_recover_huge_pages under mmu_lock for write — zap the
   /// tables that stand where a huge page may be again — flush remote TLBs,

@@ -19,6 +19,10 @@ DlptParams DlptParams::from(const Cfg& c, unsigned vcpus) {
   p.backing_shift = std::uint8_t(page_shift_of(c.choice("backing", "4K", {"4K", "2M", "1G"}).c_str()));
   p.gpa = c.bytes("gpa", p.gpa);
   p.overlap = c.boolean("overlap", p.overlap);
+  p.random_access = c.boolean("random_access", p.random_access);
+  p.clear_chunk_bytes = c.bytes("clear_chunk_bytes", p.clear_chunk_bytes);
+  if (p.clear_chunk_bytes % (64 * kPageSize4K))
+    c.fail("clear_chunk_bytes", "expected a multiple of 256 KiB (KVM_CLEAR_DIRTY_LOG works in 64-page words)");
   p.seed = c.u64("seed", p.seed);
   const std::uint64_t gap = c.u64("page_gap_cycles", p.page_gap_cycles);
   if (gap > 0xffffffffu) c.fail("page_gap_cycles", "expected 0 to 4294967295");
@@ -122,8 +126,11 @@ void Dlpt::run(ExecContext& ctx) {
       barrier_.release(ctx);
     }
     if (manual) {
+      // One KVM_CLEAR_DIRTY_LOG over the slot, as the test does, or one per
+      // chunk (as QEMU's migration clears 1 GiB at a time), each with its
+      // own lock hold and TLB flush.
       t0 = ctx.now();
-      ops.clear(ctx, pages);
+      ops.clear_chunked(ctx, pages, p_.clear_chunk_bytes);
       it.clear = phase(ctx, t0, "dlpt iteration " + n + " clear dirty log");
     }
     if (!p_.overlap && more) {

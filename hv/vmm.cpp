@@ -20,6 +20,9 @@ VmmParams VmmParams::from(const Cfg& vmm, std::size_t static_slots) {
   p.period_cycles = d.u64("period_cycles", p.period_cycles);
   p.rounds = d.u64("rounds", p.rounds);
   p.disable = d.boolean("disable", p.disable);
+  p.clear_chunk = d.bytes("clear_chunk_bytes", p.clear_chunk);
+  if (p.clear_chunk % (64 * kPageSize4K))
+    d.fail("clear_chunk_bytes", "expected a multiple of 256 KiB (KVM_CLEAR_DIRTY_LOG works in 64-page words)");
   if (p.disable && p.rounds == 0) d.fail("disable", "true needs rounds of at least 1 (logging stops after them)");
   if (p.period_cycles == 0) d.fail("period_cycles", "expected at least 1");
   if (p.gpa % kPageSize4K || p.size % kPageSize4K)
@@ -77,7 +80,7 @@ VmmParams VmmParams::from(const Cfg& vmm, std::size_t static_slots) {
 void Vmm::collect(ExecContext& ctx) {
   const Cycles t0 = ctx.now();
   const std::vector<Addr> pages = hv_.dirty_log_ops().get(ctx);
-  if (hv_.dirty_log().params().manual_protect) hv_.dirty_log_ops().clear(ctx, pages);
+  if (hv_.dirty_log().params().manual_protect) hv_.dirty_log_ops().clear_chunked(ctx, pages, p_.clear_chunk);
   ++rounds;
   pages_reported += pages.size();
   cycles_collecting += ctx.now() - t0;

@@ -43,6 +43,7 @@ struct VmmParams {
   Cycles period_cycles = 2'500'000;    // vmm.dirty_log.period_cycles: 1 ms at 2.5 GHz
   std::uint64_t rounds = 0;            // vmm.dirty_log.rounds: 0 = until the workload ends
   bool disable = false;                // vmm.dirty_log.disable: after `rounds` collections, turn logging off
+  std::uint64_t clear_chunk = 0;       // vmm.dirty_log.clear_chunk_bytes: one CLEAR per this much of a slot (0: one)
   std::vector<MemslotOp> memslot_ops;  // vmm.memslot_ops, in time order
   /// `static_slots`: how many slots hv.memslots creates (ids 0 .. n-1), to
   /// check the ids the memslot operations name.

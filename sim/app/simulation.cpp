@@ -52,7 +52,8 @@ void add_dlpt(const Cfg& root, const Cfg& workload, SimParams& p) {
   p.hv.memslots.push_back(t.slot(hva));
   traces::GeneratorParams& g = p.generator;
   g = traces::GeneratorParams{};
-  g.pattern = "sequential";
+  // memstress: each page in order, or (-a) guest_random_u32() % pages.
+  g.pattern = t.random_access ? "uniform" : "sequential";
   g.stride = kPageSize4K;
   g.working_set_bytes = t.bytes_per_vcpu;
   g.base = t.gpa;
