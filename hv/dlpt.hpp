@@ -43,9 +43,9 @@ struct DlptParams {
   std::uint8_t backing_shift = kPageShift4K;  // vmm.dlpt.backing: 4K | 2M | 1G (-s)
   Addr gpa = Addr{4} << 30;                   // vmm.dlpt.gpa: the test memory's guest-physical base
   bool overlap = false;                       // vmm.dlpt.overlap: vCPUs start the next iteration when GET returns
-  std::uint64_t clear_chunk_bytes = 0;        // vmm.dlpt.clear_chunk_bytes: one CLEAR per this much of the slot (0: one)
-  bool random_access = false;                 // vmm.dlpt.random_access (-a, Linux 6.2+): each access a random page of the vCPU's
-  std::uint64_t seed = 1;                     // vmm.dlpt.seed: the write/read choices
+  std::uint64_t clear_chunk_bytes = 0;  // vmm.dlpt.clear_chunk_bytes: one CLEAR per this much of the slot (0: one)
+  bool random_access = false;  // vmm.dlpt.random_access (-a, Linux 6.2+): each access a random page of the vCPU's
+  std::uint64_t seed = 1;      // vmm.dlpt.seed: the write/read choices
   // vmm.dlpt.page_gap_cycles: the guest's cycles per page besides its
   // translation — one DRAM miss (mem.dram_latency_cycles' 200), as a pass
   // over a vCPU's memory leaves none of its lines in any cache, and the
