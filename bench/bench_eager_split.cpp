@@ -12,25 +12,11 @@
 
 #include "hv/hypervisor.hpp"
 #include "models/phys_mem.hpp"
+#include "null_context.hpp"
 #include "sim/config.hpp"
-#include "sim/exec_context.hpp"
 
 namespace vmxsim::hv {
 namespace {
-
-/// A thread of its own: time passes only by charges; nothing blocks.
-class BenchContext : public ExecContext {
- public:
-  Cycles now() const override { return t_; }
-  void charge(Cycles c) override { t_ += c; }
-  void sync() override {}
-  unsigned thread_id() const override { return 0; }
-  void block() override {}
-  void wake(Cycles) override {}
-
- private:
-  Cycles t_ = 0;
-};
 
 void BM_EagerSplitGiB(benchmark::State& state, const char* alloc) {
   const std::uint64_t gib = std::uint64_t(state.range(0));
@@ -45,7 +31,7 @@ void BM_EagerSplitGiB(benchmark::State& state, const char* alloc) {
     const HvParams p = HvParams::from(root.section("hv"), root.section("ept"), root.section("check"), SystemInfo{});
     auto mem = std::make_unique<models::PhysMem>(models::PhysMemParams{});
     auto hv = std::make_unique<Hypervisor>(p, *mem);
-    BenchContext ctx;
+    NullContext ctx;
     for (std::uint64_t g = 0; g < gib; ++g) hv->exits().handle_ept_violation(ctx, 0, base + (g << 30), 0x182);
     state.ResumeTiming();
     hv->dirty_log_ops().enable(ctx, base, base + (gib << 30));
@@ -63,10 +49,7 @@ void BM_EagerSplitGiB(benchmark::State& state, const char* alloc) {
 BENCHMARK_CAPTURE(BM_EagerSplitGiB, drop_lock, "drop_lock")->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_EagerSplitGiB, nowait, "nowait")->Arg(8)->Unit(benchmark::kMillisecond);
 // The size, once: about 200 MiB of EPT tables.
-BENCHMARK_CAPTURE(BM_EagerSplitGiB, drop_lock_96, "drop_lock")
-    ->Arg(96)
-    ->Iterations(1)
-    ->Unit(benchmark::kSecond);
+BENCHMARK_CAPTURE(BM_EagerSplitGiB, drop_lock_96, "drop_lock")->Arg(96)->Iterations(1)->Unit(benchmark::kSecond);
 
 }  // namespace
 }  // namespace vmxsim::hv

@@ -9,23 +9,11 @@
 #include "hv/mmu.hpp"
 #include "models/mem_hierarchy.hpp"
 #include "models/phys_mem.hpp"
+#include "null_context.hpp"
 #include "sim/exec_context.hpp"
 
 namespace vmxsim {
 namespace {
-
-class NullContext : public ExecContext {
- public:
-  Cycles now() const override { return t_; }
-  void charge(Cycles c) override { t_ += c; }
-  void sync() override {}
-  unsigned thread_id() const override { return 0; }
-  void block() override {}
-  void wake(Cycles) override {}
-
- private:
-  Cycles t_ = 0;
-};
 
 struct WalkFixture {
   models::PhysMem mem{models::PhysMemParams{}};

@@ -40,7 +40,7 @@ struct DirtyLogParams {
   Cycles bitmap_page = 1500;  // dirty_log_bitmap_page: allocate and zero (or set) 4 KiB of the dirty bitmaps (estimate)
   Cycles get_base = 2000;     // dirty_log_get: the GET ioctl's fixed part
   Cycles get_word = 4;        // dirty_log_get_word: per 64-page bitmap word copied
-  Cycles clear_word = 20;     // dirty_log_clear_word: CLEAR\'s atomic fetch-and-clear of one bitmap word (estimate)
+  Cycles clear_word = 20;     // dirty_log_clear_word: CLEAR's atomic fetch-and-clear of one bitmap word (estimate)
   Cycles mark_page = 15;      // dirty_log_mark: mark_page_dirty_in_slot
   Cycles pml_drain_base = 80;   // pml_drain: vmx_flush_pml_buffer's fixed part
   Cycles pml_drain_entry = 20;  // pml_drain_entry: per logged GPA drained into the bitmap

@@ -6,6 +6,7 @@
 
 #include "ept/entry.hpp"
 #include "pml/engine.hpp"
+#include "sim/config.hpp"
 #include "sim/stats.hpp"
 
 namespace vmxsim::hv {
@@ -21,6 +22,10 @@ void DirtyLogOps::enable(ExecContext& ctx, Addr begin, Addr end) {
   const bool pml = x_.dirty.pml();
   const Cycles t0 = ctx.now();
   const DirtyLogParams& dp = x_.dirty.params();
+  const auto enable_pml = [&] {
+    for (VcpuHandle* v : x_.requests.vcpus())
+      if (v && pml && v->pml_engine()) v->pml_engine()->enable(true);
+  };
   // The two dirty bitmaps allocated and zeroed — or set, with INITIALLY_SET
   // (kvm_alloc_dirty_bitmap, bitmap_set). The memslot commit's fixed work
   // is MemslotOps::set_flags' (hv::Dlpt calls it first).
@@ -31,8 +36,7 @@ void DirtyLogOps::enable(ExecContext& ctx, Addr begin, Addr end) {
     // each CLEAR does that for what it clears.
     ctx.sync();
     x_.dirty.enable(begin, end, /*all_set=*/true);
-    for (VcpuHandle* v : x_.requests.vcpus())
-      if (v && pml && v->pml_engine()) v->pml_engine()->enable(true);
+    enable_pml();
   } else {
     if (x_.splitter.params().enabled) {
       // kvm_mmu_slot_try_split_huge_pages (eager_page_split): before
@@ -62,8 +66,7 @@ void DirtyLogOps::enable(ExecContext& ctx, Addr begin, Addr end) {
       ctx.charge(dp.enable_leaf);
       protect(l, pml);
     });
-    for (VcpuHandle* v : x_.requests.vcpus())
-      if (v && pml && v->pml_engine()) v->pml_engine()->enable(true);
+    enable_pml();
     x_.mmu_lock.release(ctx);
     x_.requests.flush_remote_tlbs(ctx, -1);  // outside mmu_lock, as KVM does
   }
@@ -181,15 +184,23 @@ void DirtyLogOps::clear(ExecContext& ctx, const std::vector<Addr>& pages) {
   if (tl_) tl_->span(ctx.thread_id(), "CLEAR", t0, ctx.now(), TraceArgs().num("pages", pages.size()).str());
 }
 
+std::uint64_t DirtyLogOps::clear_chunk_from(const Cfg& c) {
+  const std::uint64_t chunk = c.bytes("clear_chunk_bytes", 0);
+  if (chunk % (64 * kPageSize4K))
+    c.fail("clear_chunk_bytes", "expected a multiple of 256 KiB (KVM_CLEAR_DIRTY_LOG works in 64-page words)");
+  return chunk;
+}
+
 void DirtyLogOps::clear_chunked(ExecContext& ctx, const std::vector<Addr>& pages, std::uint64_t chunk) {
   if (!chunk) return clear(ctx, pages);
   std::size_t k = 0;
   while (k < pages.size()) {
+    // The chunk of the slot holding pages[k]; pages are in GPA order.
     const Memslot* s = x_.slots.find(pages[k]);
-    const Addr base = s ? s->gpa : 0;
-    const Addr end = base + ((pages[k] - base) / chunk + 1) * chunk;
+    const Addr base = s ? s->gpa : pages[k];
+    const Addr end = s ? std::min(s->end(), base + ((pages[k] - base) / chunk + 1) * chunk) : pages[k] + 1;
     std::vector<Addr> part;
-    while (k < pages.size() && pages[k] < end && x_.slots.find(pages[k]) == s) part.push_back(pages[k++]);
+    while (k < pages.size() && pages[k] < end) part.push_back(pages[k++]);
     clear(ctx, part);
   }
 }

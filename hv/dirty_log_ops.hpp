@@ -23,6 +23,7 @@
 #include "sim/trace.hpp"
 
 namespace vmxsim {
+class Cfg;
 class Stats;
 namespace pml {
 class Engine;
@@ -70,6 +71,9 @@ class DirtyLogOps {
   /// slot (as QEMU's migration clears 1 GiB at a time), each with its own
   /// lock hold and flush; 0: one CLEAR.
   void clear_chunked(ExecContext& ctx, const std::vector<Addr>& pages, std::uint64_t chunk);
+  /// A VMM's `clear_chunk_bytes` key (vmm.dirty_log, vmm.dlpt): 0 or a
+  /// multiple of one bitmap word's 256 KiB.
+  static std::uint64_t clear_chunk_from(const Cfg& vmm_section);
   /// KVM_MEM_LOG_DIRTY_PAGES cleared: stop logging (PML off on every vCPU),
   /// then kvm_mmu_recover_huge_pages under mmu_lock for write — zap the
   /// tables that stand where a huge page may be again — flush remote TLBs,

@@ -20,9 +20,7 @@ DlptParams DlptParams::from(const Cfg& c, unsigned vcpus) {
   p.gpa = c.bytes("gpa", p.gpa);
   p.overlap = c.boolean("overlap", p.overlap);
   p.random_access = c.boolean("random_access", p.random_access);
-  p.clear_chunk_bytes = c.bytes("clear_chunk_bytes", p.clear_chunk_bytes);
-  if (p.clear_chunk_bytes % (64 * kPageSize4K))
-    c.fail("clear_chunk_bytes", "expected a multiple of 256 KiB (KVM_CLEAR_DIRTY_LOG works in 64-page words)");
+  p.clear_chunk_bytes = DirtyLogOps::clear_chunk_from(c);
   p.seed = c.u64("seed", p.seed);
   const std::uint64_t gap = c.u64("page_gap_cycles", p.page_gap_cycles);
   if (gap > 0xffffffffu) c.fail("page_gap_cycles", "expected 0 to 4294967295");

@@ -14,7 +14,8 @@
 // The sync page is a doorbell device page just above the test memory
 // (hv::Mmio::set_doorbell): a vCPU's sync write exits and waits there for the
 // next iteration, as the test's vCPU threads wait in userspace. The guest
-// side is the generator, derived from these keys (DlptParams::guest).
+// side is the generator, derived from these keys by the simulation
+// (sim/app/simulation.cpp, add_dlpt).
 #pragma once
 #include <cstdint>
 #include <ostream>

@@ -19,14 +19,11 @@ EagerSplitParams EagerSplitParams::from(const Cfg& e, const Cfg& costs) {
 }
 
 void EagerSplitter::split_range(ExecContext& ctx, Addr begin, Addr end, LockMode mode) {
-  std::vector<Leaf> huge;
-  mmu_.for_each_leaf(begin, end, [&huge](const Leaf& l) {
-    if (l.level > 1) huge.push_back(l);
-  });
-  for (const Leaf& l : huge) split_down(ctx, l, begin, end, mode);
+  split_huge(ctx, begin, end, begin, end, mode);
 }
 
 void EagerSplitter::split_down(ExecContext& ctx, Leaf l, Addr begin, Addr end, LockMode mode) {
+  const Addr size = Addr{1} << ept::level_shift(l.level);
   if (p_.alloc == EagerSplitParams::Alloc::kNowait) {
     ++allocs_nowait;
     ctx.charge(p_.alloc_nowait);
@@ -52,23 +49,23 @@ void EagerSplitter::split_down(ExecContext& ctx, Leaf l, Addr begin, Addr end, L
     // Split or zapped meanwhile: the spare page is freed, and what stands
     // there now is walked again.
     ++spares;
-    rescan(ctx, l, begin, end, mode);
+    split_huge(ctx, std::max(begin, l.gpa), std::min(end, l.gpa + size), begin, end, mode);
     return;
   }
   l = now;  // A/D bits may have changed: the compare-and-exchange uses the fresh value
   mmu_.split(
       ctx, l, [](std::uint64_t parent) { return parent; }, /*charge_alloc=*/false);
   ++splits;
-  if (l.level - 1 > 1) rescan(ctx, l, begin, end, mode);  // pre-order: the children next
+  // Pre-order: the children next.
+  if (l.level - 1 > 1) split_huge(ctx, std::max(begin, l.gpa), std::min(end, l.gpa + size), begin, end, mode);
 }
 
-void EagerSplitter::rescan(ExecContext& ctx, const Leaf& l, Addr begin, Addr end, LockMode mode) {
-  const Addr size = Addr{1} << ept::level_shift(l.level);
+void EagerSplitter::split_huge(ExecContext& ctx, Addr lo, Addr hi, Addr begin, Addr end, LockMode mode) {
   std::vector<Leaf> huge;
-  mmu_.for_each_leaf(std::max(begin, l.gpa), std::min(end, l.gpa + size), [&huge](const Leaf& c) {
-    if (c.level > 1) huge.push_back(c);
+  mmu_.for_each_leaf(lo, hi, [&huge](const Leaf& l) {
+    if (l.level > 1) huge.push_back(l);
   });
-  for (const Leaf& c : huge) split_down(ctx, c, begin, end, mode);
+  for (const Leaf& l : huge) split_down(ctx, l, begin, end, mode);
 }
 
 void EagerSplitter::register_stats(Stats& s) const {

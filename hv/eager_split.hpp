@@ -62,8 +62,8 @@ class EagerSplitter {
  private:
   /// One huge leaf and, pre-order, its children inside [begin, end).
   void split_down(ExecContext& ctx, Leaf l, Addr begin, Addr end, LockMode mode);
-  /// split_down every huge leaf now inside `l`'s range and [begin, end).
-  void rescan(ExecContext& ctx, const Leaf& l, Addr begin, Addr end, LockMode mode);
+  /// split_down every huge leaf now overlapping [lo, hi) (inside [begin, end)).
+  void split_huge(ExecContext& ctx, Addr lo, Addr hi, Addr begin, Addr end, LockMode mode);
   EagerSplitParams p_;
   Mmu& mmu_;
   Lock& lock_;

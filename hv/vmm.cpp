@@ -20,9 +20,7 @@ VmmParams VmmParams::from(const Cfg& vmm, std::size_t static_slots) {
   p.period_cycles = d.u64("period_cycles", p.period_cycles);
   p.rounds = d.u64("rounds", p.rounds);
   p.disable = d.boolean("disable", p.disable);
-  p.clear_chunk = d.bytes("clear_chunk_bytes", p.clear_chunk);
-  if (p.clear_chunk % (64 * kPageSize4K))
-    d.fail("clear_chunk_bytes", "expected a multiple of 256 KiB (KVM_CLEAR_DIRTY_LOG works in 64-page words)");
+  p.clear_chunk = DirtyLogOps::clear_chunk_from(d);
   if (p.disable && p.rounds == 0) d.fail("disable", "true needs rounds of at least 1 (logging stops after them)");
   if (p.period_cycles == 0) d.fail("period_cycles", "expected at least 1");
   if (p.gpa % kPageSize4K || p.size % kPageSize4K)
