@@ -17,6 +17,12 @@ DirtyLogParams DirtyLogParams::from(const Cfg& dl, const Cfg& costs) {
     dl.fail("initially_set",
             "true needs manual_protect: true (KVM accepts KVM_DIRTY_LOG_INITIALLY_SET only with "
             "KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)");
+  p.lockless_protect = dl.boolean("lockless_protect", p.lockless_protect);
+  p.lockless_preempt_cycles = dl.u64("lockless_preempt_cycles", p.lockless_preempt_cycles);
+  p.lockless_preempt_probability = dl.f64("lockless_preempt_probability", p.lockless_preempt_probability);
+  if (!(p.lockless_preempt_probability >= 0 && p.lockless_preempt_probability <= 1))
+    dl.fail("lockless_preempt_probability", "expected 0 to 1, got " + std::to_string(p.lockless_preempt_probability));
+  p.lockless_preempt_seed = dl.u64("lockless_preempt_seed", p.lockless_preempt_seed);
   p.protect_page = costs.u64("dirty_log_protect_page", p.protect_page);
   p.enable_leaf = costs.u64("dirty_log_enable_leaf", p.enable_leaf);
   p.bitmap_page = costs.u64("dirty_log_bitmap_page", p.bitmap_page);

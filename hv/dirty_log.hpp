@@ -30,6 +30,16 @@ struct DirtyLogParams {
   // manual_protect): enabling sets every bit and protects nothing; each
   // CLEAR protects (and eagerly splits) only what it clears.
   bool initially_set = false;
+  // hv.dirty_log.lockless_protect: GET/CLEAR re-protect without mmu_lock,
+  // inside a lockless walker's reader section per 64-page word (the purpose
+  // of Xiao's 2013 series, FACTS H1); the tables it walks are kept alive by
+  // hv.pt_free.policy. A reader may be descheduled once per section while it
+  // holds its table pointer: hv.dirty_log.lockless_preempt_cycles, with
+  // probability lockless_preempt_probability (coins from lockless_preempt_seed).
+  bool lockless_protect = false;
+  Cycles lockless_preempt_cycles = 0;
+  double lockless_preempt_probability = 0;
+  std::uint64_t lockless_preempt_seed = 1;
   // Costs (hv.costs.*), all estimates.
   // dirty_log_protect_page: re-protect one 4 KiB leaf (W or D) in CLEAR, or
   // in GET without manual protect: the shadow MMU's 64-vCPU CLEAR of

@@ -7,6 +7,7 @@
 #include "ept/entry.hpp"
 #include "pml/engine.hpp"
 #include "sim/config.hpp"
+#include "sim/hash.hpp"
 #include "sim/stats.hpp"
 
 namespace vmxsim::hv {
@@ -102,9 +103,9 @@ std::vector<Addr> DirtyLogOps::get(ExecContext& ctx) {
   if (!x_.dirty.params().manual_protect) {
     // kvm_get_dirty_log_protect: each word is taken (xchg with 0) and
     // re-protected under mmu_lock for write, then one flush.
-    x_.mmu_lock.acquire(ctx, LockMode::kWrite);
+    lock_for_protect(ctx);
     protect_masked(ctx, pages);
-    x_.mmu_lock.release(ctx);
+    unlock_for_protect(ctx);
     x_.requests.flush_remote_tlbs(ctx, -1);
     copied(ctx, pages);
   }
@@ -147,6 +148,7 @@ void DirtyLogOps::protect_masked(ExecContext& ctx, const std::vector<Addr>& page
       // kvm_arch_mmu_enable_log_dirty_pt_masked with INITIALLY_SET: split
       // [first, last] (kvm_mmu_try_split_huge_pages, mmu_lock held for
       // write), then write-protect the 2 MiB pages at both ends.
+      if (dp.lockless_protect) x_.mmu_lock.acquire(ctx, LockMode::kWrite);
       if (x_.splitter.params().enabled) {
         const Cycles s0 = ctx.now();
         x_.splitter.split_range(ctx, first, last + kPageSize4K, LockMode::kWrite);
@@ -154,6 +156,12 @@ void DirtyLogOps::protect_masked(ExecContext& ctx, const std::vector<Addr>& page
       }
       protect_huge(first);
       if ((first >> kPageShift2M) != (last >> kPageShift2M)) protect_huge(last);
+      if (dp.lockless_protect) x_.mmu_lock.release(ctx);
+    }
+    if (dp.lockless_protect) {
+      protect_word_lockless(ctx, pages, i, j);
+      i = j;
+      continue;
     }
     // kvm_tdp_mmu_clear_dirty_pt_masked / write_protect_pt_masked: one walk
     // to the word's range, then each 4 KiB leaf of the mask.
@@ -169,6 +177,61 @@ void DirtyLogOps::protect_masked(ExecContext& ctx, const std::vector<Addr>& page
   }
 }
 
+void DirtyLogOps::lock_for_protect(ExecContext& ctx) {
+  if (!x_.dirty.params().lockless_protect) x_.mmu_lock.acquire(ctx, LockMode::kWrite);
+}
+
+void DirtyLogOps::unlock_for_protect(ExecContext& ctx) {
+  if (!x_.dirty.params().lockless_protect) x_.mmu_lock.release(ctx);
+}
+
+void DirtyLogOps::protect_word_lockless(ExecContext& ctx, const std::vector<Addr>& pages, std::size_t i,
+                                        std::size_t j) {
+  const DirtyLogParams& dp = x_.dirty.params();
+  const bool pml = x_.dirty.pml();
+  // One reader section per word, as kvm_tdp_mmu_clear_dirty_pt_masked takes
+  // rcu_read_lock per mask; no mmu_lock (the seed's lockless write-protect).
+  PtReaderGuard walk(x_.pt_free, ctx);
+  ++lockless_sections_;
+  PtHold hold;
+  bool held = false;
+  Addr held_2m = ~Addr{0};
+  for (std::size_t k = i; k < j; ++k) {
+    const Addr gpa = pages[k];
+    x_.dirty.clear(gpa);
+    if ((gpa >> kPageShift2M) != held_2m) {
+      // Descend to the table of this 2 MiB range and keep its pointer.
+      ctx.sync();
+      const Leaf l = x_.mmu.find_leaf(gpa);
+      x_.mmu.charge_walk(ctx, l.level ? l.level : 1);
+      held_2m = gpa >> kPageShift2M;
+      held = l.level == 1;
+      if (held) hold = x_.pt_oracle.hold(l.at, ctx.now());
+      if (k == i && dp.lockless_preempt_cycles &&
+          unit_coin(dp.lockless_preempt_seed, lockless_sections_) < dp.lockless_preempt_probability) {
+        // Descheduled inside the section, holding the table pointer.
+        ++lockless_preempted_;
+        const Cycles p0 = ctx.now();
+        ctx.charge(dp.lockless_preempt_cycles);
+        if (tl_) tl_->span(ctx.thread_id(), "lockless protect preempted", p0, ctx.now());
+      }
+    }
+    if (!held) continue;  // no 4 KiB table here (a huge leaf, or nothing mapped)
+    // Each entry is read through the held pointer at this thread's time.
+    ctx.sync();
+    if (!x_.pt_oracle.use(hold, ctx.thread_id(), "lockless write-protect", ctx.now())) {
+      ++lockless_aborted_;
+      held = false;
+      continue;
+    }
+    const Addr at = hold.page + ((gpa >> kPageShift4K) & 511) * 8;
+    const std::uint64_t e = x_.mmu.entry(at);
+    if (!shadow_present(e)) continue;  // zapped, or frozen: the table was unlinked
+    ctx.charge(dp.protect_page);
+    protect(Leaf{at, e, 1, gpa & ~Addr{kPageSize4K - 1}}, pml);
+  }
+}
+
 void DirtyLogOps::copied(ExecContext& ctx, const std::vector<Addr>& pages) {
   for (Addr gpa : pages)
     if (const Memslot* s = x_.slots.find(gpa)) x_.oracle.copy(gpa, s->hpa_of(gpa), ctx.now());
@@ -176,9 +239,9 @@ void DirtyLogOps::copied(ExecContext& ctx, const std::vector<Addr>& pages) {
 
 void DirtyLogOps::clear(ExecContext& ctx, const std::vector<Addr>& pages) {
   const Cycles t0 = ctx.now();
-  x_.mmu_lock.acquire(ctx, LockMode::kWrite);
+  lock_for_protect(ctx);
   protect_masked(ctx, pages);
-  x_.mmu_lock.release(ctx);
+  unlock_for_protect(ctx);
   if (x_.dirty.params().clear_flush) x_.requests.flush_remote_tlbs(ctx, -1);
   copied(ctx, pages);
   if (tl_) tl_->span(ctx.thread_id(), "CLEAR", t0, ctx.now(), TraceArgs().num("pages", pages.size()).str());
@@ -222,9 +285,10 @@ void DirtyLogOps::disable(ExecContext& ctx) {
       },
       unlinked, x_.zap_leaf);
   x_.mmu_lock.release(ctx);
-  x_.requests.flush_remote_tlbs(ctx, -1);  // no vCPU may still walk through the unlinked tables
+  // The flush (no vCPU may still walk through the unlinked tables), then the
+  // policy's free.
   const std::size_t n = unlinked.size();
-  x_.rcu.call(ctx, std::move(unlinked));
+  x_.pt_free.commit(ctx, std::move(unlinked), true, "huge-page recovery: commit");
   if (tl_) tl_->span(ctx.thread_id(), "disable dirty log", t0, ctx.now(), TraceArgs().num("tables_unlinked", n).str());
 }
 
@@ -257,6 +321,12 @@ void DirtyLogOps::register_stats(Stats& s) const {
             "waits included");
   s.counter("hv.dirty_log.clear_words", &clear_words, "words",
             "64-page bitmap words cleared and re-protected (kvm_arch_mmu_enable_log_dirty_pt_masked calls)");
+  s.counter("hv.dirty_log.lockless_sections", &lockless_sections_, "sections",
+            "reader sections of the lockless write-protect (hv.dirty_log.lockless_protect), one per bitmap word");
+  s.counter("hv.dirty_log.lockless_preempted", &lockless_preempted_, "sections",
+            "lockless write-protect sections descheduled while holding a table pointer (lockless_preempt_*)");
+  s.counter("hv.dirty_log.lockless_aborted", &lockless_aborted_, "walks",
+            "lockless write-protect walks abandoned because their table was freed under them (check.pt_free)");
   s.counter("hv.pml.drains", &drains_, "drains", "PML buffers drained into the dirty bitmap (vmx_flush_pml_buffer)");
   s.counter("hv.pml.drained", &drained_, "entries", "PML log entries drained into the dirty bitmap");
   s.counter("hv.dirty_log.since_cycles", &since_, "cycles", "when dirty logging took effect (0: never)");

@@ -11,13 +11,14 @@
 #include <vector>
 
 #include "hv/check/dirty_oracle.hpp"
+#include "hv/check/pt_free_oracle.hpp"
 #include "hv/dirty_log.hpp"
 #include "hv/eager_split.hpp"
 #include "hv/lock.hpp"
 #include "hv/memslots.hpp"
 #include "hv/mmu.hpp"
 #include "hv/page_track.hpp"
-#include "hv/rcu.hpp"
+#include "hv/pt_free.hpp"
 #include "hv/requests.hpp"
 #include "sim/exec_context.hpp"
 #include "sim/trace.hpp"
@@ -41,7 +42,8 @@ class DirtyLogOps {
     Requests& requests;
     const Memslots& slots;
     const PageTrack& track;
-    Rcu& rcu;
+    PtFreePolicy& pt_free;  // hv.pt_free.policy: commits recovery's zap; the lockless protect's reader side
+    PtFreeOracle& pt_oracle;
     DirtyOracle& oracle;
     EagerSplitter& splitter;  // hv.eager_split
     Cycles zap_leaf = 0;      // hv.costs.zap_leaf: freezing one entry of a table huge-page recovery removes
@@ -96,8 +98,15 @@ class DirtyLogOps {
   /// Leaves of [begin, end) protected for logging (wp: W; pml: D on 4 KiB leaves).
   void protect(const Leaf& l, bool pml);
   /// Clear and re-protect `pages` (in GPA order) word by word; the caller
-  /// holds mmu_lock for write.
+  /// holds mmu_lock for write, unless lockless_protect (then only the
+  /// INITIALLY_SET split takes it).
   void protect_masked(ExecContext& ctx, const std::vector<Addr>& pages);
+  /// lockless_protect: re-protect the 4 KiB leaves of pages[i, j) (one
+  /// word) inside one reader section, through a held pointer to their table.
+  void protect_word_lockless(ExecContext& ctx, const std::vector<Addr>& pages, std::size_t i, std::size_t j);
+  /// mmu_lock for write around a GET/CLEAR protect pass, unless lockless.
+  void lock_for_protect(ExecContext& ctx);
+  void unlock_for_protect(ExecContext& ctx);
   /// The pages count as copied for the oracle (their CLEAR completed).
   void copied(ExecContext& ctx, const std::vector<Addr>& pages);
   std::uint64_t accesses_since_logging() const;
@@ -105,6 +114,7 @@ class DirtyLogOps {
   Parts x_;
   Trace* tl_ = nullptr;
   std::uint64_t drains_ = 0, drained_ = 0;
+  std::uint64_t lockless_sections_ = 0, lockless_preempted_ = 0, lockless_aborted_ = 0;
   std::uint64_t since_ = 0;                         // when dirty logging took effect
   std::vector<std::uint64_t> accesses_at_logging_;  // each vCPU's retired accesses then
 };

@@ -50,6 +50,13 @@ HvParams HvParams::from(const Cfg& hv, const Cfg& ept, const Cfg& check, const S
   p.eager_split = EagerSplitParams::from(hv.section("eager_split"), costs);
   p.fault_split_zap = hv.choice("fault_split", "in_place", {"in_place", "zap"}) == "zap";
   p.oracle_gets = check.str("dirty_log_gets", p.oracle_gets);
+  p.pt_free_oracle = check.boolean("pt_free", p.pt_free_oracle);
+  p.rcu = RcuParams::from(hv.section("rcu"));
+  const Cfg pt_free = hv.section("pt_free");
+  const PtFreeRegistry& policies = PtFreeRegistry::instance();
+  p.pt_free = pt_free.choice("policy", p.pt_free, policies.names());
+  p.make_pt_free = policies.select(
+      p.pt_free, pt_free.path("policy"), [&pt_free](const std::string&) { return pt_free; }, system);
   if (!p.oracle_gets.empty() && !p.oracle)
     check.fail("dirty_log_gets", "needs check.dirty_log: true (the dirty-log oracle records the GETs)");
   if (p.dirty_log.mode == "pml" && !p.mmu.ad)
@@ -79,22 +86,26 @@ std::unique_ptr<Memslots> build_memslots(const HvParams& p, models::PhysMem& mem
 
 Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
     : p_(p), mem_(mem), slots_(build_memslots(p_, mem)), mmu_(mem, p_.mmu), mmu_lock_("mmu_lock", p_.lock, p_.mmu_lock),
-      dirty_(p_.dirty_log), track_(p_.page_track), rcu_(mem), srcu_(p_.srcu_sync),
-      splitter_(p_.eager_split, mmu_, mmu_lock_), checks_(p_.oracle, p_.page_track, *slots_),
-      requests_(p_.costs.ipi_send, p_.costs.tlb_flush),
+      dirty_(p_.dirty_log), track_(p_.page_track), rcu_(mem, p_.rcu), srcu_(p_.srcu_sync),
+      splitter_(p_.eager_split, mmu_, mmu_lock_), checks_(p_.oracle, p_.page_track, p_.pt_free_oracle, *slots_),
+      requests_(p_.costs.ipi_send, p_.costs.tlb_flush), pt_env_{rcu_, requests_, p_.costs.ipi_send},
+      pt_free_(p_.make_pt_free(pt_env_)),
       slow_(p_.costs, mmu_, p_.mmu.spte_set, mmu_lock_, dirty_, track_, requests_, p_.fault_split_zap),
-      env_(p_.costs, mmu_, mem, dirty_, track_, rcu_, slow_), path_(p_.make_fault_path(env_)),
-      dirty_ops_({mmu_, mmu_lock_, dirty_, requests_, *slots_, track_, rcu_, checks_.dirty(), splitter_,
-                  p_.memslot_ops.zap_leaf}),
+      env_(p_.costs, mmu_, mem, dirty_, track_, *pt_free_, checks_.pt_free(), slow_), path_(p_.make_fault_path(env_)),
+      dirty_ops_({mmu_, mmu_lock_, dirty_, requests_, *slots_, track_, *pt_free_, checks_.pt_free(), checks_.dirty(),
+                  splitter_, p_.memslot_ops.zap_leaf}),
       mmio_(p_.mmio, mmu_, mmu_lock_, *slots_), exits_(p_.costs, *slots_, *path_, dirty_ops_, mmio_),
-      memslot_ops_(p_.memslot_ops, {*slots_, mmu_, mmu_lock_, requests_, srcu_, dirty_, mmio_, mem}),
+      memslot_ops_(p_.memslot_ops, {*slots_, mmu_, mmu_lock_, requests_, srcu_, dirty_, mmio_, mem, *pt_free_}),
       track_ops_({p_.costs, mmu_, mmu_lock_, dirty_, track_, requests_, *path_, checks_.track()}) {
   dirty_.attach(*slots_);
+  rcu_.on_free([this](Addr page, Cycles t) { checks_.pt_free().freed(page, t); });
   checks_.dirty().record_gets(!p_.oracle_gets.empty());
 }
 
 void Hypervisor::set_trace(Trace* t) {
   mmu_lock_.set_trace(t);
+  rcu_.set_trace(t);
+  pt_free_->set_trace(t);
   checks_.set_trace(t);
   requests_.set_trace(t);
   slow_.set_trace(t);
@@ -122,6 +133,7 @@ void Hypervisor::register_stats(Stats& s) const {
   mmu_lock_.register_stats(s, "hv.lock.mmu_lock");
   track_.register_stats(s, "hv.page_track");
   rcu_.register_stats(s, "hv.rcu");
+  pt_free_->register_stats(s);
 }
 
 }  // namespace vmxsim::hv

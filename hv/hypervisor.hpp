@@ -3,7 +3,8 @@
 // behaviour of its own:
 //   state        memslots (hv::Memslots, a registered implementation), the
 //                EPT (hv::Mmu), mmu_lock, dirty bitmaps (hv::DirtyLog),
-//                write-track flags (hv::PageTrack), RCU (hv::Rcu)
+//                write-track flags (hv::PageTrack), RCU (hv::Rcu) and the
+//                page-table freeing policy (hv::PtFreePolicy)
 //   exits        hv::ExitHandlers: what a VM exit runs (PML flush, EPT
 //                violation, EPT misconfiguration), hv::Mmio (MMIO entries,
 //                read-only memslots)
@@ -11,7 +12,8 @@
 //                sees only hv::FaultEnv
 //   operations   hv::DirtyLogOps (enable, GET, CLEAR, disable),
 //                hv::PageTrackOps (add, remove), hv::Requests (kicks, remote flushes)
-//   checkers     hv::Checkers (the dirty-log and write-track oracles), which
+//   checkers     hv::Checkers (the dirty-log, write-track and page-table
+//                use-after-free oracles), which
 //                the vCPUs report to
 // Its code runs in the exiting vCPU's simulated thread (or in a VMM thread)
 // through ExecContext and charges hv.costs for each step.
@@ -36,6 +38,7 @@
 #include "hv/mmu.hpp"
 #include "hv/page_track.hpp"
 #include "hv/page_track_ops.hpp"
+#include "hv/pt_free.hpp"
 #include "hv/rcu.hpp"
 #include "hv/requests.hpp"
 #include "hv/slow_path.hpp"
@@ -65,13 +68,17 @@ struct HvParams {
   MmuParams mmu;
   DirtyLogParams dirty_log;
   std::vector<MemslotSpec> memslots;
-  MmioParams mmio;               // hv.mmio_regions, hv.mmio_caching
-  MemslotOpCosts memslot_ops;    // hv.costs.memslot_ioctl, .zap_leaf, .mmu_notifier
-  Cycles srcu_sync = 25000;      // hv.costs.srcu_sync: one expedited SRCU grace period with no reader to wait for
-  bool oracle = false;           // check.dirty_log
-  EagerSplitParams eager_split;  // hv.eager_split.*, hv.costs.split_alloc*
-  bool fault_split_zap = false;  // hv.fault_split: zap (else in_place)
-  std::string oracle_gets;       // check.dirty_log_gets: a file for the pages each GET reported ("": none)
+  MmioParams mmio;                   // hv.mmio_regions, hv.mmio_caching
+  MemslotOpCosts memslot_ops;        // hv.costs.memslot_ioctl, .zap_leaf, .mmu_notifier
+  Cycles srcu_sync = 25000;          // hv.costs.srcu_sync: one expedited SRCU grace period with no reader to wait for
+  bool oracle = false;               // check.dirty_log
+  EagerSplitParams eager_split;      // hv.eager_split.*, hv.costs.split_alloc*
+  bool fault_split_zap = false;      // hv.fault_split: zap (else in_place)
+  std::string oracle_gets;           // check.dirty_log_gets: a file for the pages each GET reported ("": none)
+  bool pt_free_oracle = true;        // check.pt_free
+  RcuParams rcu;                     // hv.rcu.*
+  std::string pt_free = "call_rcu";  // hv.pt_free.policy (`vmxsim list`)
+  PtFreeRegistry::Maker make_pt_free;
   /// Reads hv.*, ept.* and check.*; variants check themselves against `system`.
   static HvParams from(const Cfg& hv, const Cfg& ept, const Cfg& check, const SystemInfo& system);
 };
@@ -92,6 +99,7 @@ class Hypervisor {
   DirtyLog& dirty_log() { return dirty_; }
   PageTrack& page_track() { return track_; }
   Rcu& rcu() { return rcu_; }
+  PtFreePolicy& pt_free() { return *pt_free_; }
   EagerSplitter& splitter() { return splitter_; }
 
   ExitHandlers& exits() { return exits_; }
@@ -118,6 +126,8 @@ class Hypervisor {
   EagerSplitter splitter_;
   Checkers checks_;
   Requests requests_;
+  PtFreeEnv pt_env_;
+  std::unique_ptr<PtFreePolicy> pt_free_;
   SlowPath slow_;
   FaultEnv env_;
   std::unique_ptr<FaultPath> path_;

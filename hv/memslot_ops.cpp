@@ -36,7 +36,12 @@ void MemslotOps::swap(ExecContext& ctx) {
   x_.srcu.synchronize(ctx);
 }
 
-std::uint64_t MemslotOps::zap(ExecContext& ctx, Addr begin, Addr end) {
+std::uint64_t MemslotOps::zap(ExecContext& ctx, Addr begin, Addr end, std::vector<Addr>& unlinked) {
+  if (x_.mmu.zap_tables()) {
+    const std::uint64_t n = x_.mmu.zap_range(ctx, begin, end, true, unlinked, c_.zap_leaf);
+    zapped_leaves += n;
+    return n;
+  }
   std::vector<Leaf> leaves;
   x_.mmu.for_each_leaf(begin, end, [&leaves](const Leaf& l) { leaves.push_back(l); });
   for (const Leaf& l : leaves) {
@@ -90,9 +95,10 @@ void MemslotOps::invalidate_and_flush(ExecContext& ctx, const Memslot& old) {
   swap(ctx);
   ctx.charge(c_.slot_zap);
   x_.mmu_lock.acquire(ctx, LockMode::kWrite);
-  const std::uint64_t n = zap(ctx, old.gpa, old.end());
+  std::vector<Addr> unlinked;
+  const std::uint64_t n = zap(ctx, old.gpa, old.end(), unlinked);
   x_.mmu_lock.release(ctx);
-  if (n) x_.requests.flush_remote_tlbs(ctx, -1);
+  x_.pt_free.commit(ctx, std::move(unlinked), n != 0, "memslot zap: commit");
 }
 
 void MemslotOps::remove(ExecContext& ctx, std::uint32_t id) {
@@ -168,12 +174,13 @@ void MemslotOps::unmap_hva(ExecContext& ctx, Addr hva, std::uint64_t size) {
       cost);
   ctx.charge(cost);
   std::uint64_t n = 0;
+  std::vector<Addr> unlinked;
   if (!ranges.empty()) {
     x_.mmu_lock.acquire(ctx, LockMode::kWrite);
-    for (const Range& r : ranges) n += zap(ctx, r.begin, r.end);
+    for (const Range& r : ranges) n += zap(ctx, r.begin, r.end, unlinked);
     x_.mmu_lock.release(ctx);
   }
-  if (n) x_.requests.flush_remote_tlbs(ctx, -1);
+  x_.pt_free.commit(ctx, std::move(unlinked), n != 0, "mmu notifier: commit");
   cost = 0;
   x_.slots.for_each_hva(
       hva, hva + size, [](const Memslot&) {}, cost);  // invalidate_range_end

@@ -21,6 +21,7 @@
 #include "hv/memslots.hpp"
 #include "hv/mmio.hpp"
 #include "hv/mmu.hpp"
+#include "hv/pt_free.hpp"
 #include "hv/requests.hpp"
 #include "hv/srcu.hpp"
 #include "sim/exec_context.hpp"
@@ -56,8 +57,10 @@ class MemslotOps {
     DirtyLog& dirty;
     Mmio& mmio;
     models::PhysMem& mem;
+    PtFreePolicy& pt_free;  // commits each zap: the flush, then the unlinked tables' free
   };
   MemslotOps(const MemslotOpCosts& c, const Parts& p) : c_(c), x_(p) {}
+  const MemslotOpCosts& costs() const { return c_; }
   void set_trace(Trace* t) { tl_ = t; }
 
   /// KVM_MR_CREATE. Host memory is allocated for it. Returns its id.
@@ -82,7 +85,9 @@ class MemslotOps {
 
  private:
   void swap(ExecContext& ctx);
-  std::uint64_t zap(ExecContext& ctx, Addr begin, Addr end);        // under mmu_lock (write); returns leaves zapped
+  // Under mmu_lock (write): the range's leaves, and with hv.mmu.zap_tables its
+  // whole tables into `unlinked`; returns the entries cleared.
+  std::uint64_t zap(ExecContext& ctx, Addr begin, Addr end, std::vector<Addr>& unlinked);
   void invalidate_and_flush(ExecContext& ctx, const Memslot& old);  // DELETE/MOVE phase 1
   const Memslot& slot(std::uint32_t id, const char* op) const;
   std::uint32_t next_id_ = 0;  // ids are never reused (0: not yet known)

@@ -18,6 +18,7 @@ MmuParams MmuParams::from(const Cfg& ept, const Cfg& mmu, const Cfg& costs) {
   p.ad = ept.boolean("ad", p.ad);
   const std::string max = mmu.choice("max_page_size", "1G", {"4K", "2M", "1G"});
   p.max_page_shift = max == "4K" ? kPageShift4K : max == "2M" ? kPageShift2M : kPageShift1G;
+  p.zap_tables = mmu.boolean("zap_tables", p.zap_tables);
   p.pt_level = costs.u64("pt_level", p.pt_level);
   p.pt_alloc = costs.u64("pt_alloc", p.pt_alloc);
   p.spte_set = costs.u64("spte_set", p.spte_set);
@@ -217,6 +218,39 @@ void Mmu::zap_collapsible(ExecContext& ctx, Addr begin, Addr end, const std::fun
   walk(eptp_.root(), p_.levels, 0);
 }
 
+std::uint64_t Mmu::zap_range(ExecContext& ctx, Addr begin, Addr end, bool tables, std::vector<Addr>& unlinked,
+                             Cycles per_entry) {
+  std::uint64_t n = 0;
+  std::function<void(Addr, unsigned, Addr)> walk = [&](Addr table, unsigned level, Addr base) {
+    const Addr size = Addr{1} << level_shift(level);
+    for (unsigned i = 0; i < 512; ++i) {
+      const Addr gpa = base + Addr(i) * size;
+      if (gpa + size <= begin || gpa >= end) continue;
+      const Addr at = table + Addr(i) * 8;
+      const std::uint64_t e = mem_.read(at);
+      if (!shadow_present(e)) continue;
+      ctx.charge(p_.pt_level);
+      if (is_leaf(e, level)) {
+        mem_.write(at, 0);
+        ctx.charge(per_entry);
+        ++n;
+      } else if (tables && gpa >= begin && gpa + size <= end) {
+        // The whole table lies inside: unlink it and everything below.
+        mem_.write(at, 0);
+        ++tables_zapped;
+        ctx.charge(per_entry * unlink(mem_, entry_addr(e), level - 1, unlinked));
+        ++n;
+      } else {
+        walk(entry_addr(e), level - 1, gpa);
+      }
+    }
+  };
+  walk(eptp_.root(), p_.levels, 0);
+  return n;
+}
+
+std::uint64_t Mmu::entry(Addr at) const { return mem_.read(at); }
+
 std::uint64_t Mmu::update(Addr at, std::uint64_t set, std::uint64_t clear) {
   std::uint64_t old = mem_.read(at);
   while (!mem_.cmpxchg(at, old, (old | set) & ~clear)) {
@@ -235,6 +269,8 @@ void Mmu::register_stats(Stats& s, const std::string& prefix) const {
             "map attempts that found the GPA already mapped (another vCPU won the race)");
   s.counter(prefix + ".zapped", &zapped, "entries",
             "non-leaf EPT entries zapped so that huge pages can return (kvm_mmu_recover_huge_pages)");
+  s.counter(prefix + ".tables_zapped", &tables_zapped, "entries",
+            "non-leaf EPT entries cleared by range zaps that unlink whole tables (hv.mmu.zap_tables, vmm.zap_storm)");
   s.counter(prefix + ".mmio_installed", &mmio_installed, "entries",
             "KVM MMIO entries (W|X without R, with the memslots generation) installed for GPAs no memslot covers");
 }

@@ -27,6 +27,11 @@ struct MmuParams {
   unsigned levels = 4;                         // ept.levels: 4, or 5 for 5-level EPT
   bool ad = true;                              // ept.ad: EPTP[6] (KVM module default eptad=1)
   std::uint8_t max_page_shift = kPageShift1G;  // hv.mmu.max_page_size
+  // hv.mmu.zap_tables: memslot DELETE/MOVE and MMU-notifier unmaps also
+  // unlink and free the page-table pages wholly inside the zapped range (as
+  // the fast zap of a deleted slot's roots does, FACTS H2); false: they clear
+  // leaves only and the tables stay (tdp_mmu_zap_leafs).
+  bool zap_tables = false;
   // Cycle costs of the map path's steps (hv.costs).
   Cycles pt_level = 15;   // visiting one level of the TDP iterator
   Cycles pt_alloc = 250;  // allocating, zeroing and linking a page-table page
@@ -97,6 +102,7 @@ class Mmu {
   Mmu(models::PhysMem& mem, const MmuParams& p);
 
   ept::Eptp eptp() const { return eptp_; }
+  bool zap_tables() const { return p_.zap_tables; }
 
   /// Largest level (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB) at which `gpa` may be
   /// mapped for `slot`: within the host page size, the configured maximum,
@@ -123,6 +129,8 @@ class Mmu {
   /// The leaf mapping `gpa`, or level 0 if none (no cost: callers charge). An
   /// MMIO entry is none.
   Leaf find_leaf(Addr gpa) const;
+  /// The entry at HPA `at` of a live page-table page (no cost).
+  std::uint64_t entry(Addr at) const;
   /// Every present leaf overlapping [begin, end), in GPA order.
   void for_each_leaf(Addr begin, Addr end, const std::function<void(const Leaf&)>& f) const;
   /// Replace the huge leaf `l` by a table of 512 leaves one level down with
@@ -142,6 +150,15 @@ class Mmu {
   void zap_collapsible(ExecContext& ctx, Addr begin, Addr end,
                        const std::function<bool(Addr gpa, unsigned level)>& huge_ok, std::vector<Addr>& unlinked,
                        Cycles per_entry = 0);
+  /// Zap [begin, end) under mmu_lock for write: clear every leaf in it
+  /// (tdp_mmu_zap_leafs) and, with `tables`, unlink every page-table page
+  /// wholly inside it with everything below, its entries frozen, into
+  /// `unlinked` (as zapping a root or a slot's subtrees does:
+  /// kvm_tdp_mmu_zap_all_fast, tdp_mmu_zap_root). Each cleared leaf and each
+  /// frozen entry costs `per_entry`. Returns the entries cleared (leaves and
+  /// table links): non-zero means a remote flush is needed.
+  std::uint64_t zap_range(ExecContext& ctx, Addr begin, Addr end, bool tables, std::vector<Addr>& unlinked,
+                          Cycles per_entry);
   /// Atomically set and clear bits of a leaf: compare-and-exchange until it
   /// sticks (another thread — the walker — may be setting A/D meanwhile).
   /// Returns the old value.
@@ -154,6 +171,7 @@ class Mmu {
   std::uint64_t splits = 0;
   std::uint64_t zapped = 0;          // non-leaf entries zapped so that huge pages can return
   std::uint64_t mmio_installed = 0;  // MMIO entries installed
+  std::uint64_t tables_zapped = 0;   // table links cleared by zap_range
 
  private:
   models::PhysMem& mem_;

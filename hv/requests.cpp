@@ -9,7 +9,7 @@ void Requests::attach(unsigned id, VcpuHandle* v) {
   vcpus_[id] = v;
 }
 
-void Requests::kick_all(ExecContext& ctx, int from, unsigned bits) {
+unsigned Requests::kick_all(ExecContext& ctx, int from, unsigned bits) {
   ++kicks;
   ctx.sync();  // the other vCPUs' request flags are shared
   const Cycles t0 = ctx.now();
@@ -38,11 +38,12 @@ void Requests::kick_all(ExecContext& ctx, int from, unsigned bits) {
   if (tl_)
     tl_->span(ctx.thread_id(), (bits & kRequestTlbFlush) ? "remote tlb flush" : "kick", t0, ctx.now(),
               TraceArgs().num("waited_for", waited).str());
+  return waited;
 }
 
-void Requests::flush_remote_tlbs(ExecContext& ctx, int from) {
+unsigned Requests::flush_remote_tlbs(ExecContext& ctx, int from) {
   ++remote_flushes;
-  kick_all(ctx, from, kRequestTlbFlush);
+  return kick_all(ctx, from, kRequestTlbFlush);
 }
 
 void Requests::register_stats(Stats& s) const {

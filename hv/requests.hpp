@@ -67,10 +67,11 @@ class Requests {
 
   /// Post `bits` to every vCPU but `from` (a vCPU id, or < 0 for a VMM
   /// thread) and wait for the in-guest ones. With kRequestTlbFlush, vCPU
-  /// `from` flushes its own TLB too.
-  void kick_all(ExecContext& ctx, int from, unsigned bits);
+  /// `from` flushes its own TLB too. Returns how many were in guest mode
+  /// (each took an IPI and an exit).
+  unsigned kick_all(ExecContext& ctx, int from, unsigned bits);
   /// KVM: kvm_flush_remote_tlbs(): a TLB-flush request to every vCPU.
-  void flush_remote_tlbs(ExecContext& ctx, int from);
+  unsigned flush_remote_tlbs(ExecContext& ctx, int from);
 
   void register_stats(Stats& s) const;
   std::uint64_t remote_flushes = 0, kicks = 0;

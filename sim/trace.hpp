@@ -24,6 +24,9 @@ class Trace {
                     const std::string& args = std::string()) = 0;
   /// A point event of thread `tid` at cycle `at`.
   virtual void instant(unsigned tid, const char* name, Cycles at, const std::string& args = std::string()) = 0;
+  /// A counter track `name` (one per process) taking, from cycle `at` on,
+  /// the numeric values in `args` (each key a series, e.g. `"pages":3`).
+  virtual void counter(const char* name, Cycles at, const std::string& args) = 0;
 };
 
 /// Builds Trace args: `TraceArgs().hex("gpa", gpa).num("pages", n).str()`.

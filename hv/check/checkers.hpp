@@ -3,10 +3,12 @@
 // their effects to. Neither oracle changes the model: they only observe.
 //   dirty-log oracle  (check.dirty_log)   hv::DirtyOracle
 //   write-track oracle (check.page_track) hv::TrackOracle
+//   page-table use-after-free oracle (check.pt_free) hv::PtFreeOracle
 #pragma once
 #include <cstdint>
 
 #include "hv/check/dirty_oracle.hpp"
+#include "hv/check/pt_free_oracle.hpp"
 #include "hv/check/track_oracle.hpp"
 #include "hv/memslots.hpp"
 #include "sim/exec_context.hpp"
@@ -20,13 +22,15 @@ namespace vmxsim::hv {
 
 class Checkers {
  public:
-  Checkers(bool dirty_log, const PageTrackParams& track, const Memslots& slots)
-      : dirty_(dirty_log), track_(track), slots_(slots) {}
+  Checkers(bool dirty_log, const PageTrackParams& track, bool pt_free, const Memslots& slots)
+      : dirty_(dirty_log), track_(track), pt_free_(pt_free), slots_(slots) {}
   void set_trace(Trace* t) { tl_ = t; }
 
   DirtyOracle& dirty() { return dirty_; }
   const DirtyOracle& dirty() const { return dirty_; }
   TrackOracle& track() { return track_; }
+  PtFreeOracle& pt_free() { return pt_free_; }
+  const PtFreeOracle& pt_free() const { return pt_free_; }
 
   // What the vCPU reports (it knows the HPA of each write it retires).
   /// The vCPU must report every guest write (the dirty-log oracle is on).
@@ -50,11 +54,15 @@ class Checkers {
       tl_->instant(ctx.thread_id(), "oracle: track bypassed", ctx.now(), TraceArgs().hex("gpa", gpa).str());
   }
 
-  void register_stats(Stats& s) const { track_.register_stats(s); }
+  void register_stats(Stats& s) const {
+    track_.register_stats(s);
+    pt_free_.register_stats(s);
+  }
 
  private:
   DirtyOracle dirty_;
   TrackOracle track_;
+  PtFreeOracle pt_free_;
   const Memslots& slots_;
   Trace* tl_ = nullptr;
 };

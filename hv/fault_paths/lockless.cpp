@@ -24,7 +24,7 @@ FaultOutcome LocklessPath::handle(ExecContext& ctx, unsigned vcpu, const Memslot
   FaultOutcome out;
   bool done;
   {
-    RcuReadGuard rcu(env_.rcu(), ctx);
+    PtReaderGuard walk(env_.pt_free(), ctx);  // rcu_read_lock / walk_shadow_page_lockless_begin
     done = attempt(ctx, vcpu, gpa, out);
   }
   if (done) return out;
@@ -34,7 +34,7 @@ FaultOutcome LocklessPath::handle(ExecContext& ctx, unsigned vcpu, const Memslot
 
 LocklessPath::Probe LocklessPath::probe(ExecContext& ctx, Addr gpa, Leaf& l) {
   ctx.sync();
-  l = env_.leaf(gpa);
+  l = env_.leaf(ctx, gpa);
   ctx.charge(p_.walk);
   if (!l.level) return Probe::kSlow;  // not present: the slow path maps it
   if (l.value & kWrite) {             // already allowed: a lazily flushed TLB, or another vCPU fixed it
@@ -57,7 +57,7 @@ FaultOutcome LocklessPath::fixed(ExecContext& ctx, Addr gpa, const char* event) 
 // clear — a PML double-log is harmless, and it avoids a flush.
 bool LocklessPath::exchange(ExecContext& ctx, Addr gpa, Addr at, std::uint64_t expected, std::uint64_t desired,
                             FaultOutcome& out) {
-  if (env_.cmpxchg(at, expected, desired)) {
+  if (env_.cmpxchg(ctx, at, expected, desired)) {
     env_.mark_dirty(ctx, gpa);
     out = fixed(ctx, gpa, "cmpxchg ok");
     return true;

@@ -45,7 +45,7 @@ class SpteIdPath final : public LocklessPath {
       ctx.sync();
       std::uint64_t expected = l.value;
       const std::uint64_t marked = (l.value & ~kSpteIdMask) | id;
-      if (!env_.cmpxchg(l.at, expected, marked)) {
+      if (!env_.cmpxchg(ctx, l.at, expected, marked)) {
         retry(ctx, gpa, "mark fail");
         continue;
       }

@@ -21,7 +21,7 @@ class UnsafePath final : public LocklessPath {
     env_.mark_dirty(ctx, gpa);  // the bug: marked before the entry is writable
     ctx.charge(p_.cmpxchg + p_.delay);
     ctx.sync();
-    env_.store(l.at, l.value | ept::kWrite);  // a plain store of a stale value
+    env_.store(ctx, l.at, l.value | ept::kWrite);  // a plain store of a stale value
     out = fixed(ctx, gpa, "store");
     return true;
   }

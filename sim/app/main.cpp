@@ -78,7 +78,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "write a timeline of the run (exits, handler phases, locks, guest runs, VMM operations) to FILE as "
       "Chrome trace-event JSON, for ui.perfetto.dev or chrome://tracing (docs/timeline.md)")(
       "quiet,q", "print nothing on success")(
-      "fail-on-violation", "exit with status 3 if a checker (check.dirty_log, check.page_track) found a violation")(
+      "fail-on-violation",
+      "exit with status 3 if a checker (check.dirty_log, check.page_track, check.pt_free) found a violation")(
       "progress", "draw the progress bar on stderr even when it is not a terminal")(
       "no-progress", "never draw the progress bar (by default it is drawn when stderr is a terminal)")(
       "dump", po::value<std::string>(),
@@ -165,7 +166,18 @@ int cmd_run(const std::vector<std::string>& args) {
               << " untrapped write(s) (stat check.track_bypassed)\n";
   if (!losses.empty())
     std::cerr << "vmxsim: dirty-log oracle: " << losses.size() << " lost page(s) (stat check.dirty_lost)\n";
-  if ((!losses.empty() || track.bypassed) && vm.count("fail-on-violation")) return 3;
+  const hv::PtFreeOracle& uaf = simulation.hypervisor().checkers().pt_free();
+  for (std::size_t i = 0; i < uaf.violations().size() && i < 20; ++i) {
+    const auto& v = uaf.violations()[i];
+    std::cerr << "vmxsim: page-table free oracle: " << v.walker << " on thread " << v.thread
+              << " read its pointer to table 0x" << std::hex << v.page << std::dec << " at cycle " << v.held_at
+              << "; the table was freed at cycle " << v.freed_at << " and the walker used it at cycle " << v.used_at
+              << ": use after free\n";
+  }
+  if (uaf.count)
+    std::cerr << "vmxsim: page-table free oracle: " << uaf.count
+              << " use(s) after free (stat check.pt_free_violations)\n";
+  if ((!losses.empty() || track.bypassed || uaf.count) && vm.count("fail-on-violation")) return 3;
   return 0;
 }
 

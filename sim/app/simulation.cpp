@@ -123,6 +123,7 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir, const s
   p.vcpu.start_cycles = workload.u64("start_cycles", 0);
   p.generator = traces::GeneratorParams::from(workload.section("generator"));
   p.dlpt = hv::DlptParams::from(root.section("vmm").section("dlpt"), p.vcpus);
+  p.zap_storm = hv::ZapStormParams::from(root.section("vmm").section("zap_storm"));
   if (p.dlpt.enabled) add_dlpt(root, workload, p);
   bool from_cli = false;
   for (const auto& k : cli_keys) from_cli |= (k == "workload.trace" || k == "workload");
@@ -233,6 +234,15 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
     dlpt_thread_->set_jitter(p_.jitter_cycles, p_.seed);
     if (tl_) tl_->name_thread(kVmmDlptThreadId, "vmm dirty_log_perf_test");
   }
+  zap_storm_ = std::make_unique<hv::ZapStorm>(p_.zap_storm, *hv_);
+  if (zap_storm_->active()) {
+    zap_storm_->set_trace(tl_);
+    zap_thread_ =
+        std::make_unique<VmmThread>("vmm_zap_storm", kVmmZapThreadId, p_.quantum, control_,
+                                    [this, workload_done](ExecContext& ctx) { zap_storm_->run(ctx, workload_done); });
+    zap_thread_->set_jitter(p_.jitter_cycles, p_.seed);
+    if (tl_) tl_->name_thread(kVmmZapThreadId, "vmm zap storm");
+  }
   for (const auto& v : vcpus_) v->register_stats(stats_);
   hv_->register_stats(stats_);
   // Guest progress while dirty logging was on (the PML-vs-WP study's metric).
@@ -241,6 +251,7 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
         stats_, [this] { return cycles_; }, p_.freq_ghz);
   vmm_->register_stats(stats_);
   if (perf_->active()) perf_->register_stats(stats_);
+  if (zap_storm_->active()) zap_storm_->register_stats(stats_);
   if (dlpt_->active()) {
     dlpt_->register_stats(stats_);
     hv_->dirty_log_ops().register_progress_stats(

@@ -10,6 +10,7 @@
 #include "hv/dlpt.hpp"
 #include "hv/hypervisor.hpp"
 #include "hv/memslot_perf.hpp"
+#include "hv/zap_storm.hpp"
 #include "models/mem_hierarchy.hpp"
 #include "models/phys_mem.hpp"
 #include "models/tlb.hpp"
@@ -38,6 +39,7 @@ struct SimParams {
   hv::VmmParams vmm;
   hv::MemslotPerfParams memslot_perf;  // vmm.memslot_perf
   hv::DlptParams dlpt;                 // vmm.dlpt
+  hv::ZapStormParams zap_storm;        // vmm.zap_storm
   models::PhysMemParams host;
   hv::HvParams hv;
   std::string trace;  // empty: use the generator
@@ -104,6 +106,8 @@ class Simulation {
   std::unique_ptr<VmmThread> perf_thread_;
   std::unique_ptr<hv::Dlpt> dlpt_;
   std::unique_ptr<VmmThread> dlpt_thread_;
+  std::unique_ptr<hv::ZapStorm> zap_storm_;
+  std::unique_ptr<VmmThread> zap_thread_;
   std::unique_ptr<VmmThread> vmm_thread_, track_thread_;
   std::unique_ptr<VmmThread> memslot_thread_;  // vmm.memslot_ops
   std::vector<hv::DirtyOracle::Loss> losses_;

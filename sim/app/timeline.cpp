@@ -63,6 +63,8 @@ void Timeline::instant(unsigned tid, const char* name, Cycles at, const std::str
   add('i', tid, name, at, 0, args);
 }
 
+void Timeline::counter(const char* name, Cycles at, const std::string& args) { add('C', 0, name, at, 0, args); }
+
 void Timeline::write(std::ostream& out) {
   // By time, then thread; of spans starting together the longer (enclosing)
   // one first; then emission order (the sort is stable).
@@ -92,7 +94,9 @@ void Timeline::write(std::ostream& out) {
   for (const Event& e : events_) {
     buf += ",\n{\"name\":";
     buf += names_[e.name];
-    buf += e.ph == 'X' ? ",\"ph\":\"X\",\"pid\":" : ",\"ph\":\"i\",\"s\":\"t\",\"pid\":";
+    buf += e.ph == 'X'   ? ",\"ph\":\"X\",\"pid\":"
+           : e.ph == 'C' ? ",\"ph\":\"C\",\"pid\":"
+                         : ",\"ph\":\"i\",\"s\":\"t\",\"pid\":";
     buf += pid;
     buf += ",\"tid\":";
     put_u64(buf, e.tid);
@@ -102,6 +106,12 @@ void Timeline::write(std::ostream& out) {
     if (e.ph == 'X') {
       buf += ",\"dur\":";
       put_us(buf, ns(e.ts + e.dur) - t0);
+    }
+    if (e.ph == 'C') {  // a counter's args are its series only
+      buf += ",\"args\":{";
+      buf.append(args_, std::size_t(e.args_at), e.args_len);
+      buf += "}}";
+      continue;
     }
     buf += ",\"args\":{\"cycle\":";
     put_u64(buf, e.ts);

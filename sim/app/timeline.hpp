@@ -43,6 +43,7 @@ class Timeline final : public Trace {
 
   void span(unsigned tid, const char* name, Cycles begin, Cycles end, const std::string& args = std::string()) override;
   void instant(unsigned tid, const char* name, Cycles at, const std::string& args = std::string()) override;
+  void counter(const char* name, Cycles at, const std::string& args) override;
 
   /// Sort the events and write the whole JSON document to `out`.
   void write(std::ostream& out);
@@ -59,7 +60,7 @@ class Timeline final : public Trace {
     std::uint32_t args_len;
     std::uint32_t tid;
     std::uint32_t name;  // index into names_
-    char ph;             // 'X' or 'i'
+    char ph;             // 'X', 'i' or 'C'
   };
   bool full();
   std::uint32_t intern(const char* name);

@@ -18,6 +18,7 @@ inline constexpr unsigned kVmmTrackThreadId = 1001;    // write tracking
 inline constexpr unsigned kVmmMemslotThreadId = 1002;  // memslot operations
 inline constexpr unsigned kVmmPerfThreadId = 1003;     // memslot_perf_test
 inline constexpr unsigned kVmmDlptThreadId = 1004;     // dirty_log_perf_test
+inline constexpr unsigned kVmmZapThreadId = 1005;      // the zap-storm loop
 
 class VmmThread : public sc_core::sc_module {
  public:
