@@ -194,39 +194,59 @@ void DirtyLogOps::protect_word_lockless(ExecContext& ctx, const std::vector<Addr
   PtReaderGuard walk(x_.pt_free, ctx);
   ++lockless_sections_;
   PtHold hold;
-  bool held = false;
+  bool held = false;  // a pointer to the 4 KiB table of held_2m
   Addr held_2m = ~Addr{0};
-  for (std::size_t k = i; k < j; ++k) {
+  bool preempt_tried = false;
+  for (std::size_t k = i; k < j;) {
     const Addr gpa = pages[k];
+    // The bit is cleared and the entry read at one synced instant, in that
+    // order: a mapping made later comes from a fault that logs the page.
+    ctx.sync();
     x_.dirty.clear(gpa);
-    if ((gpa >> kPageShift2M) != held_2m) {
-      // Descend to the table of this 2 MiB range and keep its pointer.
-      ctx.sync();
+    if (!held || (gpa >> kPageShift2M) != held_2m) {
+      // Descend from the root to this page's table and keep its pointer.
       const Leaf l = x_.mmu.find_leaf(gpa);
       x_.mmu.charge_walk(ctx, l.level ? l.level : 1);
       held_2m = gpa >> kPageShift2M;
       held = l.level == 1;
       if (held) hold = x_.pt_oracle.hold(l.at, ctx.now());
-      if (k == i && dp.lockless_preempt_cycles &&
-          unit_coin(dp.lockless_preempt_seed, lockless_sections_) < dp.lockless_preempt_probability) {
-        // Descheduled inside the section, holding the table pointer.
-        ++lockless_preempted_;
-        const Cycles p0 = ctx.now();
-        ctx.charge(dp.lockless_preempt_cycles);
-        if (tl_) tl_->span(ctx.thread_id(), "lockless protect preempted", p0, ctx.now());
+      if (!held) {
+        ++k;  // nothing mapped at 4 KiB now: the next write faults, and is logged
+        continue;
+      }
+      if (!preempt_tried) {
+        preempt_tried = true;
+        if (dp.lockless_preempt_cycles &&
+            unit_coin(dp.lockless_preempt_seed, lockless_sections_) < dp.lockless_preempt_probability) {
+          // Descheduled inside the section, holding the table pointer.
+          ++lockless_preempted_;
+          const Cycles p0 = ctx.now();
+          ctx.charge(dp.lockless_preempt_cycles);
+          if (tl_) tl_->span(ctx.thread_id(), "lockless protect preempted", p0, ctx.now());
+          ctx.sync();
+        }
       }
     }
-    if (!held) continue;  // no 4 KiB table here (a huge leaf, or nothing mapped)
-    // Each entry is read through the held pointer at this thread's time.
-    ctx.sync();
+    // The entry is read through the held pointer, at this thread's time.
     if (!x_.pt_oracle.use(hold, ctx.thread_id(), "lockless write-protect", ctx.now())) {
       ++lockless_aborted_;
       held = false;
+      ++k;
       continue;
     }
     const Addr at = hold.page + ((gpa >> kPageShift4K) & 511) * 8;
     const std::uint64_t e = x_.mmu.entry(at);
-    if (!shadow_present(e)) continue;  // zapped, or frozen: the table was unlinked
+    if (e == kFrozenSpte) {
+      // The table was unlinked under the walker, and the page may already be
+      // mapped again through a new one: restart from the root for this page
+      // (as the TDP MMU's iterator does on a frozen SPTE). Skipping it would
+      // lose the page's next writes: CLEAR would leave the new mapping writable.
+      ++lockless_restarts_;
+      held = false;
+      continue;
+    }
+    ++k;
+    if (!shadow_present(e)) continue;  // zapped: the next fault maps it for logging
     ctx.charge(dp.protect_page);
     protect(Leaf{at, e, 1, gpa & ~Addr{kPageSize4K - 1}}, pml);
   }
@@ -325,6 +345,8 @@ void DirtyLogOps::register_stats(Stats& s) const {
             "reader sections of the lockless write-protect (hv.dirty_log.lockless_protect), one per bitmap word");
   s.counter("hv.dirty_log.lockless_preempted", &lockless_preempted_, "sections",
             "lockless write-protect sections descheduled while holding a table pointer (lockless_preempt_*)");
+  s.counter("hv.dirty_log.lockless_restarts", &lockless_restarts_, "walks",
+            "lockless write-protect walks restarted from the root after reading a frozen entry (an unlinked table)");
   s.counter("hv.dirty_log.lockless_aborted", &lockless_aborted_, "walks",
             "lockless write-protect walks abandoned because their table was freed under them (check.pt_free)");
   s.counter("hv.pml.drains", &drains_, "drains", "PML buffers drained into the dirty bitmap (vmx_flush_pml_buffer)");

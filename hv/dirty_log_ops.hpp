@@ -114,7 +114,7 @@ class DirtyLogOps {
   Parts x_;
   Trace* tl_ = nullptr;
   std::uint64_t drains_ = 0, drained_ = 0;
-  std::uint64_t lockless_sections_ = 0, lockless_preempted_ = 0, lockless_aborted_ = 0;
+  std::uint64_t lockless_sections_ = 0, lockless_preempted_ = 0, lockless_aborted_ = 0, lockless_restarts_ = 0;
   std::uint64_t since_ = 0;                         // when dirty logging took effect
   std::vector<std::uint64_t> accesses_at_logging_;  // each vCPU's retired accesses then
 };

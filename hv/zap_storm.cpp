@@ -53,8 +53,7 @@ void ZapStorm::run(ExecContext& ctx, const std::function<bool()>& workload_done)
     entries_ += n;
     busy_ += ctx.now() - t0;
     last_ = ctx.now();
-    if (tl_)
-      tl_->span(ctx.thread_id(), "zap", t0, ctx.now(), TraceArgs().hex("gpa", b).num("tables", tables).str());
+    if (tl_) tl_->span(ctx.thread_id(), "zap", t0, ctx.now(), TraceArgs().hex("gpa", b).num("tables", tables).str());
     at = e >= end ? p_.gpa : e;
     ctx.charge(p_.period_cycles);
   }

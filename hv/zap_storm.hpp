@@ -24,13 +24,13 @@ namespace vmxsim::hv {
 class Hypervisor;
 
 struct ZapStormParams {
-  bool enabled = false;          // vmm.zap_storm.enabled
-  Cycles start_cycles = 0;       // vmm.zap_storm.start_cycles: the first zap
-  Cycles period_cycles = 250000; // vmm.zap_storm.period_cycles: from one commit's return to the next zap (100 µs)
+  bool enabled = false;            // vmm.zap_storm.enabled
+  Cycles start_cycles = 0;         // vmm.zap_storm.start_cycles: the first zap
+  Cycles period_cycles = 250000;   // vmm.zap_storm.period_cycles: from one commit's return to the next zap (100 µs)
   std::uint64_t bytes = 2u << 20;  // vmm.zap_storm.bytes: one zap's chunk (one 4 KiB table per 2 MiB)
-  Addr gpa = 0;                  // vmm.zap_storm.gpa / .size: the range the chunks walk round-robin
-  std::uint64_t size = 0;        //   (size 0: up to the end of the memslot holding gpa)
-  std::uint64_t count = 0;       // vmm.zap_storm.count: zaps to run (0: until the workload ends)
+  Addr gpa = 0;                    // vmm.zap_storm.gpa / .size: the range the chunks walk round-robin
+  std::uint64_t size = 0;          //   (size 0: up to the end of the memslot holding gpa)
+  std::uint64_t count = 0;         // vmm.zap_storm.count: zaps to run (0: until the workload ends)
   static ZapStormParams from(const Cfg& zap_storm);
 };
 
