@@ -85,7 +85,12 @@ void Rcu::read_unlock(ExecContext& ctx) {
   run_callbacks(now);
 }
 
-void Rcu::count_pending(Cycles at) {
+void Rcu::set_pending(std::uint64_t pages, Cycles at) {
+  // Changes come in time order: each RCU event first runs the callbacks
+  // whose grace period ended before it.
+  if (at > last_change_) pending_integral += pending_ * (at - last_change_);
+  last_change_ = std::max(last_change_, at);
+  pending_ = pages;
   if (tl_)
     tl_->counter("pt pages pending free", at,
                  TraceArgs().num("pages", pending_).num("bytes", pending_ * (kPageSize4K + p_.header_bytes)).str());
@@ -110,9 +115,8 @@ void Rcu::call(ExecContext& ctx, std::vector<Addr> pages) {
   } else {
     ++waited;
   }
-  pending_ += b.pages.size();
+  set_pending(pending_ + b.pages.size(), now);
   max_pending = std::max(max_pending, pending_);
-  count_pending(now);
   batches_.push_back(std::move(b));
   run_callbacks(now);
 }
@@ -123,14 +127,13 @@ void Rcu::run_callbacks(Cycles now) {
   while (done < batches_.size() && batches_[done].known && batches_[done].ready_at <= now) {
     Batch& b = batches_[done];
     for (Addr p : b.pages) release(p, now);
-    pending_ -= b.pages.size();
+    set_pending(pending_ - b.pages.size(), b.ready_at);
     const Cycles gp = b.ready_at - b.since;
     wait_cycles += gp;
     gp_hist.add(gp);
     longest_waited = std::max(longest_waited, b.longest);
     if (b.ready_at != last_gp_end_) ++grace_periods;  // batches ending together shared one grace period
     last_gp_end_ = b.ready_at;
-    count_pending(b.ready_at);
     ++done;
   }
   batches_.erase(batches_.begin(), batches_.begin() + std::ptrdiff_t(done));
@@ -184,6 +187,8 @@ void Rcu::register_stats(Stats& s, const std::string& prefix) const {
             "page-table pages returned to the allocator (after a grace period, or at once by the policy)");
   s.counter(prefix + ".pending_pages", &pending_, "pages",
             "page-table pages still waiting for a grace period at the end");
+  s.counter(prefix + ".pending_page_cycles", &pending_integral, "page-cycles",
+            "pages pending free integrated over time, up to the last change (÷ sim.cycles: the mean held)");
   s.counter(prefix + ".max_pending_pages", &max_pending, "pages", "the most page-table pages pending at once");
   s.value_u64(
       prefix + ".max_pending_bytes", [this] { return max_pending * (kPageSize4K + p_.header_bytes); }, "bytes",

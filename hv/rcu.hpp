@@ -84,6 +84,7 @@ class Rcu {
   std::uint64_t grace_periods = 0;                      // distinct grace-period ends of queued batches
   std::uint64_t syncs = 0;                              // synchronize() calls
   std::uint64_t longest_waited = 0;                     // the longest reader section a grace period waited for
+  std::uint64_t pending_integral = 0;                   // pages pending x cycles, up to the last change
   Histogram gp_hist{Histogram::Scale::kLog2, 40};       // grace-period lengths (queued and synchronous)
   Histogram section_hist{Histogram::Scale::kLog2, 40};  // read-side section lengths
 
@@ -104,7 +105,7 @@ class Rcu {
   void grow(unsigned t);
   /// Free the batches whose grace period ended by `now`, in queue order.
   void run_callbacks(Cycles now);
-  void count_pending(Cycles at);
+  void set_pending(std::uint64_t pages, Cycles at);
   void release(Addr page, Cycles t);
 
   models::PhysMem& mem_;
@@ -118,6 +119,7 @@ class Rcu {
   std::vector<Batch> batches_;
   std::vector<Waiter> waiters_;
   std::uint64_t pending_ = 0;
+  Cycles last_change_ = 0;  // when pending_ last changed
   Cycles last_gp_end_ = ~Cycles{0};
 };
 

@@ -305,6 +305,35 @@ TEST_P(PtFreeCleanAcrossSeeds, NoUseAfterFree) {
   }
 }
 
+// The timeline shows every commit with its policy, the zaps, the descheduled
+// reader, and the pages pending free as a counter track.
+TEST(Races, TimelineShowsCommitsAndThePendingCounter) {
+  const std::string tl = tmp("zap_storm_tl.json");
+  int rc = 0;
+  std::string err;
+  stats_of("zap_storm.json", "--timeline " + tl, &rc, &err, "zs.json");
+  ASSERT_EQ(rc, 0) << err;
+  const json t = json::parse(slurp(tl));
+  std::set<std::string> names;
+  std::uint64_t most_pending = 0;
+  bool commit_args = false;
+  for (const json& e : t["traceEvents"]) {
+    names.insert(e["name"].get<std::string>());
+    if (e["ph"] == "C" && e["name"] == "pt pages pending free") {
+      ASSERT_TRUE(e["args"].contains("pages")) << e.dump();
+      EXPECT_FALSE(e["args"].contains("cycle")) << "a counter's args are its series only";
+      most_pending = std::max(most_pending, e["args"]["pages"].get<std::uint64_t>());
+    }
+    if (e["name"] == "zap storm: commit")
+      commit_args =
+          e["args"]["policy"] == "call_rcu" && e["args"].contains("tables") && e["args"].contains("stall_cycles");
+  }
+  for (const char* n : {"zap", "zap storm: commit", "lockless protect preempted", "pt pages pending free", "CLEAR"})
+    EXPECT_TRUE(names.count(n)) << n;
+  EXPECT_TRUE(commit_args);
+  EXPECT_GE(most_pending, 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Races, PtFreeCleanAcrossSeeds, ::testing::ValuesIn(pt_free_sweeps()),
                          [](const ::testing::TestParamInfo<PtSweep>& i) {
                            return i.param.config.substr(0, i.param.config.find('.')) + "_" + i.param.policy;

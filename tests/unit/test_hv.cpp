@@ -214,7 +214,9 @@ TEST_P(EveryMemslotsImpl, AgreesWithTheArrayOnLookups) {
     const hv::Memslot* a = ref->find(g);
     const hv::Memslot* b = m->find(g);
     ASSERT_EQ(a == nullptr, b == nullptr) << std::hex << g;
-    if (a) EXPECT_EQ(a->id, b->id);
+    if (a) {
+      EXPECT_EQ(a->id, b->id);
+    }
   }
   EXPECT_EQ(m->size(), 50u);
 }
