@@ -138,18 +138,26 @@ bool Mmu::install_mmio(ExecContext& ctx, Addr gpa, std::uint64_t generation) {
 }
 
 namespace {
-void visit(const models::PhysMem& mem, Addr table, unsigned level, Addr base, Addr begin, Addr end,
-           const std::function<void(const Leaf&)>& f) {
+// Calls f(at, entry, gpa, size) for each entry of `table` (at `level`,
+// mapping from `base`) whose range overlaps [begin, end).
+template <class F>
+void overlapping(const models::PhysMem& mem, Addr table, unsigned level, Addr base, Addr begin, Addr end, F&& f) {
   const Addr size = Addr{1} << level_shift(level);
   for (unsigned i = 0; i < 512; ++i) {
     const Addr gpa = base + Addr(i) * size;
     if (gpa + size <= begin || gpa >= end) continue;
     const Addr at = table + Addr(i) * 8;
-    const std::uint64_t e = mem.read(at);
-    if (!shadow_present(e)) continue;
+    f(at, mem.read(at), gpa, size);
+  }
+}
+
+void visit(const models::PhysMem& mem, Addr table, unsigned level, Addr base, Addr begin, Addr end,
+           const std::function<void(const Leaf&)>& f) {
+  overlapping(mem, table, level, base, begin, end, [&](Addr at, std::uint64_t e, Addr gpa, Addr) {
+    if (!shadow_present(e)) return;
     if (is_leaf(e, level)) f(Leaf{at, e, level, gpa});
     else visit(mem, entry_addr(e), level - 1, gpa, begin, end, f);
-  }
+  });
 }
 }  // namespace
 
@@ -198,13 +206,8 @@ void Mmu::zap_collapsible(ExecContext& ctx, Addr begin, Addr end, const std::fun
                           std::vector<Addr>& unlinked, Cycles per_entry) {
   // Top down, so a range that can be 1 GiB again is zapped whole.
   std::function<void(Addr, unsigned, Addr)> walk = [&](Addr table, unsigned level, Addr base) {
-    const Addr size = Addr{1} << level_shift(level);
-    for (unsigned i = 0; i < 512; ++i) {
-      const Addr gpa = base + Addr(i) * size;
-      if (gpa + size <= begin || gpa >= end) continue;
-      const Addr at = table + Addr(i) * 8;
-      const std::uint64_t e = mem_.read(at);
-      if (!present(e) || is_leaf(e, level)) continue;
+    overlapping(mem_, table, level, base, begin, end, [&](Addr at, std::uint64_t e, Addr gpa, Addr) {
+      if (!present(e) || is_leaf(e, level)) return;
       ctx.charge(p_.pt_level);
       if (level <= 3 && huge_ok(gpa, level)) {
         mem_.write(at, 0);
@@ -213,7 +216,7 @@ void Mmu::zap_collapsible(ExecContext& ctx, Addr begin, Addr end, const std::fun
       } else if (level > 2) {
         walk(entry_addr(e), level - 1, gpa);
       }
-    }
+    });
   };
   walk(eptp_.root(), p_.levels, 0);
 }
@@ -222,13 +225,8 @@ std::uint64_t Mmu::zap_range(ExecContext& ctx, Addr begin, Addr end, bool tables
                              Cycles per_entry) {
   std::uint64_t n = 0;
   std::function<void(Addr, unsigned, Addr)> walk = [&](Addr table, unsigned level, Addr base) {
-    const Addr size = Addr{1} << level_shift(level);
-    for (unsigned i = 0; i < 512; ++i) {
-      const Addr gpa = base + Addr(i) * size;
-      if (gpa + size <= begin || gpa >= end) continue;
-      const Addr at = table + Addr(i) * 8;
-      const std::uint64_t e = mem_.read(at);
-      if (!shadow_present(e)) continue;
+    overlapping(mem_, table, level, base, begin, end, [&](Addr at, std::uint64_t e, Addr gpa, Addr size) {
+      if (!shadow_present(e)) return;
       ctx.charge(p_.pt_level);
       if (is_leaf(e, level)) {
         mem_.write(at, 0);
@@ -243,7 +241,7 @@ std::uint64_t Mmu::zap_range(ExecContext& ctx, Addr begin, Addr end, bool tables
       } else {
         walk(entry_addr(e), level - 1, gpa);
       }
-    }
+    });
   };
   walk(eptp_.root(), p_.levels, 0);
   return n;

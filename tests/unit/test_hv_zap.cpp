@@ -52,7 +52,7 @@ TEST(ZapRange, UnlinksOnlyTablesWhollyInsideAndFreezesThem) {
   EXPECT_EQ(h.mem.read(table0), hv::kFrozenSpte);
   EXPECT_EQ(h.mem.read(table0 + 511 * 8), hv::kFrozenSpte);
   EXPECT_EQ(h.hv->mmu().find_leaf(0).level, 0u);
-  EXPECT_EQ(h.hv->mmu().find_leaf(2 << 20).level, 0u);                   // the leaf is gone
+  EXPECT_EQ(h.hv->mmu().find_leaf(2 << 20).level, 0u);                  // the leaf is gone
   EXPECT_EQ(h.hv->mmu().find_leaf((2 << 20) + kPageSize4K).level, 1u);  // its neighbours stay
   EXPECT_EQ(h.hv->mmu().tables_zapped, 1u);
   // Without tables, the same range only clears leaves.
