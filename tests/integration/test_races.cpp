@@ -154,7 +154,8 @@ TEST_P(QuantumInvariance, StatsAndEventOrderMatchAtQuantumOne) {
 
 INSTANTIATE_TEST_SUITE_P(Races, QuantumInvariance,
                          ::testing::Values("clear_race.json", "clear_race_unsafe.json", "track_race.json",
-                                           "track_race_shared_id.json", "zap_race.json", "zap_storm.json"),
+                                           "track_race_shared_id.json", "zap_race.json", "zap_storm.json",
+                                           "unmap_storm.json"),
                          [](const ::testing::TestParamInfo<const char*>& i) {
                            std::string n = i.param;
                            return n.substr(0, n.find('.'));
@@ -248,8 +249,8 @@ TEST(PageTrack, HugePagesAreSplitAroundATrackedPageAndItsWritesEmulated) {
 namespace vmxsim::test {
 namespace {
 
-TEST(Races, UnsafeImmediateFreeIsAUseAfterFreeInBothZapScenarios) {
-  for (const char* cfg : {"zap_race.json", "zap_storm.json"}) {
+TEST(Races, UnsafeImmediateFreeIsAUseAfterFreeInEveryZapScenario) {
+  for (const char* cfg : {"zap_race.json", "zap_storm.json", "unmap_storm.json"}) {
     int rc = 0;
     std::string err;
     const json a = drop_host(stats_of(cfg, "--set hv.pt_free.policy=unsafe_immediate", &rc, &err));
@@ -263,15 +264,15 @@ TEST(Races, UnsafeImmediateFreeIsAUseAfterFreeInBothZapScenarios) {
 }
 
 // Every registered policy but the demonstrator stays clean across jittered
-// seeds (VMXSIM_PT_FREE_SEEDS, default 20; configs/races/zap_storm_seeds.json
-// is the 1,000-seed sweep of docs/pt-freeing.md).
+// seeds (VMXSIM_PT_FREE_SEEDS, default 20; configs/races/*_storm_seeds.json
+// are the 1,000-seed sweeps of docs/pt-freeing.md).
 struct PtSweep {
   std::string config, policy;
 };
 void PrintTo(const PtSweep& s, std::ostream* os) { *os << s.config << " with hv.pt_free.policy=" << s.policy; }
 std::vector<PtSweep> pt_free_sweeps() {
   std::vector<PtSweep> out;
-  for (const char* config : {"zap_race.json", "zap_storm.json"})
+  for (const char* config : {"zap_race.json", "zap_storm.json", "unmap_storm.json"})
     for (const std::string& p : hv::PtFreeRegistry::instance().names())
       if (p != "unsafe_immediate") out.push_back({config, p});
   return out;
