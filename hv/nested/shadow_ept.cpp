@@ -49,8 +49,9 @@ std::size_t ShadowEpt::KeyHash::operator()(const Key& k) const {
 }
 
 ShadowEpt::ShadowEpt(models::PhysMem& mem, const ShadowEptParams& p) : mem_(mem), p_(p) {
-  if (p_.max_pages < p_.min_free + 1) throw Error("shadow EPT: a budget of " + std::to_string(p_.max_pages) +
-                                                  " pages leaves none above the minimum free");
+  if (p_.max_pages < p_.min_free + 1)
+    throw Error("shadow EPT: a budget of " + std::to_string(p_.max_pages) +
+                " pages leaves none above the minimum free");
 }
 
 ShadowEpt::Page* ShadowEpt::page_of_table(Addr table) const {
@@ -242,6 +243,44 @@ std::uint64_t ShadowEpt::zap_all(ExecContext& ctx, std::vector<Addr>& zapped) {
   const std::uint64_t before = n_pages_;
   while (!fifo_.empty()) zap_page(ctx, fifo_.back(), zapped);
   return before;
+}
+
+std::vector<ShadowEpt::Incoherence> ShadowEpt::check(const ReadL1& read, const MapL1& l0) const {
+  std::vector<Incoherence> out;
+  if (!root_) return out;
+  std::function<void(Addr, unsigned, Addr)> visit = [&](Addr table, unsigned level, Addr base) {
+    const Addr size = Addr{1} << level_shift(level);
+    for (unsigned i = 0; i < 512; ++i) {
+      const std::uint64_t e = mem_.read(table + Addr(i) * 8);
+      if (!present(e)) continue;
+      const Addr l2 = base + Addr(i) * size;
+      if (!is_leaf(e, level)) {
+        visit(entry_addr(e), level - 1, l2);
+        continue;
+      }
+      const auto bad = [&](std::string why) { out.push_back({l2, e, level, std::move(why)}); };
+      const Ept12Walk w = walk_ept12(root_->gfn, p_.levels, l2, AccessType::Read, read);
+      if (w.level == 0 || (!w.ok && (w.access & kPermMask) == 0)) {
+        bad("EPT12 does not map it");
+        continue;
+      }
+      if (w.level < level) {
+        bad("larger than EPT12's " + std::to_string(w.level) + "-level leaf");
+        continue;
+      }
+      const L0Mapping m = l0(w.l1_gpa & ~(size - 1));
+      if (!m.ok) {
+        bad("L0 maps no memory at L1 GPA " + hex(w.l1_gpa));
+        continue;
+      }
+      if (m.max_level < level) bad("larger than L0's " + std::to_string(m.max_level) + "-level mapping");
+      if (entry_addr(e, level) != m.hpa) bad("host frame " + hex(entry_addr(e, level)) + ", L0 maps " + hex(m.hpa));
+      const std::uint64_t allowed = w.access & (m.writable ? kPermMask : ~kWrite);
+      if (e & kPermMask & ~allowed) bad("permissions wider than EPT12 and L0 grant");
+    }
+  };
+  visit(root_->table, p_.levels, 0);
+  return out;
 }
 
 void ShadowEpt::register_stats(Stats& s, const std::string& prefix) const {

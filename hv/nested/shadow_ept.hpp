@@ -47,13 +47,13 @@ namespace vmxsim::hv {
 /// A software walk of EPT12 for one L2 GPA.
 struct Ept12Walk {
   bool ok = false;
-  unsigned level = 0;        // leaf level (1 = 4 KiB) when ok, else the level that stopped the walk
-  Addr l1_gpa = 0;           // the L2 GPA's translation (when ok)
-  std::uint64_t access = 0;  // R/W/X ANDed over every level read
-  std::uint64_t qual = 0;    // when !ok: the EPT-violation qualification to reflect (SDM 27.2.1)
-  Addr table_gpa[6] = {};    // L1 GPA of the EPT12 table read at each level (index = level)
+  unsigned level = 0;               // leaf level (1 = 4 KiB) when ok, else the level that stopped the walk
+  Addr l1_gpa = 0;                  // the L2 GPA's translation (when ok)
+  std::uint64_t access = 0;         // R/W/X ANDed over every level read
+  std::uint64_t qual = 0;           // when !ok: the EPT-violation qualification to reflect (SDM 27.2.1)
+  Addr table_gpa[6] = {};           // L1 GPA of the EPT12 table read at each level (index = level)
   std::uint64_t access_at[6] = {};  // the ANDed access above each level's entries (index = level)
-  unsigned entries = 0;      // EPT12 entries read
+  unsigned entries = 0;             // EPT12 entries read
 };
 
 /// Reads one 8-byte EPT12 entry at an L1 GPA (through L1's memory).
@@ -74,31 +74,32 @@ struct L0Mapping {
 using MapL1 = std::function<L0Mapping(Addr l1_gpa)>;
 
 struct ShadowEptParams {
-  unsigned levels = 4;             // EPT02's levels, as EPT12's
-  std::uint64_t max_pages = 64;    // the budget (KVM: memslot pages / 50, at least KVM_MIN_ALLOC_MMU_PAGES = 64)
-  std::uint64_t min_free = 5;      // KVM_MIN_FREE_MMU_PAGES
-  std::uint64_t refill = 25;       // KVM_REFILL_PAGES
-  Cycles hash_lookup = 30;         // hv.nested.costs.sp_lookup: one (gfn, role) hash probe (estimate)
-  Cycles sp_alloc = 400;           // hv.nested.costs.sp_alloc: a shadow page, its header and shadowed-translation page (estimate)
-  Cycles spte_set = 25;            // hv.costs.spte_set
-  Cycles zap_entry = 25;           // hv.costs.zap_leaf: one shadow entry cleared
+  unsigned levels = 4;           // EPT02's levels, as EPT12's
+  std::uint64_t max_pages = 64;  // the budget (KVM: memslot pages / 50, at least KVM_MIN_ALLOC_MMU_PAGES = 64)
+  std::uint64_t min_free = 5;    // KVM_MIN_FREE_MMU_PAGES
+  std::uint64_t refill = 25;     // KVM_REFILL_PAGES
+  Cycles hash_lookup = 30;       // hv.nested.costs.sp_lookup: one (gfn, role) hash probe (estimate)
+  Cycles sp_alloc =
+      400;               // hv.nested.costs.sp_alloc: a shadow page, its header and shadowed-translation page (estimate)
+  Cycles spte_set = 25;  // hv.costs.spte_set
+  Cycles zap_entry = 25;  // hv.costs.zap_leaf: one shadow entry cleared
 };
 
 class ShadowEpt {
  public:
   /// A shadow page: one EPT02 table.
   struct Page {
-    Addr table = 0;         // HPA of its 4 KiB EPT02 table
-    Addr gfn = 0;           // indirect: the L1 GPA of the EPT12 table it shadows; direct: the L1 GPA it starts at
-    unsigned level = 0;     // 1 = a table of 4 KiB entries
+    Addr table = 0;            // HPA of its 4 KiB EPT02 table
+    Addr gfn = 0;              // indirect: the L1 GPA of the EPT12 table it shadows; direct: the L1 GPA it starts at
+    unsigned level = 0;        // 1 = a table of 4 KiB entries
     std::uint64_t access = 0;  // role.access: R/W/X allowed above it
-    bool direct = false;    // maps a larger L1 page with smaller ones
+    bool direct = false;       // maps a larger L1 page with smaller ones
     bool root = false;
-    std::uint64_t age = 0;  // creation order (KVM's active_mmu_pages is a FIFO)
+    std::uint64_t age = 0;      // creation order (KVM's active_mmu_pages is a FIFO)
     std::vector<Addr> parents;  // HPAs of the EPT02 entries that point to it
   };
   struct FillResult {
-    unsigned level = 0;   // the leaf's level
+    unsigned level = 0;  // the leaf's level
     bool installed = false;
     std::vector<Addr> newly_shadowed;  // L1 GPAs of EPT12 tables now shadowed: L0 write-tracks them
   };
@@ -119,6 +120,18 @@ class ShadowEpt {
   std::uint64_t track_write(ExecContext& ctx, Addr entry_gpa, std::vector<Addr>& zapped);
   /// Zap every shadow page (L1's INVEPT all-context, or a root change).
   std::uint64_t zap_all(ExecContext& ctx, std::vector<Addr>& zapped);
+
+  /// The shadow coherence oracle (check.nested): every present EPT02 leaf
+  /// must equal the composition of EPT12 (rooted at the root's gfn, read
+  /// with `read`) and L0's map: the same host frame, a page no larger than
+  /// either maps, permissions no wider than either grants.
+  struct Incoherence {
+    Addr l2_gpa = 0;
+    std::uint64_t ept02 = 0;  // the EPT02 leaf
+    unsigned level = 0;       // its level
+    std::string why;
+  };
+  std::vector<Incoherence> check(const ReadL1& read, const MapL1& l0) const;
 
   /// Is the EPT12 table at this L1 GPA shadowed (so L0 must write-track it)?
   bool shadows(Addr table_gpa) const;
@@ -155,11 +168,11 @@ class ShadowEpt {
   models::PhysMem& mem_;
   ShadowEptParams p_;
   std::unordered_map<Key, std::unique_ptr<Page>, KeyHash> hash_;
-  std::unordered_map<Addr, std::vector<Page*>> by_gfn_;   // indirect pages by the EPT12 table they shadow
-  std::unordered_map<Addr, Page*> by_table_;              // EPT02 table HPA -> its page
-  std::unordered_map<Addr, std::vector<Addr>> rmap_;      // L1 page GPA -> EPT02 leaf entries mapping it
-  std::unordered_map<Addr, Addr> leaf_of_;                // EPT02 leaf entry HPA -> the L1 page GPA it maps
-  std::deque<Page*> fifo_;                                // oldest first
+  std::unordered_map<Addr, std::vector<Page*>> by_gfn_;  // indirect pages by the EPT12 table they shadow
+  std::unordered_map<Addr, Page*> by_table_;             // EPT02 table HPA -> its page
+  std::unordered_map<Addr, std::vector<Addr>> rmap_;     // L1 page GPA -> EPT02 leaf entries mapping it
+  std::unordered_map<Addr, Addr> leaf_of_;               // EPT02 leaf entry HPA -> the L1 page GPA it maps
+  std::deque<Page*> fifo_;                               // oldest first
   Page* root_ = nullptr;
   std::uint64_t n_pages_ = 0, next_age_ = 0;
 };

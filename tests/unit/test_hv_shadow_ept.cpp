@@ -111,7 +111,7 @@ TEST(ShadowEpt, A4KMappingOfL1IsShadowedTableByTable) {
 TEST(ShadowEpt, PageSizeIsTheSmallerOfL1sAndL0s) {
   Nested n;
   n.map12(0x40200000, 0x00400000, 2, kPermMask);  // L1 maps 2 MiB
-  n.l0_level = 1;                                  // L0 maps L1 in 4 KiB pages
+  n.l0_level = 1;                                 // L0 maps L1 in 4 KiB pages
   const auto r = n.fault(0x40212345, AccessType::Read);
   EXPECT_EQ(r.level, 1u);
   const EptWalk w = n.hw(0x40212345, AccessType::Read);
@@ -182,14 +182,41 @@ TEST(ShadowEpt, TheBudgetZapsTheOldestPages) {
   // A budget of 8 pages: when fewer than 5 are free, zap the oldest (roots
   // kept) until 25 are free or nothing is left to zap.
   Nested n(/*budget=*/8);
-  for (unsigned i = 0; i < 4; ++i) n.map12(0x40000000 + Addr(i) * (1 << 21), 0x00100000 + Addr(i) * 0x1000, 1, kPermMask);
+  for (unsigned i = 0; i < 4; ++i)
+    n.map12(0x40000000 + Addr(i) * (1 << 21), 0x00100000 + Addr(i) * 0x1000, 1, kPermMask);
   n.fault(0x40000000, AccessType::Read);  // root, PDPT, PD, PT0: 4 pages, 4 free
   // The next fault finds 4 free: the oldest non-root page, the PDPT's
   // shadow, is zapped, and the PD's and PT0's with it (parentless).
   n.fault(0x40200000, AccessType::Read);
   EXPECT_EQ(n.shadow->recycled, 1u);
   EXPECT_EQ(n.shadow->zapped_pages, 3u);
-  EXPECT_EQ(n.shadow->pages(), 4u);                    // root, PDPT, PD, PT1 again
+  EXPECT_EQ(n.shadow->pages(), 4u);                     // root, PDPT, PD, PT1 again
   EXPECT_FALSE(n.hw(0x40000000, AccessType::Read).ok);  // PT0's translation went with it
   EXPECT_TRUE(n.hw(0x40200000, AccessType::Read).ok);
+}
+
+// The coherence oracle: EPT02 stays the composition while L0 zaps on L1's
+// writes; a write L0 did not see (no tracking) is caught, naming the address.
+TEST(ShadowEpt, TheCoherenceOracleCatchesAnUntrackedEpt12Change) {
+  Nested n;
+  n.map12(0x40000000, 0x00345000, 1, kPermMask);
+  n.map12(0x40200000, 0x00400000, 2, kRead);
+  n.fault(0x40000000, AccessType::Write);
+  n.fault(0x40200000, AccessType::Read);
+  const auto read = [&n](Addr g) { return n.read12(g); };
+  EXPECT_TRUE(n.shadow->check(read, n.l0()).empty());
+  // L1 remaps 0x40000000 to another page; L0 is told: still coherent.
+  const hv::Ept12Walk w = n.walk(0x40000000, AccessType::Read);
+  const Addr pte = n.entry12(w.table_gpa[1], 0x40000000, 1);
+  n.mem.write(n.base + pte, make_leaf(0x00999000, 1, kPermMask));
+  std::vector<Addr> zapped;
+  n.shadow->track_write(n.ctx, pte, zapped);
+  EXPECT_TRUE(n.shadow->check(read, n.l0()).empty());
+  // The same change unseen by L0 (the fault path, then a silent write).
+  n.fault(0x40000000, AccessType::Read);
+  n.mem.write(n.base + pte, make_leaf(0x00777000, 1, kPermMask));
+  const auto bad = n.shadow->check(read, n.l0());
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].l2_gpa, 0x40000000u);
+  EXPECT_NE(bad[0].why.find("host frame"), std::string::npos) << bad[0].why;
 }
