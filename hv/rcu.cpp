@@ -21,7 +21,6 @@ void Rcu::grow(unsigned t) {
     inside_.resize(t + 1, false);
     exits_.resize(t + 1, 0);
     entered_.resize(t + 1, 0);
-    last_len_.resize(t + 1, 0);
   }
 }
 

@@ -9,8 +9,8 @@
 //   call()          call_rcu: queue the pages; they are freed when their
 //                   grace period has ended (callbacks run in queue order);
 //   synchronize()   synchronize_rcu: block the caller for a grace period;
-//   wait_readers()  block until every thread inside a section now has left
-//                   it, with no RCU latency (the legacy MMU's IPI wait on
+//   wait()          block until every thread inside a section at a snapshot
+//                   has left it, with no RCU latency (the legacy MMU's IPI wait on
 //                   walkers running with interrupts off).
 // A queued batch's grace period ends at an exact time (its last reader's
 // unlock, or T + gp_cycles); the pages return to models::PhysMem at the
@@ -115,25 +115,11 @@ class Rcu {
   std::vector<bool> inside_;          // per thread id
   std::vector<std::uint64_t> exits_;  // read-side sections left, per thread id
   std::vector<Cycles> entered_;       // when the current section began, per thread id
-  std::vector<Cycles> last_len_;      // the length of the last section left, per thread id
   std::vector<Batch> batches_;
   std::vector<Waiter> waiters_;
   std::uint64_t pending_ = 0;
   Cycles last_change_ = 0;  // when pending_ last changed
   Cycles last_gp_end_ = ~Cycles{0};
-};
-
-/// A read-side critical section for a scope.
-class RcuReadGuard {
- public:
-  RcuReadGuard(Rcu& r, ExecContext& ctx) : r_(r), ctx_(ctx) { r_.read_lock(ctx_); }
-  ~RcuReadGuard() { r_.read_unlock(ctx_); }
-  RcuReadGuard(const RcuReadGuard&) = delete;
-  RcuReadGuard& operator=(const RcuReadGuard&) = delete;
-
- private:
-  Rcu& r_;
-  ExecContext& ctx_;
 };
 
 }  // namespace vmxsim::hv

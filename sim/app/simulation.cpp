@@ -199,49 +199,34 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
   vmm_ = std::make_unique<hv::Vmm>(p_.vmm, *hv_);
   auto workload_done = [this] { return control_.finished_count() == p_.vcpus; };
   if (vmm_->active()) {
-    vmm_thread_ =
-        std::make_unique<VmmThread>("vmm", kVmmThreadId, p_.quantum, control_,
-                                    [this, workload_done](ExecContext& ctx) { vmm_->run(ctx, workload_done); });
-    vmm_thread_->set_jitter(p_.jitter_cycles, p_.seed);
-    if (tl_) tl_->name_thread(kVmmThreadId, "vmm");
+    vmm_thread_ = vmm_thread("vmm", kVmmThreadId, "vmm",
+                             [this, workload_done](ExecContext& ctx) { vmm_->run(ctx, workload_done); });
   }
   if (hv_->page_track().any()) {
-    track_thread_ = std::make_unique<VmmThread>(
-        "vmm_track", kVmmTrackThreadId, p_.quantum, control_,
-        [this, workload_done](ExecContext& ctx) { vmm_->run_page_track(ctx, workload_done); });
-    track_thread_->set_jitter(p_.jitter_cycles, p_.seed);
-    if (tl_) tl_->name_thread(kVmmTrackThreadId, "vmm page-track");
+    track_thread_ = vmm_thread("vmm_track", kVmmTrackThreadId, "vmm page-track",
+                               [this, workload_done](ExecContext& ctx) { vmm_->run_page_track(ctx, workload_done); });
   }
   perf_ = std::make_unique<hv::MemslotPerf>(p_.memslot_perf, *hv_);
   if (perf_->active()) {
-    perf_thread_ = std::make_unique<VmmThread>("vmm_memslot_perf", kVmmPerfThreadId, p_.quantum, control_,
-                                               [this](ExecContext& ctx) { perf_->run(ctx); });
-    perf_thread_->set_jitter(p_.jitter_cycles, p_.seed);
-    if (tl_) tl_->name_thread(kVmmPerfThreadId, "vmm memslot_perf_test");
+    perf_thread_ = vmm_thread("vmm_memslot_perf", kVmmPerfThreadId, "vmm memslot_perf_test",
+                              [this](ExecContext& ctx) { perf_->run(ctx); });
   }
   if (vmm_->has_memslot_ops()) {
-    memslot_thread_ = std::make_unique<VmmThread>(
-        "vmm_memslots", kVmmMemslotThreadId, p_.quantum, control_,
-        [this, workload_done](ExecContext& ctx) { vmm_->run_memslot_ops(ctx, workload_done); });
-    memslot_thread_->set_jitter(p_.jitter_cycles, p_.seed);
-    if (tl_) tl_->name_thread(kVmmMemslotThreadId, "vmm memslots");
+    memslot_thread_ =
+        vmm_thread("vmm_memslots", kVmmMemslotThreadId, "vmm memslots",
+                   [this, workload_done](ExecContext& ctx) { vmm_->run_memslot_ops(ctx, workload_done); });
   }
   dlpt_ = std::make_unique<hv::Dlpt>(p_.dlpt, *hv_);
   if (dlpt_->active()) {
     dlpt_->set_trace(tl_);
-    dlpt_thread_ = std::make_unique<VmmThread>("vmm_dlpt", kVmmDlptThreadId, p_.quantum, control_,
-                                               [this](ExecContext& ctx) { dlpt_->run(ctx); });
-    dlpt_thread_->set_jitter(p_.jitter_cycles, p_.seed);
-    if (tl_) tl_->name_thread(kVmmDlptThreadId, "vmm dirty_log_perf_test");
+    dlpt_thread_ = vmm_thread("vmm_dlpt", kVmmDlptThreadId, "vmm dirty_log_perf_test",
+                              [this](ExecContext& ctx) { dlpt_->run(ctx); });
   }
   zap_storm_ = std::make_unique<hv::ZapStorm>(p_.zap_storm, *hv_);
   if (zap_storm_->active()) {
     zap_storm_->set_trace(tl_);
-    zap_thread_ =
-        std::make_unique<VmmThread>("vmm_zap_storm", kVmmZapThreadId, p_.quantum, control_,
-                                    [this, workload_done](ExecContext& ctx) { zap_storm_->run(ctx, workload_done); });
-    zap_thread_->set_jitter(p_.jitter_cycles, p_.seed);
-    if (tl_) tl_->name_thread(kVmmZapThreadId, "vmm zap storm");
+    zap_thread_ = vmm_thread("vmm_zap_storm", kVmmZapThreadId, "vmm zap storm",
+                             [this, workload_done](ExecContext& ctx) { zap_storm_->run(ctx, workload_done); });
   }
   for (const auto& v : vcpus_) v->register_stats(stats_);
   hv_->register_stats(stats_);
@@ -261,6 +246,14 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
   if (llc_) llc_->register_stats(stats_, "mem.llc");
   register_stats();
   if (dump_) dump_->attach(*this);
+}
+
+std::unique_ptr<VmmThread> Simulation::vmm_thread(const char* name, unsigned id, const char* track,
+                                                  VmmThread::Body body) {
+  auto t = std::make_unique<VmmThread>(name, id, p_.quantum, control_, std::move(body));
+  t->set_jitter(p_.jitter_cycles, p_.seed);
+  if (tl_) tl_->name_thread(id, track);
+  return t;
 }
 
 void Simulation::register_stats() {

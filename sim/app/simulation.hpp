@@ -89,6 +89,8 @@ class Simulation {
 
  private:
   void register_stats();  // the simulation's own stats (sim.*, check.dirty_lost)
+  /// A VMM thread with the run's quantum and jitter, its timeline track named `track`.
+  std::unique_ptr<VmmThread> vmm_thread(const char* name, unsigned id, const char* track, VmmThread::Body body);
 
   SimParams p_;
   Timeline* tl_;
