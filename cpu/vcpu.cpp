@@ -10,14 +10,17 @@
 namespace vmxsim::cpu {
 
 namespace {
-const char* const kExitNames[] = {"ept_violation", "external_interrupt", "pml_full", "ept_misconfig"};
+const char* const kExitNames[] = {"ept_violation", "external_interrupt", "pml_full",
+                                  "ept_misconfig", "vmresume",           "vmcs_access"};
 const char* const kExitDescriptions[] = {
     "EPT-violation VM exits (reason 48) of this vCPU",
     "external-interrupt VM exits (reason 1) of this vCPU: IPIs for kicks and remote TLB flushes",
     "PML-full VM exits (reason 62) of this vCPU",
-    "EPT-misconfiguration VM exits (reason 49) of this vCPU: accesses to KVM's MMIO entries"};
+    "EPT-misconfiguration VM exits (reason 49) of this vCPU: accesses to KVM's MMIO entries",
+    "VMRESUME exits (reason 24) of L1 on this vCPU (guest.nested): L0 emulates the nested VM entry",
+    "VMREAD/VMWRITE exits (reasons 23, 25) of L1 on this vCPU (guest.nested without shadow VMCS)"};
 const char* const kExitSpans[] = {"exit:ept_violation", "exit:external_interrupt", "exit:pml_full",
-                                  "exit:ept_misconfig"};
+                                  "exit:ept_misconfig",  "exit:vmresume",           "exit:vmcs_access"};
 // What translate() returns for an access a device served (MMIO, or a write
 // to a read-only memslot): no RAM was touched, so no oracle hears of it.
 constexpr Addr kNoMemory = ~Addr{0};
@@ -38,7 +41,8 @@ Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const
            std::unique_ptr<traces::Source> source)
     : sc_module(name), id_(id), p_(p), thread_(id, p.quantum), l1_(p.l1), l2_(p.l2), pwc_(p.pwc),
       mem_(p.mem, links.shared_llc), pml_(p.with_pml ? p.pml.make(links.phys) : nullptr), walker_(links.phys, mem_),
-      hv_(links.hv), guest_(p.paging ? links.guest : nullptr), eptp_(links.hv.eptp()), source_(std::move(source)),
+      hv_(links.hv), phys_(links.phys), guest_(p.paging ? links.guest : nullptr), eptp_(links.hv.eptp()),
+      l1_eptp_(links.hv.l1_eptp()), nested_(links.hv.nested()), source_(std::move(source)),
       control_(links.control), tl_(links.trace), progress_(links.progress) {
   // KVM gives each vCPU its own VPID, allocated from 1 (VPID 0 is the host's).
   tctx_.vpid = std::uint16_t(id + 1);
@@ -50,7 +54,9 @@ Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const
     paging_.ctx = tctx_.key();
     paging_.ept_ctx = tctx_.ept;
   }
-  walker_.set_pml(pml_.get());
+  // vmcs02 runs L2 without PML (KVM: PML would log L2 addresses); L1's own
+  // accesses use it (l1_access).
+  walker_.set_pml(nested_ ? nullptr : pml_.get());
   thread_.set_jitter(p.jitter_cycles, p.seed);
   thread_.set_window(p.interrupt_window_cycles);
   check_writes_ = hv_.checkers().wants_writes();
@@ -302,7 +308,7 @@ hv::FaultOutcome Vcpu::ept_misconfig_exit(Addr gpa, AccessType type, unsigned& t
   return out;
 }
 
-hv::FaultOutcome Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries) {
+hv::FaultOutcome Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries, const std::uint64_t* store) {
   count_exit(gpa, tries);
   // VM exit (reason 48), handler, VM entry; the access then retries. The
   // exit invalidates the guest-physical mappings that would translate the
@@ -314,10 +320,23 @@ hv::FaultOutcome Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned
   vm_exit(
       Exit::kEptViolation,
       [&] {
-        out = hv_.exits().handle_ept_violation(thread_, id_, gpa, qual);
+        if (nested_ && !in_l1_) {
+          out = hv_.exits().handle_l2_ept_violation(thread_, id_, gpa, qual);
+        } else {
+          out = hv_.exits().handle_ept_violation(thread_, id_, gpa, qual);
+          if (store && out.emulated && !out.mmio) {
+            // x86_emulate_instruction completes L1's store; kvm_mmu_track_write
+            // then zaps the shadow entries of the EPT12 entry it wrote.
+            thread_.sync();
+            phys_.write(out.hpa, *store);
+            if (check_writes_) hv_.checkers().guest_write(id_, out.hpa, thread_.now());
+            if (nested_) nested_->track_write(thread_, gpa);
+          }
+        }
         return out.logging;
       },
       gpa, qual);
+  if (out.reflect) nested_reflect(gpa, out.reflect_qual);
   if (out.retry) {
     // RET_PF_RETRY on a slot being changed: KVM re-enters and the access
     // faults again until the VMM's change is done; not a hypervisor failure,
@@ -331,6 +350,69 @@ hv::FaultOutcome Vcpu::ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned
     memslot_retries_ = 0;
   }
   return out;
+}
+
+void Vcpu::nested_reflect(Addr l2_gpa, std::uint64_t qual) {
+  // L0 entered L1 with the nested EPT violation (that exit's entry).
+  const Cycles t0 = thread_.now();
+  ++reflections;
+  in_l1_ = true;
+  hv_.l1()->handle_ept_violation(*this, id_, l2_gpa, qual);
+  // L1's VMRESUME traps; L0 emulates the nested VM entry back into L2.
+  vm_exit(Exit::kVmresume, [this] {
+    nested_->vmresume(thread_);
+    return false;
+  });
+  in_l1_ = false;
+  cycles_l1 += thread_.now() - t0;
+}
+
+void Vcpu::l1_vmcs_access() {
+  if (nested_->params().shadow_vmcs) {
+    thread_.advance(nested_->params().costs.vmcs_shadowed);
+    return;
+  }
+  vm_exit(Exit::kVmcsAccess, [this] {
+    nested_->vmcs_access(thread_);
+    return false;
+  });
+}
+
+std::uint64_t Vcpu::l1_access(Addr l1_gpa, bool write, std::uint64_t value) {
+  // L1's kernel reaches its memory through its direct map, translated by
+  // EPT01 (no TLB is modelled for it: each access walks, as write_gpa's).
+  unsigned tries = 0;
+  for (;;) {
+    sync();
+    walker_.set_pml(pml_.get());
+    const ept::EptWalk w = walker_.translate(l1_eptp_, l1_gpa, write ? AccessType::Write : AccessType::Read);
+    walker_.set_pml(nullptr);
+    ++l1_walks;
+    thread_.advance(w.cycles);
+    if (w.ok) {
+      thread_.sync();  // L1's memory is shared (L0 reads EPT12 from it)
+      if (!write) return phys_.read(w.hpa);
+      phys_.write(w.hpa, value);
+      if (check_writes_) hv_.checkers().guest_write(id_, w.hpa, thread_.now());
+      return value;
+    }
+    if (w.pml_full) {
+      pml_full_exit(tries);
+      continue;
+    }
+    if (w.misconfig)
+      throw Error("vcpu" + std::to_string(id_) + ": L1's access to its own memory at L1 GPA " + hex(l1_gpa) +
+                  " found an EPT misconfiguration in EPT01; L1's EPT12 tables must be in RAM");
+    const hv::FaultOutcome o = ept_violation_exit(l1_gpa, w.qual, tries, write ? &value : nullptr);
+    if (o.mmio)
+      throw Error("vcpu" + std::to_string(id_) + ": L1's access to L1 GPA " + hex(l1_gpa) +
+                  " went to a device or a read-only memslot; L1's EPT12 tables must be in RAM");
+    if (o.emulated) {
+      if (write) return value;  // the exit's handler stored it
+      thread_.sync();
+      return phys_.read(o.hpa);
+    }
+  }
 }
 
 void Vcpu::pml_full_exit(unsigned& tries) {
@@ -506,7 +588,15 @@ void Vcpu::register_stats(Stats& s) const {
   s.counter(p + ".guest.kernel_ept_walks", &guest_kernel_walks, "walks",
             "EPT walks of the guest kernel's stores to its page tables from this vCPU");
   for (unsigned r = 0; r < unsigned(Exit::kCount); ++r)
-    s.counter(p + ".exits." + kExitNames[r], &exits[r], "exits", kExitDescriptions[r]);
+    if (nested_ || (r != unsigned(Exit::kVmresume) && r != unsigned(Exit::kVmcsAccess)))
+      s.counter(p + ".exits." + kExitNames[r], &exits[r], "exits", kExitDescriptions[r]);
+  if (nested_) {
+    s.counter(p + ".nested.reflections", &reflections, "exits",
+              "nested EPT violations L0 reflected to L1 on this vCPU (guest.nested)");
+    s.counter(p + ".nested.cycles_l1", &cycles_l1, "cycles",
+              "cycles this vCPU ran L1's handler for reflected exits, its own exits and VMRESUME included");
+    s.counter(p + ".nested.l1_walks", &l1_walks, "walks", "EPT01 walks of L1's loads and stores on this vCPU");
+  }
   s.counter(p + ".cycles.guest", &cycles_guest, "cycles", "this vCPU's cycles outside VM exits, up to its finish");
   s.counter(p + ".cycles.hypervisor", &cycles_hypervisor, "cycles",
             "this vCPU's cycles in VM exits, from exit to entry (handlers, requests, exit and entry costs)");

@@ -73,7 +73,9 @@ struct VcpuLinks {
 };
 
 /// VM-exit reasons the model produces, in stats order (SDM Appendix C).
-enum class Exit : unsigned { kEptViolation, kExternalInterrupt, kPmlFull, kEptMisconfig, kCount };
+/// kVmresume and kVmcsAccess are L1's (guest.nested): its VMRESUME (reason
+/// 24) and its VMREAD/VMWRITEs without a shadow VMCS (reasons 23, 25).
+enum class Exit : unsigned { kEptViolation, kExternalInterrupt, kPmlFull, kEptMisconfig, kVmresume, kVmcsAccess, kCount };
 
 class Vcpu;
 
@@ -87,7 +89,11 @@ class SnapshotObserver {
   virtual void vcpu_state(const Vcpu& v, std::size_t k) = 0;
 };
 
-class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemory, private ept::GuestWriteObserver {
+class Vcpu : public sc_core::sc_module,
+             public hv::VcpuHandle,
+             private GuestMemory,
+             private ept::GuestWriteObserver,
+             private hv::L1Cpu {
  public:
   SC_HAS_PROCESS(Vcpu);
   Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const VcpuLinks& links,
@@ -131,6 +137,7 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   std::uint64_t tlb_flushes = 0, remote_flushes_taken = 0;
   std::uint64_t cycles_guest = 0, cycles_hypervisor = 0;
   std::uint64_t cycles_dirty_logging = 0;  // exits caused by dirty logging: wp faults, PML full, kicks
+  std::uint64_t reflections = 0, cycles_l1 = 0, l1_walks = 0;  // guest.nested: L1's handler runs on this vCPU
   Histogram walk_refs_hist{Histogram::Scale::kLinear, 40};
   Histogram walk_cycles_hist{Histogram::Scale::kLog2, 20};
 
@@ -152,7 +159,24 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   void service_requests();
   void account_walk(std::uint32_t refs, Cycles cycles);
   /// The hypervisor decodes the access from `qual`, as KVM does.
-  hv::FaultOutcome ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries);
+  /// `store`: an L1 store being retried (guest.nested): if L0 emulates it,
+  /// the exit's handler writes it and tells the nested MMU.
+  hv::FaultOutcome ept_violation_exit(Addr gpa, std::uint64_t qual, unsigned& tries,
+                                      const std::uint64_t* store = nullptr);
+  /// guest.nested: L0 reflected an EPT violation of L2 to L1; L1's handler
+  /// runs here, then its VMRESUME exits to L0.
+  void nested_reflect(Addr l2_gpa, std::uint64_t qual);
+  std::uint64_t l1_access(Addr l1_gpa, bool write, std::uint64_t value);
+  // hv::L1Cpu: L1's code on this vCPU.
+  ExecContext& l1_context() override { return thread_; }
+  void l1_compute(Cycles c) override { thread_.advance(c); }
+  std::uint64_t l1_read(Addr l1_gpa) override { return l1_access(l1_gpa, false, 0); }
+  void l1_write(Addr l1_gpa, std::uint64_t value) override { l1_access(l1_gpa, true, value); }
+  void l1_vmcs_access() override;
+  void l1_spin(Cycles c) override {
+    thread_.advance(c);
+    sync();  // takes a posted IPI at its window
+  }
   /// The livelock guard: one more exit for the current access (cpu.max_exits_per_access).
   void count_exit(Addr gpa, unsigned& tries) const;
   /// Reason 49: no qualification; the hypervisor's emulator decodes `type`.
@@ -176,8 +200,12 @@ class Vcpu : public sc_core::sc_module, public hv::VcpuHandle, private GuestMemo
   std::unique_ptr<pml::Engine> pml_;
   ept::Walker walker_;
   hv::Hypervisor& hv_;
+  models::PhysMem& phys_;
   GuestOs* guest_;
   ept::Eptp eptp_;
+  ept::Eptp l1_eptp_;              // EPT01: L1's accesses (guest.nested)
+  hv::NestedMmu* nested_;          // null unless guest.nested
+  bool in_l1_ = false;             // running L1's code (its exits go to L0's own fault path)
   ept::GuestPaging paging_;
   models::TlbContext tctx_;
   std::unique_ptr<traces::Source> source_;

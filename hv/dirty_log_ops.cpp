@@ -54,6 +54,13 @@ void DirtyLogOps::enable(ExecContext& ctx, Addr begin, Addr end) {
       const std::uint64_t before = x_.splitter.splits;
       x_.splitter.split_range(ctx, begin, end, LockMode::kRead);
       x_.mmu_lock.release(ctx);
+      if (shadow_) {
+        // kvm_mmu_slot_try_split_huge_pages: then the shadow MMU's, under
+        // mmu_lock for write (kvm_shadow_mmu_try_split_huge_pages).
+        x_.mmu_lock.acquire(ctx, LockMode::kWrite);
+        shadow_->split(ctx, begin, end);
+        x_.mmu_lock.release(ctx);
+      }
       eager_split_cycles += ctx.now() - s0;
       if (tl_)
         tl_->span(ctx.thread_id(), "eager split", s0, ctx.now(),
@@ -67,6 +74,8 @@ void DirtyLogOps::enable(ExecContext& ctx, Addr begin, Addr end) {
       ctx.charge(dp.enable_leaf);
       protect(l, pml);
     });
+    // The shadow MMU's leaves, through its rmaps (walk_slot_rmaps).
+    if (shadow_) shadow_->protect_range(ctx, begin, end);
     enable_pml();
     x_.mmu_lock.release(ctx);
     x_.requests.flush_remote_tlbs(ctx, -1);  // outside mmu_lock, as KVM does
@@ -152,12 +161,21 @@ void DirtyLogOps::protect_masked(ExecContext& ctx, const std::vector<Addr>& page
       if (x_.splitter.params().enabled) {
         const Cycles s0 = ctx.now();
         x_.splitter.split_range(ctx, first, last + kPageSize4K, LockMode::kWrite);
+        if (shadow_) shadow_->split(ctx, first, last + kPageSize4K);
         eager_split_cycles += ctx.now() - s0;
       }
       protect_huge(first);
       if ((first >> kPageShift2M) != (last >> kPageShift2M)) protect_huge(last);
+      if (shadow_) {
+        shadow_->protect_page(ctx, first, true);
+        if ((first >> kPageShift2M) != (last >> kPageShift2M)) shadow_->protect_page(ctx, last, true);
+      }
       if (dp.lockless_protect) x_.mmu_lock.release(ctx);
     }
+    // kvm_mmu_write_protect_pt_masked: the shadow MMU's 4 KiB rmaps of the
+    // word's pages (shadow leaves are write-protected, PML or not).
+    if (shadow_)
+      for (std::size_t k = i; k < j; ++k) shadow_->protect_page(ctx, pages[k], false);
     if (dp.lockless_protect) {
       protect_word_lockless(ctx, pages, i, j);
       i = j;

@@ -33,6 +33,21 @@ class Engine;
 
 namespace vmxsim::hv {
 
+/// A shadow MMU's part in dirty logging (hv::NestedMmu for EPT02): its
+/// leaves map guest memory too, found through rmaps. Called with mmu_lock
+/// held for write; the returns count leaves write-protected (flush if > 0).
+class ShadowDirtyHook {
+ public:
+  virtual ~ShadowDirtyHook() = default;
+  /// Eager splitting of the shadow MMU's huge leaves over [begin, end).
+  virtual void split(ExecContext& ctx, Addr begin, Addr end) = 0;
+  /// Write-protect every shadow leaf mapping [begin, end).
+  virtual std::uint64_t protect_range(ExecContext& ctx, Addr begin, Addr end) = 0;
+  /// Write-protect the shadow leaves mapping one 4 KiB page (and with
+  /// `huge`, the huge ones covering it).
+  virtual std::uint64_t protect_page(ExecContext& ctx, Addr page, bool huge) = 0;
+};
+
 class DirtyLogOps {
  public:
   struct Parts {
@@ -50,6 +65,8 @@ class DirtyLogOps {
   };
   explicit DirtyLogOps(const Parts& p) : x_(p) {}
   void set_trace(Trace* t) { tl_ = t; }
+  /// The nested MMU (guest.nested), whose EPT02 leaves are logged too.
+  void set_shadow(ShadowDirtyHook* h) { shadow_ = h; }
 
   /// KVM_MEM_LOG_DIRTY_PAGES on [begin, end) (kvm_mmu_slot_apply_flags):
   /// with initially_set, only mark every page dirty and enable PML. Else
@@ -113,6 +130,7 @@ class DirtyLogOps {
 
   Parts x_;
   Trace* tl_ = nullptr;
+  ShadowDirtyHook* shadow_ = nullptr;
   std::uint64_t drains_ = 0, drained_ = 0;
   std::uint64_t lockless_sections_ = 0, lockless_preempted_ = 0, lockless_aborted_ = 0, lockless_restarts_ = 0;
   std::uint64_t since_ = 0;                         // when dirty logging took effect

@@ -4,6 +4,7 @@
 
 #include "ept/entry.hpp"
 #include "hv/dirty_log_ops.hpp"
+#include "hv/nested/nested_mmu.hpp"
 #include "sim/error.hpp"
 #include "sim/format.hpp"
 #include "sim/stats.hpp"
@@ -33,6 +34,22 @@ FaultOutcome ExitHandlers::handle_ept_violation(ExecContext& ctx, unsigned vcpu,
                                                        : AccessType::Read;
   ctx.charge(c_.ept_violation);
   return fault(ctx, vcpu, gpa, type, qual);
+}
+
+FaultOutcome ExitHandlers::handle_l2_ept_violation(ExecContext& ctx, unsigned vcpu, Addr l2_gpa,
+                                                   std::uint64_t qual) {
+  ++ept_violations;
+  ++l2_ept_violations;
+  ctx.charge(c_.ept_violation);
+  if (mmio_.covers(l2_gpa)) {
+    // A device page of L1's, passed through at its address (L2 memslots
+    // never overlap hv.mmio_regions).
+    const AccessType type = (qual & ept::qual::kWrite)   ? AccessType::Write
+                            : (qual & ept::qual::kFetch) ? AccessType::Exec
+                                                         : AccessType::Read;
+    return fault(ctx, vcpu, l2_gpa, type, qual);
+  }
+  return nested_->handle(ctx, vcpu, l2_gpa, qual);
 }
 
 FaultOutcome ExitHandlers::fault(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type, std::uint64_t qual) {
@@ -108,6 +125,9 @@ FaultOutcome ExitHandlers::handle_ept_misconfig(ExecContext& ctx, unsigned vcpu,
 
 void ExitHandlers::register_stats(Stats& s) const {
   s.counter("hv.ept_violations", &ept_violations, "exits", "EPT-violation exits handled (all vCPUs)");
+  if (nested_)
+    s.counter("hv.l2_ept_violations", &l2_ept_violations, "exits",
+              "EPT-violation exits from L2 (guest.nested), of hv.ept_violations");
   s.counter("hv.memslot_retries", &memslot_retries, "faults",
             "faults on a slot being deleted or moved (KVM_MEMSLOT_INVALID): the vCPU re-enters and retries");
   s.counter("hv.ept_misconfigs", &ept_misconfigs, "exits",

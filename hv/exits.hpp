@@ -19,6 +19,7 @@ class Stats;
 namespace vmxsim::hv {
 
 class DirtyLogOps;
+class NestedMmu;
 
 class ExitHandlers {
  public:
@@ -36,6 +37,13 @@ class ExitHandlers {
   /// an MMIO write (hv::Mmio); any other GPA without a memslot throws
   /// vmxsim::Error.
   FaultOutcome handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual);
+  /// An EPT violation while the vCPU ran L2 (guest.nested): L0's nested MMU
+  /// (hv::NestedMmu::handle), which fills EPT02 or asks for a reflection to
+  /// L1. An L2 access to a device page (hv.mmio_regions) that EPT12 does not
+  /// map is L1's device passed through at the same address: L0 emulates it
+  /// as for L1 (the model's shortcut for L1's device emulation).
+  FaultOutcome handle_l2_ept_violation(ExecContext& ctx, unsigned vcpu, Addr l2_gpa, std::uint64_t qual);
+  void set_nested(NestedMmu* n) { nested_ = n; }
   /// EPT-misconfiguration exit handler (KVM: handle_ept_misconfig →
   /// kvm_mmu_page_fault with PFERR_RSVD_MASK → handle_mmio_page_fault). The
   /// exit has no qualification: `type` is the access as the emulator decodes
@@ -45,7 +53,7 @@ class ExitHandlers {
   FaultOutcome handle_ept_misconfig(ExecContext& ctx, unsigned vcpu, Addr gpa, AccessType type);
 
   void register_stats(Stats& s) const;
-  std::uint64_t ept_violations = 0, ept_misconfigs = 0, memslot_retries = 0;
+  std::uint64_t ept_violations = 0, ept_misconfigs = 0, memslot_retries = 0, l2_ept_violations = 0;
 
  private:
   const Memslot* lookup(ExecContext& ctx, unsigned vcpu, Addr gpa);
@@ -56,6 +64,7 @@ class ExitHandlers {
   FaultPath& path_;
   DirtyLogOps& dirty_ops_;
   Mmio& mmio_;
+  NestedMmu* nested_ = nullptr;
 };
 
 }  // namespace vmxsim::hv

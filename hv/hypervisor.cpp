@@ -98,6 +98,16 @@ Hypervisor::Hypervisor(const HvParams& p, models::PhysMem& mem)
       memslot_ops_(p_.memslot_ops, {*slots_, mmu_, mmu_lock_, requests_, srcu_, dirty_, mmio_, mem, *pt_free_}),
       track_ops_({p_.costs, mmu_, mmu_lock_, dirty_, track_, requests_, *path_, checks_.track()}) {
   dirty_.attach(*slots_);
+  if (p_.nested.enabled) {
+    l1_ = std::make_unique<L1Hypervisor>(p_.nested, mem, *slots_, p_.mmu.levels);
+    if (p_.nested.ept12_prepopulate) l1_->prepopulate();
+    nested_ = std::make_unique<NestedMmu>(
+        p_.nested,
+        NestedMmu::Parts{p_.costs, mem, *slots_, mmu_, mmu_lock_, dirty_, track_, *path_, requests_, *pt_free_},
+        l1_->root12(), p_.mmu.levels);
+    dirty_ops_.set_shadow(nested_.get());
+    exits_.set_nested(nested_.get());
+  }
   rcu_.on_free([this](Addr page, Cycles t) { checks_.pt_free().freed(page, t); });
   checks_.dirty().record_gets(!p_.oracle_gets.empty());
 }
@@ -115,6 +125,10 @@ void Hypervisor::set_trace(Trace* t) {
   mmio_.set_trace(t);
   memslot_ops_.set_trace(t);
   track_ops_.set_trace(t);
+  if (nested_) {
+    nested_->set_trace(t);
+    l1_->set_trace(t);
+  }
 }
 
 void Hypervisor::register_stats(Stats& s) const {
@@ -134,6 +148,10 @@ void Hypervisor::register_stats(Stats& s) const {
   track_.register_stats(s, "hv.page_track");
   rcu_.register_stats(s, "hv.rcu");
   pt_free_->register_stats(s);
+  if (nested_) {
+    nested_->register_stats(s);
+    l1_->register_stats(s);
+  }
 }
 
 }  // namespace vmxsim::hv

@@ -36,6 +36,8 @@
 #include "hv/memslots.hpp"
 #include "hv/mmio.hpp"
 #include "hv/mmu.hpp"
+#include "hv/nested/l1_hypervisor.hpp"
+#include "hv/nested/nested_mmu.hpp"
 #include "hv/page_track.hpp"
 #include "hv/page_track_ops.hpp"
 #include "hv/pt_free.hpp"
@@ -79,6 +81,7 @@ struct HvParams {
   RcuParams rcu;                     // hv.rcu.*
   std::string pt_free = "call_rcu";  // hv.pt_free.policy (`vmxsim list`)
   PtFreeRegistry::Maker make_pt_free;
+  NestedParams nested;  // guest.nested.*, check.nested (read by the simulation: it is the guest's)
   /// Reads hv.*, ept.* and check.*; variants check themselves against `system`.
   static HvParams from(const Cfg& hv, const Cfg& ept, const Cfg& check, const SystemInfo& system);
 };
@@ -87,7 +90,13 @@ class Hypervisor {
  public:
   Hypervisor(const HvParams& p, models::PhysMem& mem);
 
-  ept::Eptp eptp() const { return mmu_.eptp(); }
+  /// The EPTP the vCPUs run with: EPT02 when they run L2 (guest.nested), else the EPT.
+  ept::Eptp eptp() const { return nested_ ? nested_->eptp() : mmu_.eptp(); }
+  /// L0's EPT for the VM (EPT01 in a nested run).
+  ept::Eptp l1_eptp() const { return mmu_.eptp(); }
+  /// guest.nested: L0's nested MMU and the L1 hypervisor (null when off).
+  NestedMmu* nested() { return nested_.get(); }
+  L1Hypervisor* l1() { return l1_.get(); }
   const HvCosts& costs() const { return p_.costs; }
   const Memslots& memslots() const { return *slots_; }
   Mmio& mmio() { return mmio_; }
@@ -136,6 +145,8 @@ class Hypervisor {
   ExitHandlers exits_;
   MemslotOps memslot_ops_;
   PageTrackOps track_ops_;
+  std::unique_ptr<L1Hypervisor> l1_;
+  std::unique_ptr<NestedMmu> nested_;
 };
 
 }  // namespace vmxsim::hv

@@ -26,13 +26,30 @@ PageTrackParams PageTrackParams::from(const Cfg& hv, const Cfg& check) {
 
 PageTrack::PageTrack(const PageTrackParams& p) : p_(p), active_(p.ranges.size(), false) {}
 
+void PageTrack::add_gfn(Addr gpa) { ++gfns_[gpa & ~Addr{kPageSize4K - 1}]; }
+
+void PageTrack::remove_gfn(Addr gpa) {
+  const auto it = gfns_.find(gpa & ~Addr{kPageSize4K - 1});
+  if (it != gfns_.end() && --it->second == 0) gfns_.erase(it);
+}
+
 bool PageTrack::tracked(Addr gpa) const {
+  if (!gfns_.empty() && gfns_.count(gpa & ~Addr{kPageSize4K - 1})) return true;
   for (std::size_t i = 0; i < active_.size(); ++i)
     if (active_[i] && in(p_.ranges[i], gpa)) return true;
   return false;
 }
 
 bool PageTrack::tracked_in(Addr begin, Addr end) const {
+  if (!gfns_.empty()) {
+    if (gfns_.size() < (end - begin) / kPageSize4K) {
+      for (const auto& g : gfns_)
+        if (g.first >= begin && g.first < end) return true;
+    } else {
+      for (Addr a = begin & ~Addr{kPageSize4K - 1}; a < end; a += kPageSize4K)
+        if (gfns_.count(a)) return true;
+    }
+  }
   for (std::size_t i = 0; i < active_.size(); ++i) {
     const PageTrackSpec& r = p_.ranges[i];
     if (active_[i] && r.gpa < end && begin < r.gpa + r.size) return true;
@@ -41,7 +58,7 @@ bool PageTrack::tracked_in(Addr begin, Addr end) const {
 }
 
 unsigned PageTrack::max_level(Addr gpa, unsigned cap) const {
-  for (; cap > 1 && any(); --cap) {
+  for (; cap > 1 && (any() || !gfns_.empty()); --cap) {
     const Addr size = Addr{1} << ept::level_shift(cap);
     const Addr base = gpa & ~(size - 1);
     if (!tracked_in(base, base + size)) break;

@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "sim/types.hpp"
@@ -46,6 +47,12 @@ class PageTrack {
   /// tracked page (KVM: kvm_mmu_gfn_disallow_lpage).
   unsigned max_level(Addr gpa, unsigned cap) const;
   void set(std::size_t range, bool on) { active_[range] = on; }
+  /// Track one 4 KiB page outside the configured ranges (KVM:
+  /// __kvm_write_track_add_gfn, as account_shadowed does for a guest page
+  /// table the nested MMU shadows); counted, so adds and removes nest.
+  void add_gfn(Addr gpa);
+  void remove_gfn(Addr gpa);
+  std::size_t gfns() const { return gfns_.size(); }
   /// Whether range `r` contains `gpa`.
   static bool in(const PageTrackSpec& r, Addr gpa) { return gpa >= r.gpa && gpa - r.gpa < r.size; }
 
@@ -55,6 +62,7 @@ class PageTrack {
  private:
   PageTrackParams p_;
   std::vector<bool> active_;
+  std::unordered_map<Addr, unsigned> gfns_;  // page GPA -> add count
 };
 
 }  // namespace vmxsim::hv

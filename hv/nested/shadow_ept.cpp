@@ -98,9 +98,15 @@ bool ShadowEpt::shadows(Addr table_gpa) const {
   return it != by_gfn_.end() && !it->second.empty();
 }
 
-const std::vector<Addr>* ShadowEpt::rmap(Addr l1_page_gpa) const {
-  const auto it = rmap_.find(l1_page_gpa);
-  return it == rmap_.end() || it->second.empty() ? nullptr : &it->second;
+const std::vector<Addr>* ShadowEpt::rmap(Addr l1_base, unsigned level) const {
+  if (level < 1 || level > 3) return nullptr;
+  const auto it = rmap_[level - 1].find(l1_base);
+  return it == rmap_[level - 1].end() || it->second.empty() ? nullptr : &it->second;
+}
+
+void ShadowEpt::rmap_add(Addr at, Addr l1_base, unsigned level) {
+  rmap_[level - 1][l1_base].push_back(at);
+  leaf_of_[at] = {l1_base, level};
 }
 
 Addr ShadowEpt::root(ExecContext& ctx, Addr root12, std::vector<Addr>& newly_shadowed) {
@@ -143,7 +149,7 @@ ShadowEpt::FillResult ShadowEpt::fill(ExecContext& ctx, Addr l2_gpa, const Ept12
         continue;
       }
     }
-    if (present(e)) zap_entry(ctx, *sp, index_at(l2_gpa, level), zapped);
+    if (present(e)) r.flush |= zap_entry(ctx, *sp, index_at(l2_gpa, level), zapped) && is_leaf(e, level);
     bool made = false;
     Page* child = get_page(ctx, gfn, child_level, access, direct, made);
     if (made && !direct) r.newly_shadowed.push_back(gfn);
@@ -154,7 +160,9 @@ ShadowEpt::FillResult ShadowEpt::fill(ExecContext& ctx, Addr l2_gpa, const Ept12
   const Addr l1_base = w.l1_gpa & ~(size - 1);
   const L0Mapping base = l0(l1_base);
   const std::uint64_t perms = w.access & (m.writable ? kPermMask : ~kWrite);
-  const std::uint64_t leaf = make_leaf(base.hpa, goal, perms) | kIgnorePat;
+  // A and D set: vmcs02 runs without PML (KVM: PML would log L2 addresses),
+  // so no D transition in EPT02 may be taken for a log entry.
+  const std::uint64_t leaf = make_leaf(base.hpa, goal, perms) | kIgnorePat | kAccessed | kDirty;
   const unsigned idx = index_at(l2_gpa, goal);
   const Addr at = sp->table + Addr(idx) * 8;
   r.level = goal;
@@ -162,8 +170,8 @@ ShadowEpt::FillResult ShadowEpt::fill(ExecContext& ctx, Addr l2_gpa, const Ept12
     if (present(mem_.read(at))) zap_entry(ctx, *sp, idx, zapped);
     ctx.charge(p_.spte_set);
     mem_.write(at, leaf);
-    rmap_[l1_base].push_back(at);
-    leaf_of_[at] = l1_base;
+    ctx.charge(p_.rmap_add);
+    rmap_add(at, l1_base, goal);
     r.installed = true;
     ++fills;
   }
@@ -179,9 +187,10 @@ bool ShadowEpt::zap_entry(ExecContext& ctx, Page& owner, unsigned index, std::ve
   ++sptes_zapped;
   if (is_leaf(e, owner.level)) {
     if (auto it = leaf_of_.find(at); it != leaf_of_.end()) {
-      std::vector<Addr>& rm = rmap_[it->second];
+      auto& level_map = rmap_[it->second.level - 1];
+      std::vector<Addr>& rm = level_map[it->second.l1_base];
       rm.erase(std::remove(rm.begin(), rm.end(), at), rm.end());
-      if (rm.empty()) rmap_.erase(it->second);
+      if (rm.empty()) level_map.erase(it->second.l1_base);
       leaf_of_.erase(it);
     }
   } else if (Page* child = page_of_table(entry_addr(e))) {
@@ -283,6 +292,116 @@ std::vector<ShadowEpt::Incoherence> ShadowEpt::check(const ReadL1& read, const M
   return out;
 }
 
+std::uint64_t ShadowEpt::protect_range(ExecContext& ctx, Addr begin, Addr end, unsigned min_level) {
+  std::uint64_t n = 0;
+  for (unsigned level = min_level; level <= 3; ++level) {
+    const Addr size = Addr{1} << level_shift(level);
+    const Addr lo = begin & ~(size - 1);
+    // walk_slot_rmaps visits every head of the range at this level.
+    ctx.charge(p_.rmap_head * ((end - lo + size - 1) / size));
+    auto& m = rmap_[level - 1];
+    for (auto it = m.lower_bound(lo); it != m.end() && it->first < end; ++it)
+      for (Addr at : it->second) {
+        const std::uint64_t e = mem_.read(at);
+        if (!(e & kWrite)) continue;
+        ctx.charge(p_.protect_entry);
+        mem_.write(at, e & ~kWrite);
+        ++n;
+      }
+  }
+  protected_leaves += n;
+  return n;
+}
+
+std::uint64_t ShadowEpt::protect_page(ExecContext& ctx, Addr l1_page, bool huge) {
+  std::uint64_t n = 0;
+  for (unsigned level = 1; level <= (huge ? 3u : 1u); ++level) {
+    const Addr size = Addr{1} << level_shift(level);
+    ctx.charge(p_.rmap_head);
+    const auto it = rmap_[level - 1].find(l1_page & ~(size - 1));
+    if (it == rmap_[level - 1].end()) continue;
+    for (Addr at : it->second) {
+      const std::uint64_t e = mem_.read(at);
+      if (!(e & kWrite)) continue;
+      ctx.charge(p_.protect_entry);
+      mem_.write(at, e & ~kWrite);
+      ++n;
+    }
+  }
+  protected_leaves += n;
+  return n;
+}
+
+bool ShadowEpt::split_one(ExecContext& ctx, Page& owner, unsigned index, SplitResult& r) {
+  // shadow_mmu_try_split_huge_page: refuse at the minimum free.
+  if (available() <= p_.min_free) {
+    ++r.refused;
+    return false;
+  }
+  const Addr at = owner.table + Addr(index) * 8;
+  const std::uint64_t huge = mem_.read(at);
+  const unsigned level = owner.level;
+  const auto lf = leaf_of_.find(at);
+  if (lf == leaf_of_.end()) return true;  // not one of ours
+  const Addr l1_base = lf->second.l1_base;
+  const unsigned child_level = level - 1;
+  const Addr child_size = Addr{1} << level_shift(child_level);
+  // shadow_mmu_get_sp_for_split: a direct child with the huge leaf's access;
+  // one with the same role may exist (then it is reused).
+  bool made = false;
+  Page* child = get_page(ctx, l1_base, child_level, huge & kPermMask, true, made);
+  bool flush = false;
+  if (!made) ++r.reused;
+  // shadow_mmu_split_huge_page: present entries are kept (a non-leaf one
+  // means the split unmaps part of the range: flush), the rest set from the huge leaf.
+  const std::uint64_t child_bits = (huge & ~(kAddrMask | kPageSize)) | (child_level > 1 ? kPageSize : 0);
+  for (unsigned i = 0; i < 512; ++i) {
+    const Addr cat = child->table + Addr(i) * 8;
+    const std::uint64_t e = mem_.read(cat);
+    if (present(e)) {
+      if (!is_leaf(e, child_level)) flush = true;
+      continue;
+    }
+    ctx.charge(p_.split_entry);
+    mem_.write(cat, ((entry_addr(huge, level) + Addr(i) * child_size) & kAddrMask) | child_bits);
+    ctx.charge(p_.rmap_add);
+    rmap_add(cat, l1_base + Addr(i) * child_size, child_level);
+  }
+  // __link_shadow_page: drop the huge leaf, link the child.
+  std::vector<Addr> none;
+  zap_entry(ctx, owner, index, none);
+  link(at, *child);
+  if (flush) ++r.flushes;
+  ++r.splits;
+  return true;
+}
+
+ShadowEpt::SplitResult ShadowEpt::split_huge(ExecContext& ctx, Addr begin, Addr end, const SplitHooks& hooks) {
+  SplitResult r;
+  for (unsigned level = 3; level >= 2; --level) {
+    const Addr size = Addr{1} << level_shift(level);
+    const Addr lo = begin & ~(size - 1);
+    ctx.charge(p_.rmap_head * ((end - lo + size - 1) / size));
+    auto& m = rmap_[level - 1];
+    bool refused = false;
+    for (auto it = m.lower_bound(lo); it != m.end() && it->first < end && !refused;) {
+      const Addr at = it->second.front();
+      ++it;  // the split removes this head
+      Page* owner = page_of_table(at & ~Addr{kPageSize4K - 1});
+      if (!owner) continue;
+      if (hooks.before_split && !hooks.before_split()) {
+        // mmu_lock was dropped: the rmap may have changed; restart the level.
+        ++r.restarts;
+        it = m.lower_bound(lo);
+        continue;
+      }
+      if (!split_one(ctx, *owner, unsigned((at & (kPageSize4K - 1)) / 8), r)) refused = true;
+    }
+    if (refused) break;  // -ENOSPC ends the split
+  }
+  return r;
+}
+
 void ShadowEpt::register_stats(Stats& s, const std::string& prefix) const {
   s.counter(prefix + ".created", &created, "pages", "shadow pages (EPT02 tables) made");
   s.counter(prefix + ".zapped", &zapped_pages, "pages", "shadow pages zapped");
@@ -293,6 +412,8 @@ void ShadowEpt::register_stats(Stats& s, const std::string& prefix) const {
   s.counter(prefix + ".fills", &fills, "entries", "EPT02 leaves installed from EPT12 and L0's map");
   s.counter(prefix + ".track_writes", &track_writes, "writes", "L1 writes to write-tracked EPT12 tables");
   s.counter(prefix + ".sptes_zapped", &sptes_zapped, "entries", "EPT02 entries cleared");
+  s.counter(prefix + ".protected_leaves", &protected_leaves, "entries",
+            "EPT02 leaves write-protected for dirty logging of L1 (through the rmaps)");
 }
 
 }  // namespace vmxsim::hv

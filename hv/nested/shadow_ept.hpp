@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -83,6 +84,10 @@ struct ShadowEptParams {
       400;               // hv.nested.costs.sp_alloc: a shadow page, its header and shadowed-translation page (estimate)
   Cycles spte_set = 25;  // hv.costs.spte_set
   Cycles zap_entry = 25;  // hv.costs.zap_leaf: one shadow entry cleared
+  Cycles rmap_head = 4;   // guest.nested.costs.rmap_head: visiting one rmap head of a slot's per-level array (estimate)
+  Cycles rmap_add = 20;   // guest.nested.costs.rmap_add: __rmap_add of one entry (estimate)
+  Cycles split_entry = 160;  // hv.costs.split_entry: one child entry of a split (make_huge_page_split_spte)
+  Cycles protect_entry = 100;  // hv.costs.dirty_log_protect_page: write-protecting one shadow leaf
 };
 
 class ShadowEpt {
@@ -101,6 +106,7 @@ class ShadowEpt {
   struct FillResult {
     unsigned level = 0;  // the leaf's level
     bool installed = false;
+    bool flush = false;  // a huge leaf was dropped for a smaller mapping (drop_large_spte flushes)
     std::vector<Addr> newly_shadowed;  // L1 GPAs of EPT12 tables now shadowed: L0 write-tracks them
   };
 
@@ -135,13 +141,42 @@ class ShadowEpt {
 
   /// Is the EPT12 table at this L1 GPA shadowed (so L0 must write-track it)?
   bool shadows(Addr table_gpa) const;
-  /// The EPT02 leaf entries mapping L1 page `l1_gfn_gpa` (its rmap).
-  const std::vector<Addr>* rmap(Addr l1_page_gpa) const;
+  /// The EPT02 leaf entries at `level` (1 = 4 KiB) mapping the L1 page that
+  /// starts at `l1_base` (its rmap head; KVM: slot->arch.rmap[level - 1]).
+  const std::vector<Addr>* rmap(Addr l1_base, unsigned level = 1) const;
   std::uint64_t pages() const { return n_pages_; }
+  std::uint64_t available() const { return p_.max_pages > n_pages_ ? p_.max_pages - n_pages_ : 0; }
+  const ShadowEptParams& params() const { return p_; }
+
+  /// Write-protect every EPT02 leaf mapping L1 memory in [begin, end)
+  /// (kvm_mmu_slot_remove_write_access / __rmap_clear_dirty on nested pages,
+  /// which are write-protected for dirty logging: kvm_mmu_page_ad_need_write_protect):
+  /// a walk of the rmap heads of every level from `min_level` up. Returns
+  /// how many leaves lost W (a flush is needed if > 0).
+  std::uint64_t protect_range(ExecContext& ctx, Addr begin, Addr end, unsigned min_level = 1);
+  /// Write-protect the leaves mapping the 4 KiB L1 page `l1_page` (its
+  /// 4 KiB rmap only, as kvm_mmu_write_protect_pt_masked), and with
+  /// `huge` the huge leaves covering it (kvm_mmu_slot_gfn_write_protect at 2M).
+  std::uint64_t protect_page(ExecContext& ctx, Addr l1_page, bool huge);
+
+  /// Eager page splitting for nested MMUs (kvm_shadow_mmu_try_split_huge_pages):
+  /// the huge leaves mapping L1 memory in [begin, end), 1 GiB ones first,
+  /// then 2 MiB ones, each into a direct child page of 512 entries of the
+  /// same rights and A/D bits.
+  struct SplitHooks {
+    /// Called before each split: may the split go on? The caller tops up
+    /// its caches here (dropping mmu_lock: then the rmap walk restarts).
+    /// Returns false to restart the walk of this level.
+    std::function<bool()> before_split;
+  };
+  struct SplitResult {
+    std::uint64_t splits = 0, refused = 0, reused = 0, flushes = 0, restarts = 0;
+  };
+  SplitResult split_huge(ExecContext& ctx, Addr begin, Addr end, const SplitHooks& hooks);
 
   void register_stats(Stats& s, const std::string& prefix) const;
   std::uint64_t created = 0, zapped_pages = 0, hash_hits = 0, hash_misses = 0, recycled = 0;
-  std::uint64_t fills = 0, track_writes = 0, sptes_zapped = 0;
+  std::uint64_t fills = 0, track_writes = 0, sptes_zapped = 0, protected_leaves = 0;
 
  private:
   struct Key {
@@ -170,8 +205,17 @@ class ShadowEpt {
   std::unordered_map<Key, std::unique_ptr<Page>, KeyHash> hash_;
   std::unordered_map<Addr, std::vector<Page*>> by_gfn_;  // indirect pages by the EPT12 table they shadow
   std::unordered_map<Addr, Page*> by_table_;             // EPT02 table HPA -> its page
-  std::unordered_map<Addr, std::vector<Addr>> rmap_;     // L1 page GPA -> EPT02 leaf entries mapping it
-  std::unordered_map<Addr, Addr> leaf_of_;               // EPT02 leaf entry HPA -> the L1 page GPA it maps
+  /// Split the huge leaf at `at` (in `owner`, level `level`); false if the budget refused.
+  bool split_one(ExecContext& ctx, Page& owner, unsigned index, SplitResult& r);
+  void rmap_add(Addr at, Addr l1_base, unsigned level);
+  // Per level (index level - 1), L1 page base -> EPT02 leaf entries mapping it,
+  // ordered so a range is walked in GPA order.
+  std::map<Addr, std::vector<Addr>> rmap_[3];
+  struct LeafOf {
+    Addr l1_base;
+    unsigned level;
+  };
+  std::unordered_map<Addr, LeafOf> leaf_of_;  // EPT02 leaf entry HPA -> the L1 page it maps
   std::deque<Page*> fifo_;                               // oldest first
   Page* root_ = nullptr;
   std::uint64_t n_pages_ = 0, next_age_ = 0;

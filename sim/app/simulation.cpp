@@ -65,6 +65,57 @@ void add_dlpt(const Cfg& root, const Cfg& workload, SimParams& p) {
   g.accesses_per_vcpu = (std::uint64_t(t.iterations) + 1) * (t.pages_per_vcpu() + 1);
 }
 
+void add_nested(const Cfg& root, const Cfg& workload, SimParams& p) {
+  // guest.nested: the vCPUs run L2 under a guest hypervisor (L1) whose own
+  // memory is one more L0 memslot, above every other slot and device.
+  const Cfg n = root.section("guest").section("nested");
+  hv::NestedParams& np = p.hv.nested;
+  if (p.vcpu.paging)
+    workload.fail("paging",
+                  "guest.nested needs \"off\": trace addresses are L2-physical (L2's own page tables are not "
+                  "modelled yet)");
+  if (p.hv.dirty_log.lockless_protect)
+    root.section("hv").section("dirty_log").fail(
+        "lockless_protect", "cannot go with guest.nested: the shadow MMU write-protects EPT02 under mmu_lock only");
+  if (!p.vmm.memslot_ops.empty())
+    root.section("vmm").fail("memslot_ops",
+                             "cannot go with guest.nested: memslot changes do not reach EPT02 in this model yet");
+  if (p.zap_storm.enabled)
+    root.section("vmm").section("zap_storm").fail("enabled", "cannot go with guest.nested: its zaps do not reach EPT02");
+  Addr top = 0, hva = 0;
+  for (const hv::MemslotSpec& s : p.hv.memslots) {
+    top = std::max(top, s.gpa + s.size);
+    hva = std::max(hva, s.hva + s.size);
+  }
+  for (const hv::MmioRegion& r : p.hv.mmio.regions) top = std::max(top, r.gpa + r.size);
+  if (p.dlpt.enabled) top = std::max(top, p.dlpt.sync_gpa() + kPageSize4K);
+  // The default L2 memory: every RAM slot, at the same addresses (as
+  // dirty_log_perf_test -n maps L2 with an identity EPT12).
+  if (np.l2_slots.empty())
+    for (const hv::MemslotSpec& s : p.hv.memslots)
+      if (!s.readonly) np.l2_slots.push_back({s.gpa, s.size, s.gpa});
+  for (std::size_t i = 0; i < np.l2_slots.size(); ++i) {
+    const hv::L2Slot& l = np.l2_slots[i];
+    const std::string what = "L2 memslot " + std::to_string(i) + " [" + hex(l.gpa) + ", " + hex(l.gpa + l.size) + ")";
+    bool inside = false;
+    for (const hv::MemslotSpec& s : p.hv.memslots)
+      inside |= !s.readonly && l.l1_gpa >= s.gpa && l.l1_gpa + l.size <= s.gpa + s.size;
+    if (!inside)
+      n.fail("l2_memslots", what + ": its L1 memory [" + hex(l.l1_gpa) + ", " + hex(l.l1_gpa + l.size) +
+                                ") must lie inside one writable slot of hv.memslots");
+    for (const hv::MmioRegion& r : p.hv.mmio.regions)
+      if (r.gpa < l.gpa + l.size && l.gpa < r.gpa + r.size)
+        n.fail("l2_memslots", what + " overlaps the device region at " + hex(r.gpa) + " (hv.mmio_regions)");
+  }
+  constexpr Addr kAlign = Addr{1} << 30;
+  np.l1_memory_gpa = (top + kAlign - 1) / kAlign * kAlign;
+  hv::MemslotSpec own;
+  own.gpa = np.l1_memory_gpa;
+  own.size = np.l1_memory;
+  own.hva = (hva + (Addr{1} << kPageShift2M) - 1) / (Addr{1} << kPageShift2M) * (Addr{1} << kPageShift2M);
+  p.hv.memslots.push_back(own);
+}
+
 models::TlbLevelParams default_l1() {
   models::TlbLevelParams p;
   p.arrays = {{"4k", 64, 4, models::kHolds4K}, {"2m", 32, 4, models::kHolds2M}, {"1g", 4, 4, models::kHolds1G}};
@@ -125,6 +176,9 @@ SimParams SimParams::read(ConfigTracker& t, const std::string& base_dir, const s
   p.dlpt = hv::DlptParams::from(root.section("vmm").section("dlpt"), p.vcpus);
   p.zap_storm = hv::ZapStormParams::from(root.section("vmm").section("zap_storm"));
   if (p.dlpt.enabled) add_dlpt(root, workload, p);
+  p.hv.nested = hv::NestedParams::from(root.section("guest").section("nested"), root.section("hv").section("costs"),
+                                       root.section("check"));
+  if (p.hv.nested.enabled) add_nested(root, workload, p);
   bool from_cli = false;
   for (const auto& k : cli_keys) from_cli |= (k == "workload.trace" || k == "workload");
   if (!p.trace.empty() && p.trace[0] != '/' && !from_cli && !base_dir.empty()) p.trace = base_dir + "/" + p.trace;
