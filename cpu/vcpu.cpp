@@ -20,7 +20,7 @@ const char* const kExitDescriptions[] = {
     "VMRESUME exits (reason 24) of L1 on this vCPU (guest.nested): L0 emulates the nested VM entry",
     "VMREAD/VMWRITE exits (reasons 23, 25) of L1 on this vCPU (guest.nested without shadow VMCS)"};
 const char* const kExitSpans[] = {"exit:ept_violation", "exit:external_interrupt", "exit:pml_full",
-                                  "exit:ept_misconfig",  "exit:vmresume",           "exit:vmcs_access"};
+                                  "exit:ept_misconfig", "exit:vmresume",           "exit:vmcs_access"};
 // What translate() returns for an access a device served (MMIO, or a write
 // to a read-only memslot): no RAM was touched, so no oracle hears of it.
 constexpr Addr kNoMemory = ~Addr{0};
@@ -42,8 +42,8 @@ Vcpu::Vcpu(sc_core::sc_module_name name, unsigned id, const VcpuParams& p, const
     : sc_module(name), id_(id), p_(p), thread_(id, p.quantum), l1_(p.l1), l2_(p.l2), pwc_(p.pwc),
       mem_(p.mem, links.shared_llc), pml_(p.with_pml ? p.pml.make(links.phys) : nullptr), walker_(links.phys, mem_),
       hv_(links.hv), phys_(links.phys), guest_(p.paging ? links.guest : nullptr), eptp_(links.hv.eptp()),
-      l1_eptp_(links.hv.l1_eptp()), nested_(links.hv.nested()), source_(std::move(source)),
-      control_(links.control), tl_(links.trace), progress_(links.progress) {
+      l1_eptp_(links.hv.l1_eptp()), nested_(links.hv.nested()), source_(std::move(source)), control_(links.control),
+      tl_(links.trace), progress_(links.progress) {
   // KVM gives each vCPU its own VPID, allocated from 1 (VPID 0 is the host's).
   tctx_.vpid = std::uint16_t(id + 1);
   tctx_.pcid = guest_ ? 1 : 0;  // one guest process; PCID 0 with paging off

@@ -75,7 +75,15 @@ struct VcpuLinks {
 /// VM-exit reasons the model produces, in stats order (SDM Appendix C).
 /// kVmresume and kVmcsAccess are L1's (guest.nested): its VMRESUME (reason
 /// 24) and its VMREAD/VMWRITEs without a shadow VMCS (reasons 23, 25).
-enum class Exit : unsigned { kEptViolation, kExternalInterrupt, kPmlFull, kEptMisconfig, kVmresume, kVmcsAccess, kCount };
+enum class Exit : unsigned {
+  kEptViolation,
+  kExternalInterrupt,
+  kPmlFull,
+  kEptMisconfig,
+  kVmresume,
+  kVmcsAccess,
+  kCount
+};
 
 class Vcpu;
 
@@ -203,9 +211,9 @@ class Vcpu : public sc_core::sc_module,
   models::PhysMem& phys_;
   GuestOs* guest_;
   ept::Eptp eptp_;
-  ept::Eptp l1_eptp_;              // EPT01: L1's accesses (guest.nested)
-  hv::NestedMmu* nested_;          // null unless guest.nested
-  bool in_l1_ = false;             // running L1's code (its exits go to L0's own fault path)
+  ept::Eptp l1_eptp_;      // EPT01: L1's accesses (guest.nested)
+  hv::NestedMmu* nested_;  // null unless guest.nested
+  bool in_l1_ = false;     // running L1's code (its exits go to L0's own fault path)
   ept::GuestPaging paging_;
   models::TlbContext tctx_;
   std::unique_ptr<traces::Source> source_;

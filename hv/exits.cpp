@@ -36,8 +36,7 @@ FaultOutcome ExitHandlers::handle_ept_violation(ExecContext& ctx, unsigned vcpu,
   return fault(ctx, vcpu, gpa, type, qual);
 }
 
-FaultOutcome ExitHandlers::handle_l2_ept_violation(ExecContext& ctx, unsigned vcpu, Addr l2_gpa,
-                                                   std::uint64_t qual) {
+FaultOutcome ExitHandlers::handle_l2_ept_violation(ExecContext& ctx, unsigned vcpu, Addr l2_gpa, std::uint64_t qual) {
   ++ept_violations;
   ++l2_ept_violations;
   ctx.charge(c_.ept_violation);

@@ -23,12 +23,12 @@ struct Memslot;
 
 /// What handling one EPT violation did.
 struct FaultOutcome {
-  bool logging = false;   // dirty logging caused it (the vCPU's cycles.dirty_logging)
-  bool emulated = false;  // the hypervisor completed the access itself (a write-tracked page, or MMIO)
-  Addr hpa = 0;           // with `emulated` and not `mmio`: where the write went
-  bool mmio = false;      // with `emulated`: the access went to a device (MMIO, a read-only slot), not to RAM
-  bool retry = false;     // the slot is being deleted or moved: re-enter and retry (not a livelock)
-  bool reflect = false;   // nested (guest.nested): L1 must handle this L2 exit as a nested EPT violation
+  bool logging = false;            // dirty logging caused it (the vCPU's cycles.dirty_logging)
+  bool emulated = false;           // the hypervisor completed the access itself (a write-tracked page, or MMIO)
+  Addr hpa = 0;                    // with `emulated` and not `mmio`: where the write went
+  bool mmio = false;               // with `emulated`: the access went to a device (MMIO, a read-only slot), not to RAM
+  bool retry = false;              // the slot is being deleted or moved: re-enter and retry (not a livelock)
+  bool reflect = false;            // nested (guest.nested): L1 must handle this L2 exit as a nested EPT violation
   std::uint64_t reflect_qual = 0;  // with `reflect`: the exit qualification L1 sees
 };
 

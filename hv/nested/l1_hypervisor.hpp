@@ -70,9 +70,9 @@ class L1Hypervisor {
   std::uint64_t lock_acquisitions = 0, lock_contended = 0, lock_wait_cycles = 0;
 
  private:
-  Addr alloc_table();                      // from L1's own memory (KVM's pre-zeroed page cache)
-  unsigned map_level(Addr l2_gpa) const;   // the largest level ≤ ept12.page_size the slot allows
-  Addr hpa_of(Addr l1_gpa) const;          // for prepopulate's direct writes
+  Addr alloc_table();                     // from L1's own memory (KVM's pre-zeroed page cache)
+  unsigned map_level(Addr l2_gpa) const;  // the largest level ≤ ept12.page_size the slot allows
+  Addr hpa_of(Addr l1_gpa) const;         // for prepopulate's direct writes
   NestedParams p_;
   models::PhysMem& mem_;
   const Memslots& slots_;

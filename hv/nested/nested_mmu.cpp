@@ -46,8 +46,7 @@ NestedParams NestedParams::from(const Cfg& n, const Cfg& hv_costs, const Cfg& ch
     if (l.gpa % kPageSize4K || l.l1_gpa % kPageSize4K) s.fail("gpa", "expected gpa and l1_gpa 4 KiB aligned");
     if (l.size == 0 || l.size % kPageSize4K) s.fail("size", "expected a non-zero multiple of 4 KiB");
     for (const L2Slot& o : p.l2_slots)
-      if (l.gpa < o.gpa + o.size && o.gpa < l.gpa + l.size)
-        s.fail("gpa", "overlaps the L2 memslot at " + hex(o.gpa));
+      if (l.gpa < o.gpa + o.size && o.gpa < l.gpa + l.size) s.fail("gpa", "overlaps the L2 memslot at " + hex(o.gpa));
     p.l2_slots.push_back(l);
   }
   const Cfg e12 = n.section("ept12");
@@ -73,11 +72,13 @@ NestedParams NestedParams::from(const Cfg& n, const Cfg& hv_costs, const Cfg& ch
   p.shadow.hash_lookup = c.u64("sp_lookup", p.shadow.hash_lookup);
   p.shadow.sp_alloc = c.u64("sp_alloc", p.shadow.sp_alloc);
   p.shadow.rmap_head = c.u64("rmap_head", p.shadow.rmap_head);
+  p.shadow.hash_entry = c.u64("hash_entry", p.shadow.hash_entry);
   p.shadow.rmap_add = c.u64("rmap_add", p.shadow.rmap_add);
   p.shadow.spte_set = hv_costs.u64("spte_set", p.shadow.spte_set);
   p.shadow.zap_entry = hv_costs.u64("zap_leaf", p.shadow.zap_entry);
   p.shadow.split_entry = hv_costs.u64("split_entry", p.shadow.split_entry);
   p.shadow.protect_entry = hv_costs.u64("dirty_log_protect_page", p.shadow.protect_entry);
+  p.shadow.enable_entry = hv_costs.u64("dirty_log_enable_leaf", p.shadow.enable_entry);
   p.check = check.boolean("nested", p.check);
   return p;
 }
@@ -319,8 +320,7 @@ void NestedMmu::check(ExecContext& ctx, const char* after) {
   // Logging narrows what new fills may install (4 KiB, read-only until a
   // write), not what may stay: a huge or writable leaf of a logged page is
   // coherent until write-protection reaches it (the dirty-log oracle judges that).
-  const auto found =
-      shadow_.check([this](Addr a) { return read_l1(a); }, [this](Addr a) { return map_l1(a, false); });
+  const auto found = shadow_.check([this](Addr a) { return read_l1(a); }, [this](Addr a) { return map_l1(a, false); });
   for (const auto& b : found) {
     ++violations;
     if (bad_.size() < 100) {

@@ -81,23 +81,23 @@ struct NestedCosts {
   Cycles vmcs_emulate = 300;  // L0's handle_vmread/handle_vmwrite besides the exit and entry
   Cycles l1_lock = 20;        // L1 taking or releasing its mmu_lock (an uncontended atomic, as hv.costs.lock_acquire)
   Cycles l1_spin = 100;       // one poll of a contended L1 lock (it is re-read at this interval)
-  Cycles split_topup = 400;   // topping up the split caches by one shadow page (header, page, shadowed-translation page)
+  Cycles split_topup = 400;  // topping up the split caches by one shadow page (header, page, shadowed-translation page)
   static NestedCosts from(const Cfg& costs);
 };
 
 struct NestedParams {
-  bool enabled = false;                    // guest.nested.enabled
-  std::uint64_t l1_memory = 64ull << 20;   // guest.nested.l1_memory: L1's own RAM (its EPT12 tables), an L0 memslot
-  Addr l1_memory_gpa = 0;                  // where that slot is (set by the simulation, above every other)
-  std::vector<L2Slot> l2_slots;            // guest.nested.l2_memslots (default: every RAM slot, identity)
-  bool ept12_prepopulate = false;          // guest.nested.ept12.prepopulate: L1 maps all L2 memory before L2 runs
-  unsigned ept12_level = 1;                // guest.nested.ept12.page_size: 4K | 2M | 1G (L1's mappings of L2)
-  bool shadow_vmcs = true;                 // guest.nested.shadow_vmcs (KVM: enable_shadow_vmcs=1)
-  ShadowEptParams shadow;                  // guest.nested.shadow.*, costs
-  bool shadow_max_default = true;          // max_pages not set: KVM's default from the L0 memslots' size
-  std::uint32_t split_cache = 40;          // guest.nested.split_cache: KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE
-  NestedCosts costs;                       // guest.nested.costs.*
-  bool check = false;                      // check.nested: the shadow coherence oracle
+  bool enabled = false;                   // guest.nested.enabled
+  std::uint64_t l1_memory = 64ull << 20;  // guest.nested.l1_memory: L1's own RAM (its EPT12 tables), an L0 memslot
+  Addr l1_memory_gpa = 0;                 // where that slot is (set by the simulation, above every other)
+  std::vector<L2Slot> l2_slots;           // guest.nested.l2_memslots (default: every RAM slot, identity)
+  bool ept12_prepopulate = false;         // guest.nested.ept12.prepopulate: L1 maps all L2 memory before L2 runs
+  unsigned ept12_level = 1;               // guest.nested.ept12.page_size: 4K | 2M | 1G (L1's mappings of L2)
+  bool shadow_vmcs = true;                // guest.nested.shadow_vmcs (KVM: enable_shadow_vmcs=1)
+  ShadowEptParams shadow;                 // guest.nested.shadow.*, costs
+  bool shadow_max_default = true;         // max_pages not set: KVM's default from the L0 memslots' size
+  std::uint32_t split_cache = 40;         // guest.nested.split_cache: KVM_ARCH_NR_OBJS_PER_MEMORY_CACHE
+  NestedCosts costs;                      // guest.nested.costs.*
+  bool check = false;                     // check.nested: the shadow coherence oracle
   /// guest.nested.*; `hv_costs` for the shared costs (spte_set, zap_leaf,
   /// split_entry, dirty_log_protect_page).
   static NestedParams from(const Cfg& nested, const Cfg& hv_costs, const Cfg& check);

@@ -59,9 +59,13 @@ ShadowEpt::Page* ShadowEpt::page_of_table(Addr table) const {
   return it == by_table_.end() ? nullptr : it->second;
 }
 
+void ShadowEpt::charge_bucket(ExecContext& ctx) const {
+  ctx.charge(p_.hash_lookup + p_.hash_entry * (n_pages_ / p_.hash_buckets));
+}
+
 ShadowEpt::Page* ShadowEpt::get_page(ExecContext& ctx, Addr gfn, unsigned level, std::uint64_t access, bool direct,
                                      bool& made) {
-  ctx.charge(p_.hash_lookup);
+  charge_bucket(ctx);
   const Key k{gfn, level, access, direct};
   made = false;
   if (auto it = hash_.find(k); it != hash_.end()) {
@@ -166,12 +170,21 @@ ShadowEpt::FillResult ShadowEpt::fill(ExecContext& ctx, Addr l2_gpa, const Ept12
   const unsigned idx = index_at(l2_gpa, goal);
   const Addr at = sp->table + Addr(idx) * 8;
   r.level = goal;
-  if (mem_.read(at) != leaf) {
-    if (present(mem_.read(at))) zap_entry(ctx, *sp, idx, zapped);
+  const std::uint64_t old = mem_.read(at);
+  if (old != leaf) {
+    // mmu_set_spte: a present leaf of the same frame is updated in place
+    // (was_rmapped: its rmap stays); another frame's is dropped first.
+    const bool same = present(old) && is_leaf(old, goal) && entry_addr(old, goal) == base.hpa;
+    if (present(old) && !same) zap_entry(ctx, *sp, idx, zapped);
+    // make_spte → mmu_try_to_unsync_pages: a writable leaf's gfn is looked
+    // up among the pages that shadow guest tables (its hash bucket).
+    if (perms & kWrite) charge_bucket(ctx);
     ctx.charge(p_.spte_set);
     mem_.write(at, leaf);
-    ctx.charge(p_.rmap_add);
-    rmap_add(at, l1_base, goal);
+    if (!same) {
+      ctx.charge(p_.rmap_add);
+      rmap_add(at, l1_base, goal);
+    }
     r.installed = true;
     ++fills;
   }
@@ -304,7 +317,7 @@ std::uint64_t ShadowEpt::protect_range(ExecContext& ctx, Addr begin, Addr end, u
       for (Addr at : it->second) {
         const std::uint64_t e = mem_.read(at);
         if (!(e & kWrite)) continue;
-        ctx.charge(p_.protect_entry);
+        ctx.charge(p_.enable_entry);
         mem_.write(at, e & ~kWrite);
         ++n;
       }

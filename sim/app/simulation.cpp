@@ -75,13 +75,17 @@ void add_nested(const Cfg& root, const Cfg& workload, SimParams& p) {
                   "guest.nested needs \"off\": trace addresses are L2-physical (L2's own page tables are not "
                   "modelled yet)");
   if (p.hv.dirty_log.lockless_protect)
-    root.section("hv").section("dirty_log").fail(
-        "lockless_protect", "cannot go with guest.nested: the shadow MMU write-protects EPT02 under mmu_lock only");
+    root.section("hv")
+        .section("dirty_log")
+        .fail("lockless_protect",
+              "cannot go with guest.nested: the shadow MMU write-protects EPT02 under mmu_lock only");
   if (!p.vmm.memslot_ops.empty())
     root.section("vmm").fail("memslot_ops",
                              "cannot go with guest.nested: memslot changes do not reach EPT02 in this model yet");
   if (p.zap_storm.enabled)
-    root.section("vmm").section("zap_storm").fail("enabled", "cannot go with guest.nested: its zaps do not reach EPT02");
+    root.section("vmm")
+        .section("zap_storm")
+        .fail("enabled", "cannot go with guest.nested: its zaps do not reach EPT02");
   Addr top = 0, hva = 0;
   for (const hv::MemslotSpec& s : p.hv.memslots) {
     top = std::max(top, s.gpa + s.size);

@@ -22,7 +22,8 @@ struct Nested {
   models::PhysMem mem{models::PhysMemParams{}};
   models::MemHierarchy hier{models::MemHierarchyParams{}};
   Walker walker{mem, hier};
-  Addr base = mem.alloc_data(64 << 20, 2 << 20);
+  std::uint64_t l1_bytes;
+  Addr base;
   Addr next_table = 32 << 20;
   Addr root12 = l1_table();
   unsigned l0_level = 2;  // L0 maps L1 with 2 MiB pages
@@ -31,7 +32,8 @@ struct Nested {
   hv::ShadowEptParams params;
   std::unique_ptr<hv::ShadowEpt> shadow;
 
-  explicit Nested(std::uint64_t budget = 64) {
+  explicit Nested(std::uint64_t budget = 64, std::uint64_t l1_bytes_ = 64 << 20)
+      : l1_bytes(l1_bytes_), base(mem.alloc_data(l1_bytes_, std::min<std::uint64_t>(l1_bytes_, 1u << 30))) {
     params.max_pages = budget;
     shadow = std::make_unique<hv::ShadowEpt>(mem, params);
   }
@@ -63,7 +65,7 @@ struct Nested {
     return hv::walk_ept12(root12, 4, l2, t, [this](Addr g) { return read12(g); });
   }
   hv::MapL1 l0() const {
-    return [this](Addr l1) { return hv::L0Mapping{l1 < (64u << 20), base + l1, l0_level, l0_writable}; };
+    return [this](Addr l1) { return hv::L0Mapping{l1 < l1_bytes, base + l1, l0_level, l0_writable}; };
   }
   hv::ShadowEpt::FillResult fault(Addr l2, AccessType t, std::vector<Addr>* shadowed = nullptr) {
     std::vector<Addr> s, zapped;
@@ -219,4 +221,85 @@ TEST(ShadowEpt, TheCoherenceOracleCatchesAnUntrackedEpt12Change) {
   ASSERT_EQ(bad.size(), 1u);
   EXPECT_EQ(bad[0].l2_gpa, 0x40000000u);
   EXPECT_NE(bad[0].why.find("host frame"), std::string::npos) << bad[0].why;
+}
+
+// Nested eager splitting (kvm_shadow_mmu_try_split_huge_pages): a 1 GiB
+// EPT02 leaf splits to 2 MiB, then each 2 MiB one to 4 KiB, in two passes,
+// with no flush when nothing is reused; the hardware walk still reaches the
+// same frames, and the 4 KiB rmaps hold the new leaves.
+TEST(ShadowEpt, EagerSplitTurnsOneGigabyteLeafIntoFourKilobyteOnes) {
+  Nested n(2000, Addr{1} << 30);
+  n.l0_level = 3;
+  n.map12(0, 0, 3, kPermMask);  // L1 maps L2's first GiB with one 1 GiB page
+  const auto r = n.fault(0x12345, AccessType::Write);
+  ASSERT_EQ(r.level, 3u);
+  ASSERT_NE(n.shadow->rmap(0, 3), nullptr);
+  hv::ShadowEpt::SplitHooks hooks;
+  const auto s = n.shadow->split_huge(n.ctx, 0, Addr{64} << 20, hooks);  // the first 64 MiB logged
+  // 1 split at 1 GiB, then the 512 new 2 MiB leaves that lie inside the range: 32.
+  EXPECT_EQ(s.splits, 33u);
+  EXPECT_EQ(s.reused, 0u);
+  EXPECT_EQ(s.flushes, 0u);
+  EXPECT_EQ(s.refused, 0u);
+  EXPECT_EQ(n.shadow->rmap(0, 3), nullptr);
+  ASSERT_NE(n.shadow->rmap(0x12000, 1), nullptr);
+  ASSERT_NE(n.shadow->rmap(Addr{100} << 20, 2), nullptr);  // outside the range: still 2 MiB
+  const EptWalk w = n.hw(0x12345, AccessType::Write);
+  ASSERT_TRUE(w.ok);
+  EXPECT_EQ(w.hpa, n.base + 0x12345);
+  EXPECT_EQ(w.page_shift, kPageShift4K);
+  EXPECT_TRUE(n.shadow->check([&n](Addr g) { return n.read12(g); }, n.l0()).empty());
+  // Dirty logging's write-protection reaches every leaf through the rmaps.
+  EXPECT_EQ(n.shadow->protect_range(n.ctx, 0, Addr{64} << 20), 32u * 512u);
+  EXPECT_FALSE(n.hw(0x12345, AccessType::Write).ok);
+  EXPECT_TRUE(n.hw(Addr{100} << 20, AccessType::Write).ok);  // outside the range
+}
+
+// Two L2 GiBs aliased (through EPT12) to one L1 GiB share shadow pages with
+// one role: splitting the second reuses the first one's direct child, and
+// flushes only because that child holds a non-leaf entry (the split unmaps
+// part of the range: __link_shadow_page).
+TEST(ShadowEpt, ASplitThatReusesAChildFlushesOnlyWhenTheChildHadATable) {
+  Nested n(2000, Addr{1} << 30);
+  n.l0_level = 3;
+  n.map12(0, 0, 3, kPermMask);
+  n.map12(Addr{1} << 30, 0, 3, kPermMask);              // L2's second GiB maps the same L1 GiB
+  n.fault(0x5000, AccessType::Read);                    // 1 GiB leaf for the first
+  n.l0_level = 1;                                       // L0 now maps 4 KiB only (as under dirty logging)
+  n.fault((Addr{1} << 30) + 0x5000, AccessType::Read);  // the second: direct 2M and 4K children
+  n.l0_level = 3;
+  hv::ShadowEpt::SplitHooks hooks;
+  // The first GiB's 1 GiB leaf splits into the direct 2 MiB-level page the
+  // second GiB made: reused, and it holds a table (its entry 0): flush.
+  auto s = n.shadow->split_huge(n.ctx, 0, kPageSize4K, hooks);
+  EXPECT_EQ(s.reused, 1u);
+  EXPECT_EQ(s.flushes, 1u);
+  // A second pair whose shared child holds leaves only: reused, no flush.
+  Nested m(2000);
+  m.l0_level = 2;
+  m.map12(0, 0, 2, kPermMask);
+  m.map12(Addr{2} << 20, 0, 2, kPermMask);  // L2's second 2 MiB maps the same L1 2 MiB
+  m.fault(0x5000, AccessType::Read);
+  m.l0_level = 1;
+  m.fault((Addr{2} << 20) + 0x5000, AccessType::Read);  // a direct 4 KiB-level page, one leaf
+  m.l0_level = 2;
+  s = m.shadow->split_huge(m.ctx, 0, kPageSize4K, hooks);
+  EXPECT_EQ(s.splits, 1u);
+  EXPECT_EQ(s.reused, 1u);
+  EXPECT_EQ(s.flushes, 0u);
+  EXPECT_TRUE(m.shadow->check([&m](Addr g) { return m.read12(g); }, m.l0()).empty());
+}
+
+// The split refuses once no more than KVM_MIN_FREE_MMU_PAGES remain.
+TEST(ShadowEpt, EagerSplitRefusesAtTheMinimumFree) {
+  Nested n(11);  // 3 pages in use (root, PDPT, PD): room for 3 splits above min_free 5
+  n.l0_level = 2;
+  for (Addr a = 0; a < (Addr{8} << 20); a += Addr{2} << 20) n.map12(a, a, 2, kPermMask);
+  for (Addr a = 0; a < (Addr{8} << 20); a += Addr{2} << 20) n.fault(a, AccessType::Read);
+  ASSERT_EQ(n.shadow->pages(), 3u);  // root, PDPT and PD shadows; the PD holds four 2 MiB leaves
+  hv::ShadowEpt::SplitHooks hooks;
+  const auto s = n.shadow->split_huge(n.ctx, 0, Addr{8} << 20, hooks);
+  EXPECT_EQ(s.splits, 3u);  // 3 + 3 = 6 pages: 11 - 6 = 5 available, the minimum
+  EXPECT_EQ(s.refused, 1u);
+  EXPECT_EQ(n.shadow->pages(), 6u);
 }
