@@ -77,9 +77,9 @@ int cmd_run(const std::vector<std::string>& args) {
       "timeline", po::value<std::string>(),
       "write a timeline of the run (exits, handler phases, locks, guest runs, VMM operations) to FILE as "
       "Chrome trace-event JSON, for ui.perfetto.dev or chrome://tracing (docs/timeline.md)")(
-      "quiet,q", "print nothing on success")(
-      "fail-on-violation",
-      "exit with status 3 if a checker (check.dirty_log, check.page_track, check.pt_free) found a violation")(
+      "quiet,q", "print nothing on success")("fail-on-violation",
+                                             "exit with status 3 if a checker (check.dirty_log, check.page_track, "
+                                             "check.pt_free, check.nested) found a violation")(
       "progress", "draw the progress bar on stderr even when it is not a terminal")(
       "no-progress", "never draw the progress bar (by default it is drawn when stderr is a terminal)")(
       "dump", po::value<std::string>(),
@@ -177,7 +177,20 @@ int cmd_run(const std::vector<std::string>& args) {
   if (uaf.count)
     std::cerr << "vmxsim: page-table free oracle: " << uaf.count
               << " use(s) after free (stat check.pt_free_violations)\n";
-  if ((!losses.empty() || track.bypassed || uaf.count) && vm.count("fail-on-violation")) return 3;
+  std::uint64_t incoherent = 0;
+  if (hv::NestedMmu* n = simulation.hypervisor().nested()) {
+    incoherent = n->violations;
+    for (std::size_t i = 0; i < n->incoherences().size() && i < 20; ++i) {
+      const auto& b = n->incoherences()[i];
+      std::cerr << "vmxsim: shadow coherence oracle: EPT02 leaf for L2 GPA 0x" << std::hex << b.l2_gpa << " (level "
+                << std::dec << b.level << ", entry 0x" << std::hex << b.ept02 << std::dec
+                << ") is not EPT12 composed with L0's map: " << b.why << "\n";
+    }
+    if (incoherent)
+      std::cerr << "vmxsim: shadow coherence oracle: " << incoherent
+                << " incoherent EPT02 leaf (leaves) (stat check.nested_violations)\n";
+  }
+  if ((!losses.empty() || track.bypassed || uaf.count || incoherent) && vm.count("fail-on-violation")) return 3;
   return 0;
 }
 

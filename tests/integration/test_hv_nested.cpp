@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <tuple>
 
 #include "harness.hpp"
 
@@ -68,7 +69,8 @@ TEST(Nested, ShadowVmcsRemovesTheVmcsExitsAndAColdL2AccessCostsMoreThanL1) {
   EXPECT_EQ(u(off.stats, "vcpu0.exits.vmcs_access"), 31u);
   const RunResult flat = run_config(R"({"cpu": {"vcpus": 1},
     "hv": {"memslots": [{"gpa": 0, "size": "64MiB", "backing": "2M"}]},
-    "workload": {"paging": "off", "trace": ")" + t + R"("}})");
+    "workload": {"paging": "off", "trace": ")" +
+                                    t + R"("}})");
   ASSERT_EQ(flat.rc, 0) << flat.err;
   const std::uint64_t c_flat = u(flat.stats, "sim.cycles"), c_on = u(on.stats, "sim.cycles"),
                       c_off = u(off.stats, "sim.cycles");
@@ -81,7 +83,8 @@ TEST(Nested, ShadowVmcsRemovesTheVmcsExitsAndAColdL2AccessCostsMoreThanL1) {
 // eager splitting off and on, at 1 and 8 vCPUs, jittered seeds.
 std::string logging_config(unsigned vcpus, bool eager, unsigned seed) {
   return R"({"cpu": {"vcpus": )" + std::to_string(vcpus) + R"(},
-    "sim": {"seed": )" + std::to_string(seed) + R"(, "jitter_cycles": 40},
+    "sim": {"seed": )" +
+         std::to_string(seed) + R"(, "jitter_cycles": 40},
     "check": {"nested": true, "dirty_log": true},
     "guest": {"nested": {"enabled": true, "ept12": {"prepopulate": true, "page_size": "2M"}}},
     "hv": {"dirty_log": {"mode": "pml"}, "eager_split": {"enabled": )" +
@@ -93,23 +96,30 @@ std::string logging_config(unsigned vcpus, bool eager, unsigned seed) {
          std::to_string(seed) + R"(}}})";
 }
 
-TEST(Nested, DirtyLogOracleCleanAcrossEagerSplitVcpusAndSeeds) {
-  for (unsigned vcpus : {1u, 8u})
-    for (bool eager : {false, true})
-      for (unsigned seed : {1u, 2u, 3u}) {
-        const RunResult r = run_config(logging_config(vcpus, eager, seed), "--fail-on-violation");
-        const std::string what = std::to_string(vcpus) + " vCPUs, eager " + (eager ? "on" : "off") + ", seed " +
-                                 std::to_string(seed);
-        ASSERT_EQ(r.rc, 0) << what << "\n" << r.err;
-        EXPECT_EQ(u(r.stats, "check.dirty_lost"), 0u) << what;
-        EXPECT_EQ(u(r.stats, "check.nested_violations"), 0u) << what;
-        EXPECT_GT(u(r.stats, "check.dirty_written"), 0u) << what;
-        EXPECT_GT(u(r.stats, "hv.nested.logging_faults"), 0u) << what;
-        EXPECT_GT(u(r.stats, "hv.nested.shadow.protected_leaves"), 0u) << what;
-        if (eager) EXPECT_GT(u(r.stats, "hv.nested.splits"), 0u) << what;
-        else EXPECT_EQ(u(r.stats, "hv.nested.splits"), 0u) << what;
-      }
+class NestedOracle : public ::testing::TestWithParam<std::tuple<unsigned, bool>> {};
+
+TEST_P(NestedOracle, DirtyLogAndCoherenceCleanAcrossSeeds) {
+  const unsigned vcpus = std::get<0>(GetParam());
+  const bool eager = std::get<1>(GetParam());
+  for (unsigned seed : {1u, 2u, 3u}) {
+    const RunResult r = run_config(logging_config(vcpus, eager, seed), "--fail-on-violation");
+    const std::string what = "seed " + std::to_string(seed);
+    ASSERT_EQ(r.rc, 0) << what << "\n" << r.err;
+    EXPECT_EQ(u(r.stats, "check.dirty_lost"), 0u) << what;
+    EXPECT_EQ(u(r.stats, "check.nested_violations"), 0u) << what;
+    EXPECT_GT(u(r.stats, "check.dirty_written"), 0u) << what;
+    EXPECT_GT(u(r.stats, "hv.nested.logging_faults"), 0u) << what;
+    EXPECT_GT(u(r.stats, "hv.nested.shadow.protected_leaves"), 0u) << what;
+    if (eager) EXPECT_GT(u(r.stats, "hv.nested.splits"), 0u) << what;
+    else EXPECT_EQ(u(r.stats, "hv.nested.splits"), 0u) << what;
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(Nested, NestedOracle, ::testing::Combine(::testing::Values(1u, 8u), ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<std::tuple<unsigned, bool>>& i) {
+                           return std::to_string(std::get<0>(i.param)) + "vcpus_eager" +
+                                  (std::get<1>(i.param) ? "On" : "Off");
+                         });
 
 json drop_host(json s) {
   for (auto it = s.begin(); it != s.end();)
