@@ -54,7 +54,9 @@ def fmt(s):
 
 
 def direction(a, b):
-    return "up" if b > a * 1.05 else "down" if b < a / 1.05 else "flat"
+    """N -> Y as a signed percentage and a word (within 5%: flat)."""
+    word = "up" if b > a * 1.05 else "down" if b < a / 1.05 else "flat"
+    return f"{word} ({(b / a - 1) * 100:+.1f}%)"
 
 
 def pick(rs, fraction, eager):
@@ -121,8 +123,9 @@ def main():
             ax.set_yscale("log")
             ax.set_ylabel("iteration 1 dirty memory time (s)")
             ax.set_title(f"dirty_log_perf_test -n, {vcpus} vCPUs x 1 GiB")
-        axes[0].legend(fontsize=7)
-        fig.tight_layout()
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
         fig.savefig(plot, dpi=110)
 
 
