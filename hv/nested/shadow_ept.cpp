@@ -314,15 +314,21 @@ std::uint64_t ShadowEpt::protect_range(ExecContext& ctx, Addr begin, Addr end, u
     ctx.charge(p_.rmap_head * ((end - lo + size - 1) / size));
     auto& m = rmap_[level - 1];
     for (auto it = m.lower_bound(lo); it != m.end() && it->first < end; ++it)
-      for (Addr at : it->second) {
-        const std::uint64_t e = mem_.read(at);
-        if (!(e & kWrite)) continue;
-        ctx.charge(p_.enable_entry);
-        mem_.write(at, e & ~kWrite);
-        ++n;
-      }
+      n += protect_head(ctx, it->second, p_.enable_entry);
   }
   protected_leaves += n;
+  return n;
+}
+
+std::uint64_t ShadowEpt::protect_head(ExecContext& ctx, const std::vector<Addr>& head, Cycles per_entry) {
+  std::uint64_t n = 0;
+  for (Addr at : head) {
+    const std::uint64_t e = mem_.read(at);
+    if (!(e & kWrite)) continue;
+    ctx.charge(per_entry);
+    mem_.write(at, e & ~kWrite);
+    ++n;
+  }
   return n;
 }
 
@@ -332,14 +338,7 @@ std::uint64_t ShadowEpt::protect_page(ExecContext& ctx, Addr l1_page, bool huge)
     const Addr size = Addr{1} << level_shift(level);
     ctx.charge(p_.rmap_head);
     const auto it = rmap_[level - 1].find(l1_page & ~(size - 1));
-    if (it == rmap_[level - 1].end()) continue;
-    for (Addr at : it->second) {
-      const std::uint64_t e = mem_.read(at);
-      if (!(e & kWrite)) continue;
-      ctx.charge(p_.protect_entry);
-      mem_.write(at, e & ~kWrite);
-      ++n;
-    }
+    if (it != rmap_[level - 1].end()) n += protect_head(ctx, it->second, p_.protect_entry);
   }
   protected_leaves += n;
   return n;

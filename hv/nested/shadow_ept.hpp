@@ -220,6 +220,8 @@ class ShadowEpt {
   /// Split the huge leaf at `at` (in `owner`, level `level`); false if the budget refused.
   bool split_one(ExecContext& ctx, Page& owner, unsigned index, SplitResult& r);
   void rmap_add(Addr at, Addr l1_base, unsigned level);
+  /// W cleared on every writable leaf of one rmap head, `per_entry` each.
+  std::uint64_t protect_head(ExecContext& ctx, const std::vector<Addr>& head, Cycles per_entry);
   // Per level (index level - 1), L1 page base -> EPT02 leaf entries mapping it,
   // ordered so a range is walked in GPA order.
   std::map<Addr, std::vector<Addr>> rmap_[3];
