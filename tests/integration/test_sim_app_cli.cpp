@@ -172,7 +172,7 @@ TEST(CliErrors, WrongType) {
   const std::string p = write_file("type.json", R"({"cpu": {"vcpus": "2"}})");
   expect_error("run " + p, "cpu.vcpus: expected a non-negative integer, got string \"2\"");
   expect_error("run " + kData + "/handmade.json --set sim.quantum_cycles=fast",
-               "sim.quantum_cycles: expected a non-negative integer, got string \"fast\"");
+               "--set sim.quantum_cycles=fast: expected a non-negative integer, got string \"fast\"");
 }
 
 TEST(CliErrors, MissingTrace) {
@@ -221,5 +221,5 @@ TEST(CliErrors, RaceAndTrackingKeysAreValidated) {
                "vmm.dirty_log.disable: true cannot go with check.dirty_log");
   expect_error("run " + r + "clear_race.json --set hv.fault_path=quick", "hv.fault_path");
   expect_error("run " + r + "clear_race.json --set cpu.interrupt_window_cycles=0",
-               "cpu.interrupt_window_cycles: expected at least 1");
+               "--set cpu.interrupt_window_cycles=0: expected at least 1, got 0");
 }
