@@ -17,7 +17,7 @@ po::variables_map parse(const std::vector<std::string>& args, po::options_descri
   pos.add("config", 1);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+    po::store(po::command_line_parser(args).options(desc).style(kOptionStyle).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw UsageError(e.what());

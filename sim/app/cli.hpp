@@ -21,6 +21,11 @@ struct UsageError : std::runtime_error {
   std::string usage;
 };
 
+/// Boost's default command-line style without allow_guessing: an
+/// abbreviation (`--stat` for `--stats`) is an unknown option, not silently
+/// taken for the one it starts, so a typo never runs with a different meaning.
+constexpr int kOptionStyle = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+
 /// `--help` and repeatable `--set key.path=value`.
 po::options_description config_options();
 /// Parses `args` (after the command words) with `desc` and one positional CONFIG.

@@ -5,6 +5,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "sim/app/cli.hpp"
 #include "sim/app/sweep/sweep.hpp"
 
 namespace po = boost::program_options;
@@ -47,7 +48,7 @@ int command(const std::vector<std::string>& args) {
   pos.add("spec", 1);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::store(po::command_line_parser(args).options(all).style(cli::kOptionStyle).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     return usage_error(e.what());
