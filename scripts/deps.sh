@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(cmake g++ make pkg-config
           libsystemc-dev libboost-program-options-dev libboost-dev nlohmann-json3-dev libzstd-dev
           libgtest-dev libbenchmark-dev
-          python3-matplotlib)  # the plots of docs/sweep.md and the studies (scripts/*.py)
+          python3-matplotlib   # the plots of docs/sweep.md and the studies (scripts/*.py)
+          valgrind)            # lackey, which records a real program's accesses (docs/traces.md)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

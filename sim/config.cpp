@@ -29,8 +29,23 @@ ConfigTracker::ConfigTracker(json user, std::string source) : user_(std::move(us
   if (!user_.is_object()) throw ConfigError(source_ + ": the config must be a JSON object, got " + type_name(user_));
 }
 
-void ConfigTracker::fail(const std::string& path, const std::string& msg) const {
+void ConfigTracker::fail(const std::string& path, const std::string& msg, const json* value) const {
+  const std::string o = override_message(path, msg, value);
+  if (!o.empty()) throw ConfigError(o);
   throw ConfigError(source_ + ": " + path + ": " + msg + origin_note(path));
+}
+
+std::string ConfigTracker::override_message(const std::string& path, const std::string& msg, const json* value) const {
+  const ConfigOrigin* o = origins_.override_of(path);
+  if (!o) return "";
+  // The label already shows the key it set; a key below it (an override of a
+  // whole object or list) is named too.
+  std::string m = o->label + ": " + (o->key == path ? "" : path + ": ") + msg;
+  // "expected 1 to 512" says what was wanted: say what was given as well,
+  // unless the message already does. (File messages keep their texts.)
+  const bool says_value = msg.find("got ") != std::string::npos || msg.find("found ") != std::string::npos;
+  if (value && msg.compare(0, 8, "expected") == 0 && !says_value) m += ", got " + value->dump();
+  return m;
 }
 
 std::string ConfigTracker::origin_note(const std::string& path) const {
@@ -54,8 +69,9 @@ void ConfigTracker::check_node(const json& node, const std::string& path) const 
           if (rest.empty() || rest.find('.') != std::string::npos || rest.find('[') != std::string::npos) continue;
           known += (known.empty() ? "" : ", ") + rest;
         }
-        throw ConfigError(source_ + ": unknown key '" + p + "'" +
-                          (known.empty() ? "" : " (known keys here: " + known + ")") + origin_note(p));
+        const std::string what = "unknown key '" + p + "'" + (known.empty() ? "" : " (known keys here: " + known + ")");
+        if (const ConfigOrigin* o = origins_.override_of(p)) throw ConfigError(o->label + ": " + what);
+        throw ConfigError(source_ + ": " + what + origin_note(p));
       }
       check_node(it.value(), p);
     }
@@ -78,7 +94,14 @@ Cfg::Cfg(ConfigTracker* t, const json* node, std::string path, json::json_pointe
 
 std::string Cfg::path(const std::string& key) const { return join_path(path_, key); }
 
-void Cfg::fail(const std::string& key, const std::string& msg) const { t_->fail(path(key), msg); }
+void Cfg::fail(const std::string& key, const std::string& msg) const {
+  const json* v = nullptr;
+  if (node_) {
+    auto it = node_->find(key);
+    if (it != node_->end()) v = &*it;
+  }
+  t_->fail(path(key), msg, v);
+}
 
 const json* Cfg::find(const std::string& key) const {
   t_->mark(path(key));
@@ -110,7 +133,7 @@ std::vector<Cfg> Cfg::list(const std::string& key, const json& def) const {
   for (std::size_t i = 0; i < src->size(); ++i) {
     const json& e = (*src)[i];
     const std::string p = path(key) + "[" + std::to_string(i) + "]";
-    if (!e.is_object()) t_->fail(p, std::string("expected an object, got ") + type_name(e));
+    if (!e.is_object()) t_->fail(p, std::string("expected an object, got ") + type_name(e), &e);
     t_->record_container(ptr_ / key / i, json::object());
     out.push_back(Cfg(t_, &e, p, ptr_ / key / i));
   }
@@ -275,7 +298,12 @@ void ConfigOrigins::erase_under(const std::string& path) {
 
 void ConfigOrigins::assign(const std::string& path, const std::string& file) {
   erase_under(path);
-  by_path_[path] = file;
+  by_path_[path] = ConfigOrigin{file, "", ""};
+}
+
+void ConfigOrigins::assign_override(const std::string& key, const std::string& label) {
+  erase_under(key);
+  by_path_[key] = ConfigOrigin{"", label, key};
 }
 
 void ConfigOrigins::replace_under(const std::string& path, const ConfigOrigins& from) {
@@ -288,19 +316,32 @@ void ConfigOrigins::replace_under(const std::string& path, const ConfigOrigins& 
 
 std::string ConfigOrigins::of(const std::string& path) const {
   auto it = by_path_.find(path);
-  if (it != by_path_.end()) return it->second;
+  if (it != by_path_.end()) return it->second.file;
   for (it = by_path_.lower_bound(path); it != by_path_.end(); ++it) {
     if (it->first.compare(0, path.size(), path) != 0) break;
-    if (is_under(it->first, path)) return it->second;
+    if (is_under(it->first, path)) return it->second.file;
   }
   std::string p = path;
   while (!p.empty()) {
     const auto cut = p.find_last_of(".[");
     p = cut == std::string::npos ? "" : p.substr(0, cut);
     it = by_path_.find(p);
-    if (it != by_path_.end()) return it->second;
+    if (it != by_path_.end()) return it->second.file;
   }
   return "";
+}
+
+const ConfigOrigin* ConfigOrigins::override_of(const std::string& path) const {
+  // Only the key itself or an ancestor: a section holding an overridden key
+  // also holds the file's keys, so an error about it is not the override's.
+  std::string p = path;
+  while (true) {
+    auto it = by_path_.find(p);
+    if (it != by_path_.end()) return it->second.file.empty() && !it->second.label.empty() ? &it->second : nullptr;
+    if (p.empty()) return nullptr;
+    const auto cut = p.find_last_of(".[");
+    p = cut == std::string::npos ? "" : p.substr(0, cut);
+  }
 }
 
 // ---- load_config_file --------------------------------------------------------
@@ -450,9 +491,18 @@ json load_config_file(const std::string& path, ConfigOrigins* origins) {
   return std::move(r.doc);
 }
 
+void check_override_syntax(const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw OverrideSyntaxError("--set " + assignment + ": expected key.path=value");
+  const std::string key = assignment.substr(0, eq);
+  if (key.front() == '.' || key.back() == '.' || key.find("..") != std::string::npos)
+    throw OverrideSyntaxError("--set " + assignment + ": empty key component");
+}
+
 void apply_override(json& doc, const std::string& assignment) {
-  auto eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0) throw ConfigError("--set " + assignment + ": expected key.path=value");
+  check_override_syntax(assignment);
+  const auto eq = assignment.find('=');
   std::string key = assignment.substr(0, eq);
   std::string text = assignment.substr(eq + 1);
   json value;
@@ -466,7 +516,7 @@ void apply_override(json& doc, const std::string& assignment) {
   while (true) {
     auto dot = key.find('.', start);
     std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (part.empty()) throw ConfigError("--set " + assignment + ": empty key component");
+    if (part.empty()) throw OverrideSyntaxError("--set " + assignment + ": empty key component");
     if (!node->is_object()) {
       throw ConfigError("--set " + assignment + ": '" + key.substr(0, start ? start - 1 : 0) + "' is not an object");
     }

@@ -24,23 +24,38 @@ class ConfigError : public Error {
   using Error::Error;
 };
 
-/// Which file each key of a merged config came from (see load_config_file),
-/// for messages. Keys are dotted paths as in messages ("tlb.l1.hit_cycles");
-/// values are recorded at their leaves (a list is one leaf). An empty file
-/// name means the value did not come from a file (a --set override).
+/// Where one value of a merged config came from: a file, or an override given
+/// outside any file (a `--set`, a sweep point's parameter). Errors about a
+/// value blame its origin, so a bad override is never reported as the file's.
+struct ConfigOrigin {
+  std::string file;   // the file that gave it; empty for an override
+  std::string label;  // an override's name in messages ("--set cpu.vcpus=600"); may be empty
+  std::string key;    // the dotted key the override set ("cpu.vcpus")
+};
+
+/// Which file or override each key of a merged config came from (see
+/// load_config_file), for messages. Keys are dotted paths as in messages
+/// ("tlb.l1.hit_cycles"); values are recorded at their leaves (a list is one
+/// leaf).
 class ConfigOrigins {
  public:
-  /// `path` and everything below it now come from `file`.
+  /// `path` and everything below it now come from `file` (empty: an override
+  /// with no name, reported as the document's).
   void assign(const std::string& path, const std::string& file);
+  /// `key` and everything below it now come from the override `label`.
+  void assign_override(const std::string& key, const std::string& label);
   /// `path` and everything below it now come from wherever `from` says they do.
   void replace_under(const std::string& path, const ConfigOrigins& from);
   /// The file that gave `path`: its own entry, else the entry of a key below
-  /// it, else that of its nearest ancestor; "" when unknown.
+  /// it, else that of its nearest ancestor; "" when unknown or an override.
   std::string of(const std::string& path) const;
+  /// The named override that gave `path` (its own entry or its nearest
+  /// ancestor's, never a key below it), or null when it came from a file.
+  const ConfigOrigin* override_of(const std::string& path) const;
 
  private:
   void erase_under(const std::string& path);
-  std::map<std::string, std::string> by_path_;
+  std::map<std::string, ConfigOrigin> by_path_;
 };
 
 /// Owns the user's document and what components have read from it.
@@ -68,7 +83,10 @@ class ConfigTracker {
   void record_container(const json::json_pointer& ptr, const json& empty) {
     if (!effective_.contains(ptr)) effective_[ptr] = empty;
   }
-  [[noreturn]] void fail(const std::string& path, const std::string& msg) const;
+  /// Throws ConfigError "SOURCE: path: msg" for a value from a file, or
+  /// "LABEL: msg, got VALUE" for one from a named override (see
+  /// ConfigOrigin); `value` is the user's value at `path`, when there is one.
+  [[noreturn]] void fail(const std::string& path, const std::string& msg, const json* value = nullptr) const;
   /// Keeps a default document alive for views into it (default lists).
   const json* own(json v) {
     owned_.push_back(std::make_unique<json>(std::move(v)));
@@ -79,6 +97,8 @@ class ConfigTracker {
   void check_node(const json& node, const std::string& path) const;
   /// " (from included file F)" when `path` came from a file other than `source`.
   std::string origin_note(const std::string& path) const;
+  /// The message for `msg` about `path` when a named override gave it, else "".
+  std::string override_message(const std::string& path, const std::string& msg, const json* value) const;
   json user_;
   json effective_ = json::object();
   std::string source_;
@@ -147,8 +167,20 @@ json load_json_file(const std::string& path);
 /// from (the top file under `path` as given).
 json load_config_file(const std::string& path, ConfigOrigins* origins = nullptr);
 
+/// An override that is not `key.path=value` at all (no '=', an empty key or
+/// key component): a usage error, whatever the config says.
+class OverrideSyntaxError : public ConfigError {
+ public:
+  using ConfigError::ConfigError;
+};
+
+/// Throws OverrideSyntaxError when `assignment` is not `key.path=value`.
+void check_override_syntax(const std::string& assignment);
+
 /// Apply one `--set a.b.c=value` override: the value parses as JSON, else it
-/// is taken as a string. Intermediate objects are created.
+/// is taken as a string. Intermediate objects are created. Throws
+/// OverrideSyntaxError for a malformed assignment, ConfigError when the path
+/// runs through a value that is not an object.
 void apply_override(json& doc, const std::string& assignment);
 
 }  // namespace vmxsim

@@ -17,7 +17,7 @@ po::variables_map parse(const std::vector<std::string>& args, po::options_descri
   pos.add("config", 1);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+    po::store(po::command_line_parser(args).options(desc).style(kOptionStyle).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw UsageError(e.what());
@@ -32,16 +32,29 @@ std::string dir_of(const std::string& path) {
 }
 }  // namespace
 
-// Loads the config at `path`, applies the `sets` overrides (key.path=value),
-// reads every component's params.
-sim::SimParams load(const std::string& path, const std::vector<std::string>& sets, json* effective) {
+sim::SimParams load(const std::string& path, const std::vector<Override>& overrides, json* effective) {
+  // A malformed assignment is the command line's fault, whatever the config
+  // holds: say so (exit 2) before reading any file.
+  for (const auto& o : overrides) {
+    try {
+      check_override_syntax(o.assignment);
+    } catch (const OverrideSyntaxError& e) {
+      throw UsageError(e.what());
+    }
+  }
   ConfigOrigins origins;
   json doc = load_config_file(path, &origins);  // CONFIG merged with the files it includes
   std::vector<std::string> keys;
-  for (const auto& s : sets) {
-    apply_override(doc, s);
-    keys.push_back(s.substr(0, s.find('=')));
-    origins.assign(keys.back(), "");  // from the command line, not a file
+  for (const auto& o : overrides) {
+    try {
+      apply_override(doc, o.assignment);
+    } catch (const ConfigError& e) {
+      // "'cpu.vcpus' is not an object": the override and the config disagree.
+      const std::string what = e.what(), own = "--set " + o.assignment + ": ";
+      throw ConfigError(o.label + ": " + (what.compare(0, own.size(), own) ? what : what.substr(own.size())));
+    }
+    keys.push_back(o.assignment.substr(0, o.assignment.find('=')));
+    origins.assign_override(keys.back(), o.label);  // not from a file: errors name the override
   }
   // A relative workload.trace resolves against the folder of the file that
   // set it (an included file's, when it came from one).
@@ -51,6 +64,12 @@ sim::SimParams load(const std::string& path, const std::vector<std::string>& set
   sim::SimParams p = sim::SimParams::read(tracker, dir_of(trace_file.empty() ? path : trace_file), keys);
   if (effective) *effective = tracker.effective();
   return p;
+}
+
+sim::SimParams load(const std::string& path, const std::vector<std::string>& sets, json* effective) {
+  std::vector<Override> overrides;
+  for (const auto& s : sets) overrides.push_back({s, "--set " + s});
+  return load(path, overrides, effective);
 }
 
 std::vector<std::string> sets_of(const po::variables_map& vm) {

@@ -49,7 +49,7 @@ int list_command(const std::vector<std::string>& args) {
   desc.add_options()("help,h", "show this help")("json", "print one JSON array instead");
   po::variables_map vm;
   try {
-    const po::parsed_options parsed = po::command_line_parser(args).options(desc).run();
+    const po::parsed_options parsed = po::command_line_parser(args).options(desc).style(cli::kOptionStyle).run();
     // Boost keeps positional words aside rather than failing on them; `list` takes none.
     for (const auto& o : parsed.options)
       if (o.position_key >= 0) throw UsageError("unexpected argument '" + o.value.front() + "'", kListUsage);

@@ -129,6 +129,7 @@ int cmd_run(const std::vector<std::string>& args) {
   std::unique_ptr<sim::Progress> progress;
   if (want_progress) progress = std::make_unique<sim::Progress>(std::cerr);
   sim::Simulation simulation(p, timeline.get(), progress.get(), dump.get());
+  for (const std::string& w : simulation.warnings()) std::cerr << "vmxsim: warning: " << w << "\n";
   simulation.run();
   if (dump) dump->write();
   if (vm.count("stats")) {

@@ -120,6 +120,31 @@ void add_nested(const Cfg& root, const Cfg& workload, SimParams& p) {
   p.hv.memslots.push_back(own);
 }
 
+// A trace that gives no access to some of cpu.vcpus's vCPUs runs them idle,
+// which is legal (a trace of one program replayed beside idle vCPUs) but
+// usually a forgotten --set cpu.vcpus: a warning, not an error. "" when every
+// vCPU has accesses.
+std::string idle_vcpus_warning(const std::string& trace, const std::vector<std::uint64_t>& per_vcpu) {
+  std::vector<std::string> idle;  // "vcpu2..vcpu3": runs of consecutive idle vCPUs
+  unsigned busy = 0;
+  for (std::size_t v = 0; v < per_vcpu.size();) {
+    if (per_vcpu[v]) {
+      ++busy;
+      ++v;
+      continue;
+    }
+    std::size_t end = v;
+    while (end + 1 < per_vcpu.size() && !per_vcpu[end + 1]) ++end;
+    idle.push_back("vcpu" + std::to_string(v) + (end > v ? "..vcpu" + std::to_string(end) : ""));
+    v = end + 1;
+  }
+  if (idle.empty()) return "";
+  std::string list;
+  for (const auto& i : idle) list += (list.empty() ? "" : ", ") + i;
+  return "trace " + trace + " has accesses for " + std::to_string(busy) + (busy == 1 ? " vCPU" : " vCPUs") +
+         " but cpu.vcpus is " + std::to_string(per_vcpu.size()) + "; " + list + " will be idle";
+}
+
 models::TlbLevelParams default_l1() {
   models::TlbLevelParams p;
   p.arrays = {{"4k", 64, 4, models::kHolds4K}, {"2m", 32, 4, models::kHolds2M}, {"1g", 4, 4, models::kHolds1G}};
@@ -220,8 +245,16 @@ Simulation::Simulation(const SimParams& p, Timeline* timeline, Progress* progres
     : p_(p), tl_(timeline), progress_(progress), dump_(dump) {
   // Check the whole trace before any simulated time passes, so a bad line
   // or record fails fast with its file:line or record.
-  if (!p_.trace.empty()) expected_ = traces::validate_trace(p_.trace, p_.vcpus).accesses;
-  else expected_ = p_.generator.accesses_per_vcpu * p_.vcpus;
+  if (!p_.trace.empty()) {
+    const traces::TraceInfo info = traces::validate_trace(p_.trace, p_.vcpus);
+    expected_ = info.accesses;
+    std::vector<std::uint64_t> per_vcpu = info.per_vcpu;
+    per_vcpu.resize(p_.vcpus, 0);  // a format may count only the vCPUs it saw
+    const std::string idle = idle_vcpus_warning(p_.trace, per_vcpu);
+    if (!idle.empty()) warnings_.push_back(idle);
+  } else {
+    expected_ = p_.generator.accesses_per_vcpu * p_.vcpus;
+  }
 
   phys_ = std::make_unique<models::PhysMem>(p_.host);
   hv_ = std::make_unique<hv::Hypervisor>(p_.hv, *phys_);

@@ -84,6 +84,10 @@ class Simulation {
   /// The accesses the run will take: from the trace's validation pass, or
   /// vCPUs × workload.generator.accesses_per_vcpu.
   std::uint64_t expected_accesses() const { return expected_; }
+  /// Things about the config a user likely did not mean, found while building
+  /// the simulation (e.g. vCPUs a trace leaves idle), one line each, without
+  /// the "vmxsim: warning: " that `vmxsim run` prints before each.
+  const std::vector<std::string>& warnings() const { return warnings_; }
   /// Dirty-log oracle violations found after the run (empty with check.dirty_log off).
   const std::vector<hv::DirtyOracle::Loss>& losses() const { return losses_; }
 
@@ -113,6 +117,7 @@ class Simulation {
   std::unique_ptr<VmmThread> vmm_thread_, track_thread_;
   std::unique_ptr<VmmThread> memslot_thread_;  // vmm.memslot_ops
   std::vector<hv::DirtyOracle::Loss> losses_;
+  std::vector<std::string> warnings_;
   std::uint64_t lost_ = 0;
   std::vector<std::unique_ptr<cpu::Vcpu>> vcpus_;
   Stats stats_;

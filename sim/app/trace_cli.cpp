@@ -45,7 +45,7 @@ po::variables_map parse_trace(const std::vector<std::string>& args, po::options_
   }
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+    po::store(po::command_line_parser(args).options(desc).style(cli::kOptionStyle).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw UsageError(e.what(), usage);

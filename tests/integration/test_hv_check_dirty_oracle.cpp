@@ -60,10 +60,10 @@ TEST(DirtyLogGets, BadInputIsAClearError) {
   };
   const Case cases[] = {
       {"--set check.dirty_log=false --set check.dirty_log_gets=" + tmp("g.json"),
-       "check.dirty_log_gets: needs check.dirty_log: true"},
+       "--set check.dirty_log_gets=" + tmp("g.json") + ": needs check.dirty_log: true"},
       {"--set check.dirty_log_gets=/nonexistent-dir/g.json",
        "check.dirty_log_gets: /nonexistent-dir/g.json: cannot write file"},
-      {"--set check.dirty_log_gets=5", "check.dirty_log_gets: expected a string"},
+      {"--set check.dirty_log_gets=5", "--set check.dirty_log_gets=5: expected a string, got integer 5"},
   };
   for (const Case& c : cases) {
     const CliResult r = run_cli("run " + cfg + " --quiet " + c.set);

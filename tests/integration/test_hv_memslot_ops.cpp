@@ -129,7 +129,10 @@ TEST(HvMemslotOps, MapMeetsTheGuestAtTheSyncPageTwiceAnIteration) {
   // A guest that is not the test's is an error before the run, not a hang.
   const RunResult e = run_study("map.json", "--set workload.generator.accesses_per_vcpu=100");
   EXPECT_EQ(e.rc, 1);
-  EXPECT_NE(e.err.find("workload.generator.accesses_per_vcpu: expected vmm.memslot_perf.iterations"), std::string::npos)
+  // The --set gave the bad value: it is named, with what it gave.
+  EXPECT_NE(e.err.find("--set workload.generator.accesses_per_vcpu=100: expected vmm.memslot_perf.iterations × 8194 = "
+                       "16388 (two phases and two syncs an iteration), got 100"),
+            std::string::npos)
       << e.err;
 }
 

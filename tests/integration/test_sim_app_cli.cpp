@@ -139,6 +139,30 @@ TEST(Cli, HelpAndVersion) {
   EXPECT_EQ(run_cli("run x.json --bogus").rc, 2);
 }
 
+TEST(Cli, AbbreviatedOptionsAreUnknownNotGuessed) {
+  // Boost would take `--stat` for `--stats`: a typo must not run with another meaning.
+  const std::string q = kSrc + "/configs/quickstart.json";
+  const struct {
+    std::string args, err;
+  } cases[] = {
+      {"run " + q + " --stat s.json", "vmxsim: unrecognised option '--stat'\n(see vmxsim --help)\n"},
+      {"config show " + q + " --se cpu.vcpus=2", "vmxsim: unrecognised option '--se'\n(see vmxsim --help)\n"},
+      {"sweep spec.json --job 2", "vmxsim: sweep: unrecognised option '--job'\n(see vmxsim sweep --help)\n"},
+  };
+  for (const auto& c : cases) {
+    const CliResult r = run_cli(c.args);
+    EXPECT_EQ(r.rc, 2) << c.args;
+    EXPECT_EQ(r.err, c.err) << c.args;
+  }
+  for (const std::string& args : {std::string("list --js"), std::string("trace info x.trace --jso")}) {
+    const CliResult r = run_cli(args);
+    EXPECT_EQ(r.rc, 2) << args;
+    EXPECT_EQ(r.err.rfind("vmxsim: unrecognised option '--js", 0), 0u) << args << ": " << r.err;
+  }
+  // Short options still work.
+  EXPECT_EQ(run_cli("run " + kData + "/handmade.json -q").rc, 0);
+}
+
 // ---- bad input: one clear line on stderr, exit 1, never a crash or hang ----
 
 namespace {
@@ -172,7 +196,7 @@ TEST(CliErrors, WrongType) {
   const std::string p = write_file("type.json", R"({"cpu": {"vcpus": "2"}})");
   expect_error("run " + p, "cpu.vcpus: expected a non-negative integer, got string \"2\"");
   expect_error("run " + kData + "/handmade.json --set sim.quantum_cycles=fast",
-               "sim.quantum_cycles: expected a non-negative integer, got string \"fast\"");
+               "--set sim.quantum_cycles=fast: expected a non-negative integer, got string \"fast\"");
 }
 
 TEST(CliErrors, MissingTrace) {
@@ -221,5 +245,5 @@ TEST(CliErrors, RaceAndTrackingKeysAreValidated) {
                "vmm.dirty_log.disable: true cannot go with check.dirty_log");
   expect_error("run " + r + "clear_race.json --set hv.fault_path=quick", "hv.fault_path");
   expect_error("run " + r + "clear_race.json --set cpu.interrupt_window_cycles=0",
-               "cpu.interrupt_window_cycles: expected at least 1");
+               "--set cpu.interrupt_window_cycles=0: expected at least 1, got 0");
 }

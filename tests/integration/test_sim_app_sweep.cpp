@@ -140,12 +140,16 @@ TEST(Sweep, ShardsIntoOneFolderCoverEveryPointOnceAndReRunsDoNoWork) {
 }
 
 TEST(Sweep, AFailedPointIsRecordedTheOthersCompleteAndARerunRetriesIt) {
+  // A trace that is not there: the point's config is valid (so the sweep
+  // starts), its run is not.
   const std::string d = fresh_dir("fail");
-  const std::string spec = write_spec(d, R"("grid": {"hv.mmu_lock": ["rw", "bogus", "spin"]})");
+  const std::string good = "\"" + kData + "/handmade.trace\"";
+  const std::string spec =
+      write_spec(d, R"("grid": {"workload.trace": [)" + good + R"(, "/nonexistent/bogus", )" + good + "]}");
   const CliResult r = run_cli("sweep " + spec + " --out " + d + "/out --jobs 2");
   EXPECT_EQ(r.rc, 4) << r.err;
   EXPECT_NE(r.err.find("point 1 ("), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("hv.mmu_lock: expected one of rw, spin, got \"bogus\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("/nonexistent/bogus: cannot open trace file"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("3 run, 0 already complete, 1 failed"), std::string::npos) << r.out;
   const auto jl = lines(slurp(d + "/out/results.jsonl"));
   ASSERT_EQ(jl.size(), 3u);
@@ -156,7 +160,7 @@ TEST(Sweep, AFailedPointIsRecordedTheOthersCompleteAndARerunRetriesIt) {
   EXPECT_NE(bad["error"].get<std::string>().find("exit 1: vmxsim: error: "), std::string::npos) << bad;
   EXPECT_EQ(json::parse(jl[2])["status"], "ok");
   EXPECT_EQ(lines(slurp(d + "/out/results.csv"))[2].find("1," + bad["id"].get<std::string>() +
-                                                         ",0,bogus,failed,1,\"exit 1: "),
+                                                         ",0,/nonexistent/bogus,failed,1,exit 1: "),
             0u);
   // Failed points are retried; complete ones are not.
   const CliResult again = run_cli("sweep " + spec + " --out " + d + "/out");
@@ -201,6 +205,35 @@ TEST(Sweep, SpecErrorsAreClearAndRunNothing) {
   EXPECT_NE(base.err.find("bad.json: base config "), std::string::npos) << base.err;
   EXPECT_NE(base.err.find("missing.json (with the spec's \"set\"): "), std::string::npos) << base.err;
   EXPECT_NE(base.err.find("missing.json: cannot open config file\n"), std::string::npos) << base.err;
+}
+
+TEST(Sweep, EveryPointIsValidatedBeforeAnyRuns) {
+  // A misspelt grid key fails at point 0, an impossible value at its own
+  // point: each names the point and the parameter, exits 1 and runs nothing.
+  const std::string d = fresh_dir("validate");
+  const CliResult key = run_cli("sweep " + write_spec(d, R"("grid": {"cpu.vcpu": [2, 4]})") + " --out " + d + "/out");
+  EXPECT_EQ(key.rc, 1);
+  EXPECT_EQ(key.err, "vmxsim: error: " + d +
+                         "/spec.json: sweep point 0 (grid cpu.vcpu=2): unknown key 'cpu.vcpu' (known keys here: "
+                         "access_cycles, freq_ghz, interrupt_window_cycles, max_exits_per_access, "
+                         "max_retries_per_access, vcpus) (no point was run)\n");
+  EXPECT_FALSE(fs::exists(d + "/out/points")) << "no point may run";
+  const CliResult value =
+      run_cli("sweep " + write_spec(d, R"("grid": {"sim.seed": [1, 2]}, "zip": {"cpu.vcpus": [2, 600]})") + " --out " +
+              d + "/out");
+  EXPECT_EQ(value.rc, 1);
+  EXPECT_EQ(value.err, "vmxsim: error: " + d +
+                           "/spec.json: sweep point 1 (zip cpu.vcpus=600): expected 1 to 512, got 600 "
+                           "(no point was run)\n");
+  EXPECT_FALSE(fs::exists(d + "/out/points")) << "no point may run";
+  // A value valid alone but not with the base config names the whole point.
+  const CliResult clash =
+      run_cli("sweep " + write_spec(d, R"("grid": {"vmm.dlpt.enabled": [false, true]})") + " --out " + d + "/out");
+  EXPECT_EQ(clash.rc, 1);
+  EXPECT_EQ(clash.err, "vmxsim: error: " + d + "/spec.json: sweep point 1 (grid vmm.dlpt.enabled=true): " + kData +
+                           "/handmade.json: workload.trace: vmm.dlpt runs its own guest (each vCPU touches its pages "
+                           "in order, then syncs); remove it (no point was run)\n");
+  EXPECT_FALSE(fs::exists(d + "/out/points")) << "no point may run";
 }
 
 TEST(Sweep, UsageErrorsExit2) {

@@ -5,6 +5,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "sim/app/cli.hpp"
 #include "sim/app/sweep/sweep.hpp"
 
 namespace po = boost::program_options;
@@ -22,8 +23,9 @@ const char* kHelp =
     "   \"set\": {...}, \"repeat\": N, \"stats\": [...]}\n"
     "Each point is a `vmxsim run` of its own. Results go to DIR: points/ (a record\n"
     "and a log per point), results.csv and results.jsonl. Points already complete\n"
-    "in DIR are skipped, so running again resumes. Exit status: 0 all points ok,\n"
-    "1 an error in the spec or base config, 2 a usage error, 4 some points failed\n"
+    "in DIR are skipped, so running again resumes. Every point's config is checked\n"
+    "before any point runs. Exit status: 0 all points ok, 1 an error in the spec,\n"
+    "the base config or a point's config, 2 a usage error, 4 some points failed\n"
     "(see results.csv), 128+signal when interrupted. See docs/sweep.md.\n\n";
 
 int usage_error(const std::string& msg) {
@@ -46,7 +48,7 @@ int command(const std::vector<std::string>& args) {
   pos.add("spec", 1);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::store(po::command_line_parser(args).options(all).style(cli::kOptionStyle).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     return usage_error(e.what());

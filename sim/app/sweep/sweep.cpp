@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "sim/app/cli.hpp"
 #include "sim/app/sweep/process.hpp"
 #include "sim/app/sweep/progress.hpp"
 #include "sim/app/sweep/results.hpp"
@@ -92,6 +93,35 @@ json effective_base(const std::string& exe, const Spec& spec, const std::string&
   return doc;
 }
 
+// Reads every point's config as its run would (the base config, the spec's
+// "set", the point's parameters and seeds), so that a misspelt key or an
+// impossible value stops the sweep before any point runs, naming the point.
+// Only the parameters are read (SimParams), never the simulation built: that
+// is heavy, and the run's own work.
+void validate_points(const Spec& spec, const std::vector<Point>& points) {
+  for (const Point& p : points) {
+    const std::string name = "sweep point " + std::to_string(p.index);
+    std::vector<cli::Override> overrides;
+    std::string params;  // "grid a=1, zip b=2": the point, for errors not about one override
+    for (const auto& a : spec.fixed) overrides.push_back({a.arg(), name + " (set " + a.arg() + ")"});
+    for (std::size_t k = 0; k < p.params.size(); ++k) {
+      const std::string what = std::string(k < spec.grid.size() ? "grid " : "zip ") + p.params[k].arg();
+      overrides.push_back({p.params[k].arg(), name + " (" + what + ")"});
+      params += (params.empty() ? "" : ", ") + what;
+    }
+    for (const auto& a : p.seeds)
+      overrides.push_back({a.arg(), name + " (repeat " + std::to_string(p.repeat) + ": " + a.arg() + ")"});
+    try {
+      cli::load(spec.base, overrides, nullptr);
+    } catch (const std::exception& e) {
+      const std::string msg = e.what();
+      const bool named = msg.compare(0, name.size() + 1, name + " ") == 0;
+      throw Error(spec.path + ": " + (named ? msg : name + (params.empty() ? "" : " (" + params + ")") + ": " + msg) +
+                  " (no point was run)");
+    }
+  }
+}
+
 // A child running one point.
 struct Running {
   const Point* point;
@@ -116,13 +146,14 @@ int run(const Options& o, std::ostream& out, std::ostream& err) {
     if (ec) throw Error(dir + ": cannot create the sweep's output folder: " + ec.message());
   }
   const json base = effective_base(exe, spec, dir);
+  const std::vector<Point> points = expand(spec, base);
+  validate_points(spec, points);  // every point, not only this shard's: a shard's error is the study's
   const std::string fingerprint = stable_hash(base.dump());
   const OutDir results(dir, fingerprint);
   results.create();
   write_atomic(dir + "/spec.json", slurp(spec.path));
   write_atomic(dir + "/base_config.json", base.dump(2) + "\n");
 
-  const std::vector<Point> points = expand(spec, base);
   std::vector<const Point*> todo;
   std::size_t mine = 0;
   for (const auto& p : points) {

@@ -26,8 +26,9 @@ std::string out_dir(const Options& o, const Spec& spec);
 
 /// Runs the sweep. Prints the summary on `out`, progress (on a terminal) and
 /// failed points on `err`. Returns 0, kExitPointsFailed, or 128 + signal when
-/// interrupted by SIGINT or SIGTERM. Throws Error for a bad spec or base
-/// config, or an output folder it cannot write.
+/// interrupted by SIGINT or SIGTERM. Throws Error for a bad spec, base
+/// config or point config (every point's is read before any runs), or an
+/// output folder it cannot write.
 int run(const Options& o, std::ostream& out, std::ostream& err);
 
 }  // namespace vmxsim::sweep
