@@ -95,6 +95,12 @@ inline constexpr std::uint64_t kFetch = 1ull << 2;             // an instruction
 inline constexpr unsigned kPermShift = 3;                      // bits 5:3: R/W/X ANDed over the walk
 inline constexpr std::uint64_t kGlaValid = 1ull << 7;          // guest linear address valid
 inline constexpr std::uint64_t kFinalTranslation = 1ull << 8;  // 1: final GPA; 0: guest paging entry
+/// The faulting access as an EPT-violation qualification reports it (KVM
+/// derives its error code from bits 2:0): a guest paging-structure access
+/// with EPT A/D on is a write even when the instruction only reads.
+constexpr AccessType access(std::uint64_t q) {
+  return (q & kWrite) ? AccessType::Write : (q & kFetch) ? AccessType::Exec : AccessType::Read;
+}
 }  // namespace qual
 
 }  // namespace vmxsim::ept

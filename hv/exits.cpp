@@ -24,16 +24,9 @@ const Memslot* ExitHandlers::lookup(ExecContext& ctx, unsigned vcpu, Addr gpa) {
 }
 
 FaultOutcome ExitHandlers::handle_ept_violation(ExecContext& ctx, unsigned vcpu, Addr gpa, std::uint64_t qual) {
-  namespace qual_bits = ept::qual;
   ++ept_violations;
-  // The faulting access as the exit qualification reports it (KVM derives the
-  // fault's error code from it): a guest paging-structure access with EPT A/D
-  // on is a write even when the instruction only reads.
-  const AccessType type = (qual & qual_bits::kWrite)   ? AccessType::Write
-                          : (qual & qual_bits::kFetch) ? AccessType::Exec
-                                                       : AccessType::Read;
   ctx.charge(c_.ept_violation);
-  return fault(ctx, vcpu, gpa, type, qual);
+  return fault(ctx, vcpu, gpa, ept::qual::access(qual), qual);
 }
 
 FaultOutcome ExitHandlers::handle_l2_ept_violation(ExecContext& ctx, unsigned vcpu, Addr l2_gpa, std::uint64_t qual) {
@@ -43,10 +36,7 @@ FaultOutcome ExitHandlers::handle_l2_ept_violation(ExecContext& ctx, unsigned vc
   if (mmio_.covers(l2_gpa)) {
     // A device page of L1's, passed through at its address (L2 memslots
     // never overlap hv.mmio_regions).
-    const AccessType type = (qual & ept::qual::kWrite)   ? AccessType::Write
-                            : (qual & ept::qual::kFetch) ? AccessType::Exec
-                                                         : AccessType::Read;
-    return fault(ctx, vcpu, l2_gpa, type, qual);
+    return fault(ctx, vcpu, l2_gpa, ept::qual::access(qual), qual);
   }
   return nested_->handle(ctx, vcpu, l2_gpa, qual);
 }

@@ -148,9 +148,7 @@ std::uint64_t NestedMmu::read_l1(Addr l1_gpa) const {
 FaultOutcome NestedMmu::handle(ExecContext& ctx, unsigned vcpu, Addr l2_gpa, std::uint64_t qual) {
   ++l2_faults;
   const Cycles t0 = ctx.now();
-  const AccessType type = (qual & qual::kWrite)   ? AccessType::Write
-                          : (qual & qual::kFetch) ? AccessType::Exec
-                                                  : AccessType::Read;
+  const AccessType type = qual::access(qual);
   // FNAME(walk_addr_generic) on EPT12, before mmu_lock: L1's memory is shared.
   ctx.sync();
   const Ept12Walk w = walk_ept12(root12_, levels_, l2_gpa, type, [this](Addr a) { return read_l1(a); });
